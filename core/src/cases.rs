@@ -1,0 +1,551 @@
+//! Cases (事件): hazards and problems a worker finds, drafted on the phone and submitted into
+//! the closed loop (发现上报 → 指挥派遣 → 处置反馈 → 任务核查 → 评价考核 → 结单归档).
+//!
+//! On the device a case is a draft until the worker submits it; after that its status only
+//! changes when the server's state machine says so (sync writes those as timeline events).
+//! Every step is kept in a local timeline. Category codes are stable: two digits for the six
+//! top-level categories of the domain, two more for the sub-type (documented in
+//! `docs/case-categories.md`). Photos are copied into the store's photo folder under their
+//! SHA-256, written to a temporary file, synced and renamed, so a kill never leaves a partial
+//! file under a final name.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::changes::{self, entity, op};
+use crate::error::{Code, Error, Result};
+use crate::model::*;
+use crate::store::{from_ms, ms, Store, Tx, DIRTY_STATE};
+use crate::{org, validate};
+
+/// A case sub-type with its stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CaseType {
+    pub code: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+/// The six top-level categories (code, zh, en).
+pub const CATEGORIES: &[(&str, &str, &str)] = &[
+    ("01", "社会治安", "public order"),
+    ("02", "公共安全", "public safety"),
+    ("03", "城市管理", "city management"),
+    ("04", "环境保护", "environment"),
+    ("05", "民生服务", "livelihood services"),
+    ("06", "文明城市", "civility"),
+];
+
+macro_rules! types {
+    ($( $code:literal, $zh:literal, $en:literal; )+) => {
+        &[ $( CaseType { code: $code, zh: $zh, en: $en }, )+ ]
+    };
+}
+
+/// All sub-types. The first two digits of a code are its category.
+pub const CASE_TYPES: &[CaseType] = types! {
+    "0101", "矛盾纠纷", "dispute";
+    "0102", "传销窝点", "pyramid-selling site";
+    "0103", "可疑人员", "suspicious person";
+    "0104", "治安隐患", "public order hazard";
+    "0201", "消防安全", "fire safety";
+    "0202", "出租房屋安全", "rental-housing safety";
+    "0203", "电动车违规充电", "e-bike charging hazard";
+    "0204", "交通安全", "traffic safety";
+    "0205", "食品药品安全", "food and drug safety";
+    "0206", "危险化学品", "hazardous chemicals";
+    "0207", "三合一场所", "production, storage and living in one place";
+    "0301", "市容环境", "city appearance";
+    "0302", "占道经营", "road occupation";
+    "0303", "设施损坏", "damaged public facilities";
+    "0304", "违规张贴广告", "illegal advertising";
+    "0401", "垃圾堆放", "garbage";
+    "0402", "环境污染", "pollution";
+    "0403", "河道管理", "river management";
+    "0501", "特殊人群帮扶", "special groups assistance";
+    "0502", "公共服务", "public services";
+    "0503", "权益保障", "rights protection";
+    "0601", "文明劝导", "civility";
+    "0602", "校园周边", "school surroundings";
+};
+
+/// Looks up a sub-type code.
+pub fn case_type(code: &str) -> Option<&'static CaseType> {
+    CASE_TYPES.iter().find(|t| t.code == code.trim())
+}
+
+/// Category (zh, en) of a code.
+pub fn category_of(code: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    let cat = code.get(0..2)?;
+    CATEGORIES.iter().copied().find(|c| c.0 == cat)
+}
+
+const SELECT: &str = "SELECT id, category_code, type_code, urgency, description, lat, lng,
+    address, grid_code, outside_grid, household_id, patrol_id, reporter, status, created_at,
+    submitted_at, updated_at, sync_state FROM cases";
+
+fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Case> {
+    let lat: Option<f64> = r.get(5)?;
+    let lng: Option<f64> = r.get(6)?;
+    Ok(Case {
+        id: r.get(0)?,
+        category_code: r.get(1)?,
+        type_code: r.get(2)?,
+        urgency: r.get(3)?,
+        description: r.get(4)?,
+        location: lat.zip(lng).map(|(lat, lng)| GeoPoint { lat, lng }),
+        address: r.get(7)?,
+        grid_code: r.get(8)?,
+        outside_grid: r.get(9)?,
+        household_id: r.get(10)?,
+        patrol_id: r.get(11)?,
+        reporter: r.get(12)?,
+        status: r.get(13)?,
+        created_at: from_ms(r.get(14)?),
+        submitted_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
+        updated_at: from_ms(r.get(16)?),
+        photos: Vec::new(),
+        events: Vec::new(),
+        sync_status: r.get(17)?,
+    })
+}
+
+pub(crate) fn photos_of(conn: &Connection, kind: &str, owner: &str) -> Result<Vec<PhotoMeta>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, owner_kind, owner_id, sha256, file_name, byte_len, mime, taken_at, added_at
+         FROM photos WHERE owner_kind = ?1 AND owner_id = ?2 ORDER BY added_at",
+    )?;
+    let rows = stmt.query_map([kind, owner], |r| {
+        Ok(PhotoMeta {
+            id: r.get(0)?,
+            owner_kind: r.get(1)?,
+            owner_id: r.get(2)?,
+            sha256: r.get(3)?,
+            file_name: r.get(4)?,
+            byte_len: r.get(5)?,
+            mime: r.get(6)?,
+            taken_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
+            added_at: from_ms(r.get(8)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(crate) fn get(conn: &Connection, id: &str) -> Result<Case> {
+    let mut c = conn
+        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
+        .query_row([id], map_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound {
+            entity: "case",
+            id: id.to_string(),
+        })?;
+    c.photos = photos_of(conn, "case", id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, case_id, kind, at, status, note FROM case_events WHERE case_id = ?1
+         ORDER BY at, id",
+    )?;
+    c.events = stmt
+        .query_map([id], |r| {
+            Ok(CaseEvent {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                kind: r.get(2)?,
+                at: from_ms(r.get(3)?),
+                status: r.get(4)?,
+                note: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(c)
+}
+
+/// Adds a timeline event. Events of a draft stay local; they ship when the case is submitted.
+fn add_event(
+    ctx: &mut Tx<'_>,
+    case_id: &str,
+    kind: CaseEventKind,
+    status: Option<CaseStatus>,
+    ship: bool,
+) -> Result<()> {
+    let hlc = ctx.tick();
+    let id = new_id();
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO case_events (id, case_id, kind, at, status, note, hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+        )?
+        .execute(params![id, case_id, kind, ms(ctx.now), status, hlc])?;
+    if ship {
+        let e = CaseEvent {
+            id,
+            case_id: case_id.to_string(),
+            kind,
+            at: ctx.now,
+            status,
+            note: None,
+        };
+        ship_event(ctx, &e, &hlc)?;
+    }
+    Ok(())
+}
+
+fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
+    let payload = json!({
+        "case_id": e.case_id, "kind": e.kind.as_str(), "at": ms(e.at),
+        "status": e.status.map(|s| s.as_str()), "note": e.note,
+    });
+    changes::record(ctx, entity::CASE_EVENT, &e.id, op::CREATE, &payload, hlc)
+}
+
+fn ship_photo(ctx: &Tx<'_>, p: &PhotoMeta, hlc: &str) -> Result<()> {
+    let payload = json!({
+        "owner_kind": p.owner_kind, "owner_id": p.owner_id, "sha256": p.sha256,
+        "byte_len": p.byte_len, "mime": p.mime, "taken_at": p.taken_at.map(ms),
+    });
+    changes::record(ctx, entity::PHOTO, &p.id, op::CREATE, &payload, hlc)
+}
+
+struct Clean {
+    type_code: &'static str,
+    description: String,
+    address: Option<String>,
+}
+
+fn clean(ctx: &Tx<'_>, input: &CaseInput) -> Result<Clean> {
+    let t = case_type(&input.type_code)
+        .ok_or_else(|| Error::invalid("type_code", Code::InvalidValue))?;
+    org::require_unit(ctx.tx, "grid_code", &input.grid_code)?;
+    let description = input.description.trim().to_string();
+    validate::max_chars("description", &description, 2000)?;
+    if let Some(p) = input.location {
+        validate::coordinates("location", p)?;
+    }
+    let address = validate::optional_text(input.address.as_deref());
+    if let Some(a) = &address {
+        validate::max_chars("address", a, 200)?;
+    }
+    if let Some(h) = &input.household_id {
+        if !ctx
+            .tx
+            .prepare_cached("SELECT 1 FROM households WHERE id = ?1")?
+            .exists([h])?
+        {
+            return Err(Error::invalid("household_id", Code::UnknownReference));
+        }
+    }
+    if let Some(p) = &input.patrol_id {
+        if !ctx
+            .tx
+            .prepare_cached("SELECT 1 FROM patrols WHERE id = ?1")?
+            .exists([p])?
+        {
+            return Err(Error::invalid("patrol_id", Code::UnknownReference));
+        }
+    }
+    Ok(Clean {
+        type_code: t.code,
+        description,
+        address,
+    })
+}
+
+fn draft(ctx: &mut Tx<'_>, input: &CaseInput) -> Result<Case> {
+    let c = clean(ctx, input)?;
+    let outside = org::outside_grid(ctx, &input.grid_code, input.location)?;
+    let hlc = ctx.tick();
+    let id = new_id();
+    let reporter = ctx.settings.reporter.clone();
+    ctx.tx.execute(
+        "INSERT INTO cases (id, category_code, type_code, urgency, description, lat, lng, address,
+            grid_code, outside_grid, household_id, patrol_id, reporter, status, created_at,
+            updated_at, hlc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'draft', ?14, ?14, ?15)",
+        params![
+            id,
+            &c.type_code[0..2],
+            c.type_code,
+            input.urgency,
+            c.description,
+            input.location.map(|p| p.lat),
+            input.location.map(|p| p.lng),
+            c.address,
+            input.grid_code.trim(),
+            outside,
+            input.household_id,
+            input.patrol_id,
+            reporter,
+            ms(ctx.now),
+            hlc
+        ],
+    )?;
+    add_event(
+        ctx,
+        &id,
+        CaseEventKind::Created,
+        Some(CaseStatus::Draft),
+        false,
+    )?;
+    get(ctx.tx, &id)
+}
+
+fn require_draft(c: &Case, action: &'static str) -> Result<()> {
+    if c.status != CaseStatus::Draft {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: c.id.clone(),
+            state: c.status.as_str().into(),
+            action,
+        });
+    }
+    Ok(())
+}
+
+fn case_payload(c: &Case) -> serde_json::Value {
+    json!({
+        "category_code": c.category_code, "type_code": c.type_code,
+        "urgency": c.urgency.as_str(), "description": c.description,
+        "lat": c.location.map(|p| p.lat), "lng": c.location.map(|p| p.lng),
+        "address": c.address, "grid_code": c.grid_code, "outside_grid": c.outside_grid,
+        "household_id": c.household_id, "patrol_id": c.patrol_id, "reporter": c.reporter,
+        "created_at": ms(c.created_at), "submitted_at": c.submitted_at.map(ms),
+        "photos": c.photos.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+    })
+}
+
+/// Guesses a MIME type from the file name (the photo pipeline decodes and re-encodes later).
+fn mime_of(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit('.').next()?;
+    Some(match ext {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "heic" | "heif" => "image/heic",
+        "webp" => "image/webp",
+        _ => return None,
+    })
+}
+
+/// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename, fsync the folder.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let target = dir.join(name);
+    if target.exists() {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(".{name}.{}.tmp", new_id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &target)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Starts a draft case. Nothing is required yet but a valid type and grid: a worker in a
+    /// stairwell saves first and completes later.
+    pub fn draft_case(&self, input: &CaseInput) -> Result<Case> {
+        self.write(|ctx| draft(ctx, input))
+    }
+
+    /// Replaces the content of a draft.
+    pub fn update_draft(&self, id: &str, input: &CaseInput) -> Result<Case> {
+        self.write(|ctx| {
+            let old = get(ctx.tx, id)?;
+            require_draft(&old, "edit")?;
+            let c = clean(ctx, input)?;
+            let outside = org::outside_grid(ctx, &input.grid_code, input.location)?;
+            let hlc = ctx.tick();
+            ctx.tx.execute(
+                &format!(
+                    "UPDATE cases SET category_code = ?2, type_code = ?3, urgency = ?4,
+                        description = ?5, lat = ?6, lng = ?7, address = ?8, grid_code = ?9,
+                        outside_grid = ?10, household_id = ?11, patrol_id = ?12, updated_at = ?13,
+                        hlc = ?14, sync_state = {DIRTY_STATE}
+                     WHERE id = ?1"
+                ),
+                params![
+                    id,
+                    &c.type_code[0..2],
+                    c.type_code,
+                    input.urgency,
+                    c.description,
+                    input.location.map(|p| p.lat),
+                    input.location.map(|p| p.lng),
+                    c.address,
+                    input.grid_code.trim(),
+                    outside,
+                    input.household_id,
+                    input.patrol_id,
+                    ms(ctx.now),
+                    hlc
+                ],
+            )?;
+            add_event(ctx, id, CaseEventKind::Edited, None, false)?;
+            get(ctx.tx, id)
+        })
+    }
+
+    /// Attaches a photo file to a draft case. The file is copied into the store's photo folder.
+    pub fn attach_photo(&self, case_id: &str, file: &Path) -> Result<PhotoMeta> {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("photo")
+            .to_string();
+        let mime = mime_of(&name).ok_or_else(|| Error::invalid("photo", Code::InvalidFormat))?;
+        let bytes = std::fs::read(file)?;
+        if bytes.is_empty() {
+            return Err(Error::invalid("photo", Code::Required));
+        }
+        let taken_at: Option<DateTime<Utc>> = std::fs::metadata(file)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(DateTime::<Utc>::from);
+        self.attach_photo_bytes(case_id, &name, mime, &bytes, taken_at)
+    }
+
+    /// Attaches photo bytes (what a camera hands the shell) to a draft case.
+    pub fn attach_photo_bytes(
+        &self,
+        case_id: &str,
+        file_name: &str,
+        mime: &str,
+        bytes: &[u8],
+        taken_at: Option<DateTime<Utc>>,
+    ) -> Result<PhotoMeta> {
+        let sha = hex(&Sha256::digest(bytes));
+        let ext = file_name
+            .rsplit('.')
+            .next()
+            .unwrap_or("bin")
+            .to_ascii_lowercase();
+        let stored = format!("{sha}.{ext}");
+        {
+            let c = self.read(|c| get(c, case_id))?;
+            require_draft(&c, "attach a photo")?;
+        }
+        // The file is in place before the row that names it; a kill in between leaves an
+        // unreferenced content-addressed file, never a row pointing at nothing.
+        write_atomic(self.photo_dir(), &stored, bytes)?;
+        self.write(|ctx| {
+            let c = get(ctx.tx, case_id)?;
+            require_draft(&c, "attach a photo")?;
+            if c.photos.iter().any(|p| p.sha256 == sha) {
+                return c
+                    .photos
+                    .into_iter()
+                    .find(|p| p.sha256 == sha)
+                    .ok_or_else(|| Error::invalid("photo", Code::Duplicate));
+            }
+            let hlc = ctx.tick();
+            let meta = PhotoMeta {
+                id: new_id(),
+                owner_kind: "case".into(),
+                owner_id: case_id.to_string(),
+                sha256: sha.clone(),
+                file_name: stored.clone(),
+                byte_len: bytes.len() as i64,
+                mime: mime.to_string(),
+                taken_at,
+                added_at: ctx.now,
+            };
+            ctx.tx.execute(
+                "INSERT INTO photos (id, owner_kind, owner_id, sha256, file_name, byte_len, mime,
+                    taken_at, added_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    meta.id,
+                    meta.owner_kind,
+                    meta.owner_id,
+                    meta.sha256,
+                    meta.file_name,
+                    meta.byte_len,
+                    meta.mime,
+                    meta.taken_at.map(ms),
+                    ms(meta.added_at),
+                    hlc
+                ],
+            )?;
+            add_event(ctx, case_id, CaseEventKind::PhotoAdded, None, false)?;
+            Ok(meta)
+        })
+    }
+
+    /// Submits a draft: checks it is complete and queues it for the server.
+    pub fn submit_case(&self, id: &str) -> Result<Case> {
+        self.write(|ctx| {
+            let c = get(ctx.tx, id)?;
+            require_draft(&c, "submit")?;
+            if c.description.is_empty() {
+                return Err(Error::invalid("description", Code::Required));
+            }
+            if c.location.is_none() && c.address.is_none() {
+                return Err(Error::invalid("location", Code::Required));
+            }
+            let hlc = ctx.tick();
+            ctx.tx.execute(
+                &format!(
+                    "UPDATE cases SET status = 'submitted', submitted_at = ?2, updated_at = ?2,
+                        hlc = ?3, sync_state = {DIRTY_STATE} WHERE id = ?1"
+                ),
+                params![id, ms(ctx.now), hlc],
+            )?;
+            // The case, then its photos and local timeline, in the order the server needs them.
+            let submitted = get(ctx.tx, id)?;
+            changes::record(
+                ctx,
+                entity::CASE,
+                id,
+                op::CREATE,
+                &case_payload(&submitted),
+                &hlc,
+            )?;
+            for p in &submitted.photos {
+                ship_photo(ctx, p, &hlc)?;
+            }
+            for e in &submitted.events {
+                ship_event(ctx, e, &hlc)?;
+            }
+            add_event(
+                ctx,
+                id,
+                CaseEventKind::Submitted,
+                Some(CaseStatus::Submitted),
+                true,
+            )?;
+            get(ctx.tx, id)
+        })
+    }
+
+    pub fn case(&self, id: &str) -> Result<Case> {
+        self.read(|c| get(c, id))
+    }
+
+    /// Cases, newest first, optionally with one status.
+    pub fn list_cases(&self, status: Option<CaseStatus>) -> Result<Vec<Case>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "{SELECT} WHERE ?1 IS NULL OR status = ?1 ORDER BY created_at DESC"
+            ))?;
+            let ids: Vec<Case> = stmt
+                .query_map(params![status], map_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.into_iter().map(|k| get(c, &k.id)).collect()
+        })
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,196 @@
+//! Errors of the core, in two shapes.
+//!
+//! [`ValidationError`] is what a form shows next to a field: the field's name and a
+//! machine-readable [`Code`], never the value that was typed (it may be an ID number or a phone).
+//! [`Error`] is everything else a caller can act on. The bindings crate maps [`Error`] to its
+//! public FFI error in one place; inside the core, `?` with `#[from]` does the plumbing.
+//!
+//! Display strings are Chinese first, English second, because they can reach a worker's screen.
+//! None of them contains personal data: entity ids and field names only.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable reason a field was refused. The string form (`as_str`) is stable: apps
+/// and scripts match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// A required value is missing or blank.
+    Required,
+    /// Longer than the field allows.
+    TooLong,
+    /// Characters or shape are wrong (e.g. letters in a phone number).
+    InvalidFormat,
+    /// The ID number's check digit does not match (GB 11643).
+    InvalidChecksum,
+    /// Not a real calendar date (or an ID number's embedded birth date is impossible).
+    InvalidDate,
+    /// The ID number's region code is not a mainland / HK / Macao / Taiwan code.
+    InvalidRegion,
+    /// A date or time later than now.
+    FutureDate,
+    /// A number outside its range (coordinates, floors, counts).
+    OutOfRange,
+    /// Another active record already holds this value (ID number).
+    Duplicate,
+    /// Not one of the allowed values of an enumeration.
+    InvalidValue,
+    /// Refers to a record that does not exist on this device.
+    UnknownReference,
+    /// A value contradicts another one (gender vs ID number, end before start).
+    Mismatch,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Required => "required",
+            Code::TooLong => "too_long",
+            Code::InvalidFormat => "invalid_format",
+            Code::InvalidChecksum => "invalid_checksum",
+            Code::InvalidDate => "invalid_date",
+            Code::InvalidRegion => "invalid_region",
+            Code::FutureDate => "future_date",
+            Code::OutOfRange => "out_of_range",
+            Code::Duplicate => "duplicate",
+            Code::InvalidValue => "invalid_value",
+            Code::UnknownReference => "unknown_reference",
+            Code::Mismatch => "mismatch",
+        }
+    }
+
+    /// Chinese message for a worker's screen.
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            Code::Required => "必填项不能为空",
+            Code::TooLong => "内容过长",
+            Code::InvalidFormat => "格式不正确",
+            Code::InvalidChecksum => "身份证号校验位错误",
+            Code::InvalidDate => "日期无效",
+            Code::InvalidRegion => "身份证号地区码无效",
+            Code::FutureDate => "时间不能晚于当前时间",
+            Code::OutOfRange => "数值超出范围",
+            Code::Duplicate => "已有在册人员使用该号码",
+            Code::InvalidValue => "取值不在允许范围内",
+            Code::UnknownReference => "引用的记录不存在",
+            Code::Mismatch => "与其他字段矛盾",
+        }
+    }
+
+    /// English message.
+    pub fn message_en(self) -> &'static str {
+        match self {
+            Code::Required => "required value is missing",
+            Code::TooLong => "value is too long",
+            Code::InvalidFormat => "invalid format",
+            Code::InvalidChecksum => "ID number check digit is wrong",
+            Code::InvalidDate => "invalid date",
+            Code::InvalidRegion => "ID number region code is invalid",
+            Code::FutureDate => "date is in the future",
+            Code::OutOfRange => "value out of range",
+            Code::Duplicate => "an active resident already has this number",
+            Code::InvalidValue => "not an allowed value",
+            Code::UnknownReference => "referenced record does not exist",
+            Code::Mismatch => "contradicts another field",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused field. Carries the field name (dotted for nested values, e.g. `address.building`),
+/// the code, and for [`Code::Duplicate`] the id of the household that already has the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{field}: {} / {} [{code}]", code.message_zh(), code.message_en())]
+pub struct ValidationError {
+    pub field: String,
+    pub code: Code,
+    /// For duplicates: the household holding the existing record.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub existing_household_id: Option<String>,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, code: Code) -> Self {
+        ValidationError {
+            field: field.into(),
+            code,
+            existing_household_id: None,
+        }
+    }
+
+    pub fn duplicate(field: impl Into<String>, household_id: impl Into<String>) -> Self {
+        ValidationError {
+            field: field.into(),
+            code: Code::Duplicate,
+            existing_household_id: Some(household_id.into()),
+        }
+    }
+}
+
+/// Everything the core can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("校验失败 / validation failed: {0}")]
+    Validation(#[from] ValidationError),
+
+    #[error("未找到记录 / not found: {entity} {id}")]
+    NotFound { entity: &'static str, id: String },
+
+    /// The operation is not allowed in the record's current state (e.g. editing a submitted case).
+    #[error("当前状态不允许此操作 / {entity} {id} is {state}, cannot {action}")]
+    InvalidState {
+        entity: &'static str,
+        id: String,
+        state: String,
+        action: &'static str,
+    },
+
+    /// The database was written by a newer version of Gridwalk. It was not touched.
+    #[error("数据库版本 {found} 高于本程序支持的 {supported}，请升级应用 / database schema {found} is newer than supported {supported}; upgrade the app")]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    /// The file is not a readable database. It was moved aside (never deleted).
+    #[error("数据库文件已损坏，已移至 {moved_to:?} / database file is corrupt; moved aside to {moved_to:?}")]
+    Corrupt { moved_to: PathBuf },
+
+    /// An encryption key was given but this build has no SQLCipher, or the key is wrong.
+    #[error("加密不可用或密钥错误 / encryption unavailable or wrong key: {0}")]
+    Encryption(String),
+
+    /// A file (CSV, GPX, photo) could not be understood as a whole.
+    #[error("文件格式错误 / bad file format ({what}): {detail}")]
+    Format { what: &'static str, detail: String },
+
+    #[error("存储错误 / storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("文件读写错误 / I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    #[error("数据编码错误 / encoding error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Shorthand for a validation error.
+    pub fn invalid(field: impl Into<String>, code: Code) -> Self {
+        Error::Validation(ValidationError::new(field, code))
+    }
+
+    /// The validation error inside, if this is one.
+    pub fn as_validation(&self) -> Option<&ValidationError> {
+        match self {
+            Error::Validation(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

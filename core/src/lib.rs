@@ -1,0 +1,33 @@
+//! Gridwalk core: the offline field store of a grid worker (网格员).
+//!
+//! Everything a worker records — households, residents, visits, patrols with GPS tracks, draft
+//! cases with photos, tasks — lives in one SQLite file owned by [`Store`]. Every write happens in
+//! one transaction together with its change-tracking row (the outbox), so the sync engine ships
+//! exactly what the worker entered, even if the phone dies between two taps.
+//!
+//! This crate is plain Rust: no FFI. The `bindings` crate wraps it for Kotlin, Swift and Python.
+
+pub mod cases;
+pub mod changes;
+pub mod error;
+pub mod geometry;
+pub mod hlc;
+pub mod import;
+pub mod households;
+pub mod ledger;
+pub mod model;
+pub mod org;
+pub mod patrols;
+pub mod residents;
+pub mod sample;
+pub mod schema;
+pub mod search;
+pub mod stats;
+pub mod store;
+pub mod tasks;
+pub mod validate;
+pub mod visits;
+
+pub use error::{Code, Error, Result, ValidationError};
+pub use model::*;
+pub use store::Store;

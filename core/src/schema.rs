@@ -1,0 +1,83 @@
+//! Schema creation and upgrades, versioned by `PRAGMA user_version`.
+//!
+//! A fresh database is built from `sql/schema.sql` in one step; an older one is brought forward
+//! by the `sql/upgrade_NNN.sql` scripts (plus a Rust step where data must be rebuilt), all in one
+//! transaction: a crash mid-upgrade leaves the old version intact. A database from a newer app is
+//! refused before anything is written to it. Upgrades never drop the outbox or any row a worker
+//! entered; `tests/migrations.rs` upgrades every historic version and compares the result with a
+//! fresh schema.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{Error, Result};
+
+/// Schema version this build writes.
+pub const VERSION: i64 = 2;
+
+const SCHEMA: &str = include_str!("../sql/schema.sql");
+
+type DataStep = fn(&Transaction) -> Result<()>;
+
+/// (target version, script, optional Rust step run after the script).
+const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[(
+    2,
+    include_str!("../sql/upgrade_002.sql"),
+    Some(crate::search::rebuild_all),
+)];
+
+/// Historic full schemas, oldest first, for upgrade tests.
+pub const HISTORY: &[(i64, &str)] = &[(1, include_str!("../sql/history/v001.sql"))];
+
+pub fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Refuses databases we must not touch. Reads only.
+pub fn check_compatible(conn: &Connection) -> Result<i64> {
+    let found = user_version(conn)?;
+    if found > VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    if found == 0 {
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(Error::Format {
+                what: "database",
+                detail: "the file holds tables but is not a Gridwalk store".into(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Creates or upgrades the schema to [`VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let found = check_compatible(conn)?;
+    if found == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    if found == 0 {
+        tx.execute_batch(SCHEMA)?;
+    } else {
+        for (to, script, step) in UPGRADES {
+            if *to > found {
+                tx.execute_batch(script)?;
+                if let Some(step) = step {
+                    step(&tx)?;
+                }
+                tracing::info!(from = found, to, "schema upgraded");
+            }
+        }
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Visits and follow-ups (走访/回访): append-only records of contact with a household.
+//!
+//! A visit is never edited after the fact (it is evidence of work done, 痕迹管理); a mistaken
+//! one is corrected by a later visit's notes. "Not at home" is recorded too: it does not count
+//! as contact, so the household stays on today's list for a second try the same day.
+
+use rusqlite::{params, Connection};
+use serde_json::json;
+
+use crate::changes::{self, entity, op};
+use crate::error::{Code, Error, Result};
+use crate::households;
+use crate::model::*;
+use crate::store::{from_ms, ms, Store, Tx};
+use crate::validate;
+
+const SELECT: &str = "SELECT id, household_id, visited_at, mode, outcome, notes, created_at,
+    sync_state FROM visits";
+
+fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Visit> {
+    Ok(Visit {
+        id: r.get(0)?,
+        household_id: r.get(1)?,
+        visited_at: from_ms(r.get(2)?),
+        mode: r.get(3)?,
+        outcome: r.get(4)?,
+        notes: r.get(5)?,
+        created_at: from_ms(r.get(6)?),
+        sync_status: r.get(7)?,
+    })
+}
+
+/// Logs a visit inside `ctx`.
+pub fn insert(ctx: &mut Tx<'_>, input: &VisitInput) -> Result<Visit> {
+    match households::get(ctx.tx, &input.household_id) {
+        Ok(_) => {}
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid("household_id", Code::UnknownReference))
+        }
+        Err(e) => return Err(e),
+    }
+    validate::not_future("visited_at", input.visited_at, ctx.now)?;
+    if input.mode == VisitMode::NotAtHome && input.outcome != VisitOutcome::NoContact {
+        return Err(Error::invalid("outcome", Code::Mismatch));
+    }
+    let notes = validate::optional_text(input.notes.as_deref());
+    if let Some(n) = &notes {
+        validate::max_chars("notes", n, 2000)?;
+    }
+    let hlc = ctx.tick();
+    let v = Visit {
+        id: new_id(),
+        household_id: input.household_id.clone(),
+        visited_at: input.visited_at,
+        mode: input.mode,
+        outcome: input.outcome,
+        notes,
+        created_at: ctx.now,
+        sync_status: SyncStatus::LocalOnly,
+    };
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO visits (id, household_id, visited_at, mode, outcome, notes, created_at, hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            v.id,
+            v.household_id,
+            ms(v.visited_at),
+            v.mode,
+            v.outcome,
+            v.notes,
+            ms(v.created_at),
+            hlc
+        ])?;
+    let payload = json!({
+        "household_id": v.household_id, "visited_at": ms(v.visited_at), "mode": v.mode.as_str(),
+        "outcome": v.outcome.as_str(), "notes": v.notes,
+    });
+    changes::record(ctx, entity::VISIT, &v.id, op::CREATE, &payload, &hlc)?;
+    Ok(v)
+}
+
+pub(crate) fn list_for(conn: &Connection, household_id: &str) -> Result<Vec<Visit>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE household_id = ?1 ORDER BY visited_at DESC"
+    ))?;
+    let rows = stmt.query_map([household_id], map_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+impl Store {
+    /// Logs a visit to a household.
+    pub fn log_visit(&self, input: &VisitInput) -> Result<Visit> {
+        self.write(|ctx| insert(ctx, input))
+    }
+
+    /// Visits of a household, newest first.
+    pub fn visits_of(&self, household_id: &str) -> Result<Vec<Visit>> {
+        self.read(|c| list_for(c, household_id))
+    }
+}
