@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ValidationError};
@@ -51,19 +50,26 @@ impl From<RowError> for RejectedRow {
     }
 }
 
-fn existing_household(ctx: &Tx<'_>, grid: &str, a: &Address) -> Result<Option<String>> {
-    Ok(ctx
-        .tx
-        .prepare_cached(
-            "SELECT id FROM households WHERE grid_code = ?1 AND status = 'active'
-               AND community = ?2 AND building = ?3 AND unit IS ?4 AND room IS ?5
-             ORDER BY created_at LIMIT 1",
-        )?
-        .query_row(
-            params![grid, a.community.trim(), a.building.trim(), a.unit, a.room],
-            |r| r.get(0),
-        )
-        .optional()?)
+/// Keys of the grid's active households, so ledger rows join the household already on the
+/// device even when the desk wrote "３栋" where the worker typed "3栋".
+fn existing_keys(ctx: &Tx<'_>, grid: &str) -> Result<HashMap<String, String>> {
+    let mut stmt = ctx.tx.prepare_cached(
+        "SELECT id, community, building, unit, room FROM households
+         WHERE grid_code = ?1 AND status = 'active' ORDER BY created_at DESC",
+    )?;
+    let rows = stmt.query_map([grid], |r| {
+        let a = Address {
+            community: r.get(1)?,
+            building: r.get(2)?,
+            unit: r.get(3)?,
+            floor: None,
+            room: r.get(4)?,
+            text: None,
+        };
+        Ok((ledger::household_key(&a), r.get::<_, String>(0)?))
+    })?;
+    // Oldest wins when two share a key (rows come newest first).
+    Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
 }
 
 impl Store {
@@ -74,17 +80,18 @@ impl Store {
         let mut rejected: Vec<RejectedRow> = parsed.rejected.into_iter().map(Into::into).collect();
         self.write(|ctx| {
             crate::org::require_unit(ctx.tx, "grid_code", grid_code)?;
+            let existing = existing_keys(ctx, grid_code)?;
             let mut by_key: HashMap<String, String> = HashMap::new();
             let (mut created, mut matched, mut people) = (0, 0, 0);
             for row in &parsed.rows {
                 ctx.tx.execute_batch("SAVEPOINT import_row")?;
                 let key = ledger::household_key(&row.household.address);
                 let outcome = (|| -> Result<(bool, bool, bool)> {
-                    let (hid, new_h) = match by_key.get(&key) {
-                        Some(id) => (id.clone(), false),
-                        None => match existing_household(ctx, grid_code, &row.household.address)? {
-                            Some(id) => (id, false),
-                            None => (households::insert(ctx, &row.household)?.id, true),
+                    let (hid, new_h, old_h) = match by_key.get(&key) {
+                        Some(id) => (id.clone(), false, existing.get(&key) == Some(id)),
+                        None => match existing.get(&key) {
+                            Some(id) => (id.clone(), false, true),
+                            None => (households::insert(ctx, &row.household)?.id, true, false),
                         },
                     };
                     let mut added = false;
@@ -95,7 +102,7 @@ impl Store {
                         added = true;
                     }
                     by_key.insert(key.clone(), hid);
-                    Ok((new_h, !new_h, added))
+                    Ok((new_h, old_h, added))
                 })();
                 match outcome {
                     Ok((new_h, old_h, added)) => {

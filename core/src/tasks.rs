@@ -224,7 +224,8 @@ pub fn insert_task(ctx: &mut Tx<'_>, input: &TaskInput) -> Result<Task> {
 
 fn read_policy(conn: &Connection) -> Result<VisitPolicy> {
     let mut stmt = conn.prepare_cached(
-        "SELECT care_tier, rule, modes, interval_days FROM visit_policies ORDER BY care_tier, rule",
+        "SELECT care_tier, rule, modes, interval_days FROM visit_policies
+         ORDER BY CASE care_tier WHEN 'close' THEN 0 WHEN 'attention' THEN 1 ELSE 2 END, rule",
     )?;
     let rows = stmt.query_map([], |r| {
         let modes: String = r.get(2)?;

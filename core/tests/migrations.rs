@@ -1,0 +1,177 @@
+//! Schema versions: every historic schema upgrades to exactly the fresh one without losing a
+//! row (the outbox above all); newer, corrupt and foreign files are refused and never modified.
+
+mod common;
+
+use std::path::Path;
+
+use gridwalk_core::schema::{HISTORY, VERSION};
+use gridwalk_core::*;
+use rusqlite::Connection;
+
+/// Normalised description of a schema: every object's SQL plus every table's columns.
+fn describe(conn: &Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master
+             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for (kind, name, _tbl, sql) in rows {
+        let sql: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push(format!("{kind} {name}: {sql}"));
+        if kind == "table" {
+            let mut cols = conn.prepare(&format!("PRAGMA table_xinfo(\"{name}\")")).unwrap();
+            let c: Vec<String> = cols
+                .query_map([], |r| {
+                    Ok(format!(
+                        "  {}:{}:{}:{:?}:{}",
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?
+                    ))
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            out.extend(c);
+        }
+    }
+    out
+}
+
+fn fresh_schema(dir: &Path) -> Vec<String> {
+    let p = dir.join("fresh.db");
+    drop(Store::open(&p).unwrap());
+    describe(&Connection::open(&p).unwrap())
+}
+
+#[test]
+fn every_historic_version_upgrades_to_the_fresh_schema_keeping_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = fresh_schema(dir.path());
+    assert!(!HISTORY.is_empty());
+    for (version, sql) in HISTORY {
+        let p = dir.path().join(format!("v{version}.db"));
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", version).unwrap();
+            // A worker's unsynced data at that version.
+            c.execute_batch(
+                "INSERT INTO org_units (code, name, level, is_mine) VALUES ('G1', '网格', 'grid', 1);
+                 INSERT INTO households (id, grid_code, community, building, room, housing_type,
+                    care_tier, created_at, updated_at, hlc)
+                   VALUES ('h1', 'G1', '幸福社区', '3栋', '502', 'owned', 'close', 1, 1, 'x');
+                 INSERT INTO residents (id, household_id, name, relation, residency, created_at,
+                    updated_at, hlc)
+                   VALUES ('r1', 'h1', '欧阳建国', 'head', 'registered', 1, 1, 'x');
+                 INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at)
+                   VALUES ('c1', 'household', 'h1', 'create', '{}', 'x', 1);",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&p).unwrap();
+        assert_eq!(
+            s.read(|c| gridwalk_core::schema::user_version(c)).unwrap(),
+            VERSION
+        );
+        drop(s);
+        let upgraded = describe(&Connection::open(&p).unwrap());
+        assert_eq!(upgraded, fresh, "v{version} upgraded differs from a fresh schema");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.household("h1").unwrap().address.room.as_deref(), Some("502"));
+        assert_eq!(s.read(changes::counts).unwrap(), (1, 0), "outbox kept");
+        // Rows from before the search index existed are searchable after the upgrade.
+        assert_eq!(s.search("建国", 5).unwrap().len(), 1);
+        assert_eq!(s.visit_policy().unwrap().rules.len(), 3);
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("newer.db");
+    drop(Store::open(&p).unwrap());
+    {
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;").unwrap();
+    }
+    let before = std::fs::read(&p).unwrap();
+    match Store::open(&p) {
+        Err(Error::SchemaTooNew { found, supported }) => {
+            assert_eq!((found, supported), (VERSION + 1, VERSION));
+        }
+        other => panic!("expected SchemaTooNew, got {:?}", other.err()),
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), before, "file not modified");
+    assert!(!dir.path().join("newer.db-wal").exists());
+}
+
+#[test]
+fn a_corrupt_file_is_moved_aside_not_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("device.db");
+    std::fs::write(&p, b"this is not an sqlite database at all, just bytes........").unwrap();
+    let moved = match Store::open(&p) {
+        Err(Error::Corrupt { moved_to }) => moved_to,
+        other => panic!("expected Corrupt, got {:?}", other.err()),
+    };
+    assert!(moved.exists());
+    assert!(std::fs::read(&moved).unwrap().starts_with(b"this is not"));
+    // The next open starts a fresh store; the moved file is still there for recovery.
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+    assert!(moved.exists());
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.db");
+    Connection::open(&p).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    assert!(matches!(Store::open(&p), Err(Error::Format { what: "database", .. })));
+}
+
+#[test]
+fn encryption_key_without_sqlcipher_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("enc.db");
+    if cfg!(feature = "sqlcipher") {
+        return;
+    }
+    assert!(matches!(Store::open_with_key(&p, "k"), Err(Error::Encryption(_))));
+    assert!(matches!(
+        Store::open_with_key(&p, ""),
+        Err(Error::Validation(ValidationError { code: Code::Required, .. }))
+    ));
+}
+
+#[test]
+fn reopening_keeps_the_clock_monotonic_and_the_device_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("d.db");
+    let s = Store::open(&p).unwrap();
+    s.upsert_org_units(&common::org()).unwrap();
+    let h = s.add_household(&common::household("101")).unwrap();
+    let dev = s.device_id().to_string();
+    drop(s);
+    let s = Store::open(&p).unwrap();
+    assert_eq!(s.device_id(), dev);
+    s.update_household(
+        &h.id,
+        &HouseholdPatch { notes: Some(Some("回访".into())), ..Default::default() },
+    )
+    .unwrap();
+    let rows = s.read(|c| changes::list(c, "pending", 10)).unwrap();
+    assert!(rows[1].hlc > rows[0].hlc);
+}
