@@ -137,7 +137,11 @@ impl Store {
     }
 
     /// Writes the active households of `grid_code` (all grids if `None`) as CSV for Excel.
-    pub fn export_households_csv<W: std::io::Write>(&self, w: W, grid_code: Option<&str>) -> Result<usize> {
+    pub fn export_households_csv<W: std::io::Write>(
+        &self,
+        w: W,
+        grid_code: Option<&str>,
+    ) -> Result<usize> {
         let rows = self.list_households(&households::HouseholdFilter {
             grid_code: grid_code.map(str::to_string),
             ..Default::default()
@@ -147,7 +151,11 @@ impl Store {
     }
 
     /// Writes the active residents with their household address as CSV (re-importable).
-    pub fn export_residents_csv<W: std::io::Write>(&self, w: W, grid_code: Option<&str>) -> Result<usize> {
+    pub fn export_residents_csv<W: std::io::Write>(
+        &self,
+        w: W,
+        grid_code: Option<&str>,
+    ) -> Result<usize> {
         let homes = self.list_households(&households::HouseholdFilter {
             grid_code: grid_code.map(str::to_string),
             ..Default::default()

@@ -257,7 +257,12 @@ fn urgency_priority(u: Urgency) -> Priority {
     }
 }
 
-fn address_line(community: &str, building: &str, unit: Option<String>, room: Option<String>) -> String {
+fn address_line(
+    community: &str,
+    building: &str,
+    unit: Option<String>,
+    room: Option<String>,
+) -> String {
     let mut s = format!("{community} {building}");
     for part in [unit, room].into_iter().flatten() {
         s.push(' ');
@@ -358,13 +363,26 @@ pub fn compute_today(
                 }
                 let id: String = r.get(0)?;
                 let late = overdue(due_day);
-                let priority = if late >= rule.interval_days as i64 { bump(base) } else { base };
-                let what = if rule.modes == HOME { "入户走访" } else { "走访/联系" };
+                let priority = if late >= rule.interval_days as i64 {
+                    bump(base)
+                } else {
+                    base
+                };
+                let what = if rule.modes == HOME {
+                    "入户走访"
+                } else {
+                    "走访/联系"
+                };
                 let item = TodayItem {
                     kind: TodayKind::VisitDue,
                     priority,
                     title: format!("{}（{}）", what, rule.care_tier.label_zh()),
-                    detail: address_line(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?, r.get(3)?, r.get(4)?),
+                    detail: address_line(
+                        &r.get::<_, String>(1)?,
+                        &r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ),
                     due: settings.day_start(due_day),
                     overdue_days: late,
                     target_id: Some(id.clone()),
@@ -396,7 +414,9 @@ pub fn compute_today(
                 continue;
             }
             let code: String = r.get(1)?;
-            let t = crate::cases::case_type(&code).map(|t| t.zh).unwrap_or("事件");
+            let t = crate::cases::case_type(&code)
+                .map(|t| t.zh)
+                .unwrap_or("事件");
             let since = from_ms(r.get(6)?);
             items.push(TodayItem {
                 kind: TodayKind::VerifyCase,
@@ -444,7 +464,9 @@ pub fn compute_today(
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let code: String = r.get(1)?;
-            let t = crate::cases::case_type(&code).map(|t| t.zh).unwrap_or("事件");
+            let t = crate::cases::case_type(&code)
+                .map(|t| t.zh)
+                .unwrap_or("事件");
             let created = from_ms(r.get(6)?);
             items.push(TodayItem {
                 kind: TodayKind::DraftCase,
@@ -543,7 +565,12 @@ impl Store {
                 ctx.tx.execute(
                     "INSERT INTO visit_policies (care_tier, rule, modes, interval_days)
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![r.care_tier, r.rule.trim(), serde_json::to_string(&r.modes)?, r.interval_days],
+                    params![
+                        r.care_tier,
+                        r.rule.trim(),
+                        serde_json::to_string(&r.modes)?,
+                        r.interval_days
+                    ],
                 )?;
             }
             Ok(())
@@ -557,7 +584,11 @@ impl Store {
     }
 
     /// The list as it would be at `now` (planning ahead, tests).
-    pub fn today_at(&self, now: DateTime<Utc>, position: Option<GeoPoint>) -> Result<Vec<TodayItem>> {
+    pub fn today_at(
+        &self,
+        now: DateTime<Utc>,
+        position: Option<GeoPoint>,
+    ) -> Result<Vec<TodayItem>> {
         if let Some(p) = position {
             validate::coordinates("position", p)?;
         }

@@ -27,7 +27,9 @@ fn describe(conn: &Connection) -> Vec<String> {
         let sql: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
         out.push(format!("{kind} {name}: {sql}"));
         if kind == "table" {
-            let mut cols = conn.prepare(&format!("PRAGMA table_xinfo(\"{name}\")")).unwrap();
+            let mut cols = conn
+                .prepare(&format!("PRAGMA table_xinfo(\"{name}\")"))
+                .unwrap();
             let c: Vec<String> = cols
                 .query_map([], |r| {
                     Ok(format!(
@@ -81,14 +83,20 @@ fn every_historic_version_upgrades_to_the_fresh_schema_keeping_data() {
         }
         let s = Store::open(&p).unwrap();
         assert_eq!(
-            s.read(|c| gridwalk_core::schema::user_version(c)).unwrap(),
+            s.read(gridwalk_core::schema::user_version).unwrap(),
             VERSION
         );
         drop(s);
         let upgraded = describe(&Connection::open(&p).unwrap());
-        assert_eq!(upgraded, fresh, "v{version} upgraded differs from a fresh schema");
+        assert_eq!(
+            upgraded, fresh,
+            "v{version} upgraded differs from a fresh schema"
+        );
         let s = Store::open(&p).unwrap();
-        assert_eq!(s.household("h1").unwrap().address.room.as_deref(), Some("502"));
+        assert_eq!(
+            s.household("h1").unwrap().address.room.as_deref(),
+            Some("502")
+        );
         assert_eq!(s.read(changes::counts).unwrap(), (1, 0), "outbox kept");
         // Rows from before the search index existed are searchable after the upgrade.
         assert_eq!(s.search("建国", 5).unwrap().len(), 1);
@@ -104,7 +112,8 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
     {
         let c = Connection::open(&p).unwrap();
         c.pragma_update(None, "user_version", VERSION + 1).unwrap();
-        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;").unwrap();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+            .unwrap();
     }
     let before = std::fs::read(&p).unwrap();
     match Store::open(&p) {
@@ -121,7 +130,11 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
 fn a_corrupt_file_is_moved_aside_not_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("device.db");
-    std::fs::write(&p, b"this is not an sqlite database at all, just bytes........").unwrap();
+    std::fs::write(
+        &p,
+        b"this is not an sqlite database at all, just bytes........",
+    )
+    .unwrap();
     let moved = match Store::open(&p) {
         Err(Error::Corrupt { moved_to }) => moved_to,
         other => panic!("expected Corrupt, got {:?}", other.err()),
@@ -138,8 +151,17 @@ fn a_corrupt_file_is_moved_aside_not_deleted() {
 fn a_foreign_sqlite_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("other.db");
-    Connection::open(&p).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-    assert!(matches!(Store::open(&p), Err(Error::Format { what: "database", .. })));
+    Connection::open(&p)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    assert!(matches!(
+        Store::open(&p),
+        Err(Error::Format {
+            what: "database",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -149,10 +171,16 @@ fn encryption_key_without_sqlcipher_is_a_clear_error() {
     if cfg!(feature = "sqlcipher") {
         return;
     }
-    assert!(matches!(Store::open_with_key(&p, "k"), Err(Error::Encryption(_))));
+    assert!(matches!(
+        Store::open_with_key(&p, "k"),
+        Err(Error::Encryption(_))
+    ));
     assert!(matches!(
         Store::open_with_key(&p, ""),
-        Err(Error::Validation(ValidationError { code: Code::Required, .. }))
+        Err(Error::Validation(ValidationError {
+            code: Code::Required,
+            ..
+        }))
     ));
 }
 
@@ -169,7 +197,10 @@ fn reopening_keeps_the_clock_monotonic_and_the_device_id() {
     assert_eq!(s.device_id(), dev);
     s.update_household(
         &h.id,
-        &HouseholdPatch { notes: Some(Some("回访".into())), ..Default::default() },
+        &HouseholdPatch {
+            notes: Some(Some("回访".into())),
+            ..Default::default()
+        },
     )
     .unwrap();
     let rows = s.read(|c| changes::list(c, "pending", 10)).unwrap();

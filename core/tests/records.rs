@@ -13,17 +13,29 @@ fn household_is_validated_flagged_and_tracked() {
     let mut bad = household("101");
     bad.address.building = "  ".into();
     let e = validation(s.add_household(&bad).unwrap_err());
-    assert_eq!((e.field.as_str(), e.code), ("address.building", Code::Required));
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("address.building", Code::Required)
+    );
 
     let mut bad = household("101");
-    bad.location = Some(GeoPoint { lat: 95.0, lng: 107.0 });
+    bad.location = Some(GeoPoint {
+        lat: 95.0,
+        lng: 107.0,
+    });
     let e = validation(s.add_household(&bad).unwrap_err());
-    assert_eq!((e.field.as_str(), e.code), ("location.lat", Code::OutOfRange));
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("location.lat", Code::OutOfRange)
+    );
 
     let mut bad = household("101");
     bad.grid_code = "NOPE".into();
     let e = validation(s.add_household(&bad).unwrap_err());
-    assert_eq!((e.field.as_str(), e.code), ("grid_code", Code::UnknownReference));
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("grid_code", Code::UnknownReference)
+    );
     assert_eq!(outbox_len(&s), 0, "refused input leaves no trace");
 
     let h = s.add_household(&household("101")).unwrap();
@@ -32,7 +44,10 @@ fn household_is_validated_flagged_and_tracked() {
     let mut far = household("102");
     far.location = Some(outside());
     let f = s.add_household(&far).unwrap();
-    assert!(f.outside_grid, "outside the boundary is flagged, not refused");
+    assert!(
+        f.outside_grid,
+        "outside the boundary is flagged, not refused"
+    );
     assert_eq!(outbox_len(&s), 2);
 }
 
@@ -54,14 +69,23 @@ fn household_edit_records_only_changed_fields() {
     assert_eq!(pending.len(), 2);
     let update = &pending[1];
     assert_eq!(update.op, "update");
-    let keys: Vec<_> = update.payload.as_object().unwrap().keys().cloned().collect();
+    let keys: Vec<_> = update
+        .payload
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(keys, vec!["care_tier".to_string(), "tags".to_string()]);
     assert!(update.hlc > pending[0].hlc);
     // The per-field clocks moved only for the changed fields.
     let clocks: serde_json::Value = s
         .read(|c| {
-            let t: String =
-                c.query_row("SELECT clocks FROM households WHERE id = ?1", [&h.id], |r| r.get(0))?;
+            let t: String = c.query_row(
+                "SELECT clocks FROM households WHERE id = ?1",
+                [&h.id],
+                |r| r.get(0),
+            )?;
             Ok(serde_json::from_str(&t)?)
         })
         .unwrap();
@@ -81,21 +105,38 @@ fn resident_id_number_rules() {
     let mut wrong = good.clone();
     let last = wrong.pop().unwrap();
     wrong.push(if last == '1' { '2' } else { '1' });
-    let e = validation(s.add_resident(&resident(&h.id, "王建国", Some(wrong))).unwrap_err());
-    assert_eq!((e.field.as_str(), e.code), ("id_number", Code::InvalidChecksum));
-    assert!(!e.to_string().contains("6403231952"), "no ID digits in messages");
+    let e = validation(
+        s.add_resident(&resident(&h.id, "王建国", Some(wrong)))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("id_number", Code::InvalidChecksum)
+    );
+    assert!(
+        !e.to_string().contains("6403231952"),
+        "no ID digits in messages"
+    );
 
     let future = id("64032320990101001");
-    let e = validation(s.add_resident(&resident(&h.id, "王建国", Some(future))).unwrap_err());
+    let e = validation(
+        s.add_resident(&resident(&h.id, "王建国", Some(future)))
+            .unwrap_err(),
+    );
     assert_eq!(e.code, Code::FutureDate);
 
-    let p = s.add_resident(&resident(&h.id, "王建国", Some(good.to_lowercase()))).unwrap();
+    let p = s
+        .add_resident(&resident(&h.id, "王建国", Some(good.to_lowercase())))
+        .unwrap();
     assert_eq!(p.gender, Some(Gender::Male));
     assert_eq!(p.birth_date, NaiveDate::from_ymd_opt(1952, 3, 14));
 
     // Same ID number in another household: refused, naming the household that has it.
     let h2 = s.add_household(&household("102")).unwrap();
-    let e = validation(s.add_resident(&resident(&h2.id, "王建国", Some(good.clone()))).unwrap_err());
+    let e = validation(
+        s.add_resident(&resident(&h2.id, "王建国", Some(good.clone())))
+            .unwrap_err(),
+    );
     assert_eq!(e.code, Code::Duplicate);
     assert_eq!(e.existing_household_id.as_deref(), Some(h.id.as_str()));
 
@@ -117,9 +158,15 @@ fn resident_id_number_rules() {
     assert_eq!((e.field.as_str(), e.code), ("birth_date", Code::FutureDate));
 
     // After moving out, the number may be registered again elsewhere; history is kept.
-    s.move_out_resident(&p.id, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), Some("搬家"))
+    s.move_out_resident(
+        &p.id,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        Some("搬家"),
+    )
+    .unwrap();
+    let again = s
+        .add_resident(&resident(&h2.id, "王建国", Some(good)))
         .unwrap();
-    let again = s.add_resident(&resident(&h2.id, "王建国", Some(good))).unwrap();
     assert_eq!(again.household_id, h2.id);
     let moved = s.resident(&p.id).unwrap();
     assert_eq!(moved.status, RecordStatus::MovedOut);
@@ -128,8 +175,13 @@ fn resident_id_number_rules() {
     assert_eq!(history[0].kind, MoveKind::MoveOut);
     // Moving the old record back in now collides with the active one.
     let e = validation(
-        s.move_in_resident(&p.id, &h.id, NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(), None)
-            .unwrap_err(),
+        s.move_in_resident(
+            &p.id,
+            &h.id,
+            NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            None,
+        )
+        .unwrap_err(),
     );
     assert_eq!(e.code, Code::Duplicate);
 }
@@ -184,7 +236,10 @@ fn visits_refuse_the_future_and_unknown_households() {
 fn patrol_track_distance_and_single_running_patrol() {
     let (s, clock) = store();
     let p = s.start_patrol("G1").unwrap();
-    assert!(matches!(s.start_patrol("G1"), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        s.start_patrol("G1"),
+        Err(Error::InvalidState { .. })
+    ));
     let start = clock.now();
     // 11 fixes 10 s apart walking north ~11 m each (≈ 111 m), plus one wild jump and one
     // low-accuracy fix that the filter must drop, and one invalid fix that is skipped.
@@ -196,16 +251,38 @@ fn patrol_track_distance_and_single_running_patrol() {
             accuracy_m: Some(8.0),
         })
         .collect();
-    pts.push(TrackPoint { at: start + Duration::seconds(111), lat: 37.79, lng: 107.41, accuracy_m: Some(8.0) });
-    pts.push(TrackPoint { at: start + Duration::seconds(112), lat: 37.7811, lng: 107.40, accuracy_m: Some(200.0) });
-    pts.push(TrackPoint { at: start + Duration::seconds(113), lat: f64::NAN, lng: 107.40, accuracy_m: None });
+    pts.push(TrackPoint {
+        at: start + Duration::seconds(111),
+        lat: 37.79,
+        lng: 107.41,
+        accuracy_m: Some(8.0),
+    });
+    pts.push(TrackPoint {
+        at: start + Duration::seconds(112),
+        lat: 37.7811,
+        lng: 107.40,
+        accuracy_m: Some(200.0),
+    });
+    pts.push(TrackPoint {
+        at: start + Duration::seconds(113),
+        lat: f64::NAN,
+        lng: 107.40,
+        accuracy_m: None,
+    });
     clock.advance(Duration::minutes(3));
     let (kept, skipped) = s.add_track_points(&p.id, &pts).unwrap();
     assert_eq!((kept, skipped), (13, 1));
     let done = s.stop_patrol(&p.id, Some("一切正常")).unwrap();
-    assert!((done.distance_m - 111.0).abs() < 5.0, "distance {}", done.distance_m);
+    assert!(
+        (done.distance_m - 111.0).abs() < 5.0,
+        "distance {}",
+        done.distance_m
+    );
     assert_eq!(done.duration_s, 180);
-    assert!(matches!(s.add_track_points(&p.id, &pts), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        s.add_track_points(&p.id, &pts),
+        Err(Error::InvalidState { .. })
+    ));
     assert!(s.active_patrol().unwrap().is_none());
 }
 
@@ -246,7 +323,10 @@ fn case_draft_photo_submit_and_timeline() {
         })
         .unwrap_err(),
     );
-    assert_eq!((e.field.as_str(), e.code), ("type_code", Code::InvalidValue));
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("type_code", Code::InvalidValue)
+    );
 
     let input = CaseInput {
         type_code: "0203".into(),
@@ -261,7 +341,11 @@ fn case_draft_photo_submit_and_timeline() {
     let c = s.draft_case(&input).unwrap();
     assert_eq!(c.status, CaseStatus::Draft);
     assert_eq!(c.category_code, "02");
-    assert_eq!(outbox_len(&s), 0, "drafts stay on the device until submitted");
+    assert_eq!(
+        outbox_len(&s),
+        0,
+        "drafts stay on the device until submitted"
+    );
 
     let e = validation(s.submit_case(&c.id).unwrap_err());
     assert_eq!((e.field.as_str(), e.code), ("description", Code::Required));
@@ -299,8 +383,14 @@ fn case_draft_photo_submit_and_timeline() {
     let entities: Vec<_> = pending.iter().map(|e| e.entity.as_str()).collect();
     assert_eq!(entities[0..2], ["case", "photo"]);
     assert_eq!(entities.iter().filter(|e| **e == "case_event").count(), 4);
-    assert!(matches!(s.update_draft(&c.id, &full), Err(Error::InvalidState { .. })));
-    assert!(matches!(s.submit_case(&c.id), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        s.update_draft(&c.id, &full),
+        Err(Error::InvalidState { .. })
+    ));
+    assert!(matches!(
+        s.submit_case(&c.id),
+        Err(Error::InvalidState { .. })
+    ));
     assert!(s.photo_dir().join(&meta.file_name).exists());
 }
 
@@ -308,14 +398,19 @@ fn case_draft_photo_submit_and_timeline() {
 fn search_finds_cjk_fragments_phones_and_id_numbers() {
     let (s, _) = store();
     let h = s.add_household(&household("502")).unwrap();
-    s.add_resident(&resident(&h.id, "欧阳建国", Some(id("64032319520314001")))).unwrap();
+    s.add_resident(&resident(&h.id, "欧阳建国", Some(id("64032319520314001"))))
+        .unwrap();
     let mut r = resident(&h.id, "李梅", None);
     r.phone = Some("13800138000".into());
     r.relation = Relation::Spouse;
     s.add_resident(&r).unwrap();
 
     let names = |q: &str| -> Vec<String> {
-        s.search(q, 20).unwrap().into_iter().map(|h| h.title).collect()
+        s.search(q, 20)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.title)
+            .collect()
     };
     assert_eq!(names("建国"), vec!["欧阳建国"]); // 2 characters: scan path
     assert_eq!(names("欧阳建"), vec!["欧阳建国"]); // 3+: trigram index
@@ -325,12 +420,21 @@ fn search_finds_cjk_fragments_phones_and_id_numbers() {
     assert!(hits.iter().any(|h| h.kind == "household"));
     assert!(names("不存在的人").is_empty());
     assert!(names("100%").is_empty(), "LIKE wildcards are literal");
-    assert_eq!(validation(s.search("  ", 5).unwrap_err()).code, Code::Required);
+    assert_eq!(
+        validation(s.search("  ", 5).unwrap_err()).code,
+        Code::Required
+    );
 
     // Renaming updates the index in the same transaction.
     let p = s.search("李梅", 5).unwrap()[0].id.clone();
-    s.update_resident(&p, &ResidentPatch { name: Some("李美".into()), ..Default::default() })
-        .unwrap();
+    s.update_resident(
+        &p,
+        &ResidentPatch {
+            name: Some("李美".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(names("李梅").is_empty());
     assert_eq!(names("李美"), vec!["李美"]);
 }
@@ -356,14 +460,18 @@ fn import_reports_every_bad_row_and_keeps_the_good_ones() {
     let lines: Vec<_> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![4, 5, 6]);
     assert_eq!(report.rejected[0].errors[0].code, Code::Duplicate);
-    assert!(report.rejected[1].errors.iter().any(|e| e.field == "housing_type"));
-    assert!(report.rejected[2].errors.iter().any(|e| e.field == "address.building"));
+    assert!(report.rejected[1]
+        .errors
+        .iter()
+        .any(|e| e.field == "housing_type"));
+    assert!(report.rejected[2]
+        .errors
+        .iter()
+        .any(|e| e.field == "address.building"));
     assert_eq!(s.list_households(&Default::default()).unwrap().len(), 1);
 
     // The same ledger in GBK, as Excel on a Chinese desktop saves it.
-    let (gbk, _, _) = encoding_rs::GBK.encode(
-        "社区,楼栋,房号,姓名\n幸福社区,2栋,201,孙八\n",
-    );
+    let (gbk, _, _) = encoding_rs::GBK.encode("社区,楼栋,房号,姓名\n幸福社区,2栋,201,孙八\n");
     let report = s.import_ledger(&gbk, "G1").unwrap();
     assert_eq!(report.encoding, "gbk");
     assert_eq!(report.residents_created, 1);
@@ -389,12 +497,20 @@ fn import_reports_every_bad_row_and_keeps_the_good_ones() {
 fn stats_count_the_period() {
     let (s, clock) = store();
     let h = s.add_household(&household("101")).unwrap();
-    for (hours, mode) in [(1, VisitMode::InPerson), (2, VisitMode::Phone), (3, VisitMode::NotAtHome)] {
+    for (hours, mode) in [
+        (1, VisitMode::InPerson),
+        (2, VisitMode::Phone),
+        (3, VisitMode::NotAtHome),
+    ] {
         s.log_visit(&VisitInput {
             household_id: h.id.clone(),
             visited_at: clock.now() - Duration::minutes(hours * 10),
             mode,
-            outcome: if mode == VisitMode::NotAtHome { VisitOutcome::NoContact } else { VisitOutcome::Fine },
+            outcome: if mode == VisitMode::NotAtHome {
+                VisitOutcome::NoContact
+            } else {
+                VisitOutcome::Fine
+            },
             notes: None,
         })
         .unwrap();
@@ -424,8 +540,23 @@ fn stats_count_the_period() {
     assert_eq!(st.households_visited, 1);
     assert_eq!((st.patrols, st.patrol_seconds), (1, 1800));
     assert_eq!(st.cases_by_category.get("04"), Some(&1));
-    let next_week = s.stats(stats::Period::Week, day + Duration::days(7)).unwrap();
+    let next_week = s
+        .stats(stats::Period::Week, day + Duration::days(7))
+        .unwrap();
     assert_eq!(next_week.visits_total, 0);
     let month = s.stats(stats::Period::Month, day).unwrap();
     assert_eq!(month.cases_total, 1);
+}
+
+#[test]
+fn case_type_codes_are_documented() {
+    let doc = include_str!("../../docs/case-categories.md");
+    for t in gridwalk_core::cases::CASE_TYPES {
+        assert!(
+            doc.contains(&format!("| {} | {} | {} |", t.code, t.zh, t.en)),
+            "{}",
+            t.code
+        );
+        assert!(gridwalk_core::cases::category_of(t.code).is_some());
+    }
 }

@@ -19,7 +19,11 @@ fn visit(s: &Store, h: &Household, at: chrono::DateTime<chrono::Utc>, mode: Visi
         household_id: h.id.clone(),
         visited_at: at,
         mode,
-        outcome: if mode == VisitMode::NotAtHome { VisitOutcome::NoContact } else { VisitOutcome::Fine },
+        outcome: if mode == VisitMode::NotAtHome {
+            VisitOutcome::NoContact
+        } else {
+            VisitOutcome::Fine
+        },
         notes: None,
     })
     .unwrap();
@@ -59,7 +63,12 @@ fn visits_fall_due_by_care_tier() {
     // "Not at home" is not contact: the household stays due for a second try the same day.
     visit(&s, &close, later - Duration::hours(1), VisitMode::NotAtHome);
     assert!(due_ids(&s.today(None).unwrap()).contains(&close.id));
-    visit(&s, &close, later - Duration::minutes(10), VisitMode::InPerson);
+    visit(
+        &s,
+        &close,
+        later - Duration::minutes(10),
+        VisitMode::InPerson,
+    );
     assert!(!due_ids(&s.today(None).unwrap()).contains(&close.id));
 }
 
@@ -73,10 +82,16 @@ fn yanchi_policy_requires_a_monthly_home_visit() {
     for d in [5, 12, 19, 26, 33] {
         visit(&s, &h, morning() - Duration::days(d), VisitMode::Phone);
     }
-    assert!(due_ids(&s.today(None).unwrap()).is_empty(), "standard policy: phone suffices");
+    assert!(
+        due_ids(&s.today(None).unwrap()).is_empty(),
+        "standard policy: phone suffices"
+    );
     s.set_visit_policy(&VisitPolicy::yanchi()).unwrap();
     let items = s.today(None).unwrap();
-    let item = items.iter().find(|i| i.kind == TodayKind::VisitDue).unwrap();
+    let item = items
+        .iter()
+        .find(|i| i.kind == TodayKind::VisitDue)
+        .unwrap();
     assert_eq!(item.target_id.as_deref(), Some(h.id.as_str()));
     assert!(item.title.contains("入户走访"), "{}", item.title);
     assert_eq!(s.visit_policy().unwrap().rules.len(), 5);
@@ -84,8 +99,15 @@ fn yanchi_policy_requires_a_monthly_home_visit() {
     let mut bad = VisitPolicy::standard();
     bad.rules[0].interval_days = 0;
     let e = validation(s.set_visit_policy(&bad).unwrap_err());
-    assert_eq!((e.field.as_str(), e.code), ("rules[0].interval_days", Code::OutOfRange));
-    assert_eq!(s.visit_policy().unwrap(), VisitPolicy::yanchi(), "a refused policy changes nothing");
+    assert_eq!(
+        (e.field.as_str(), e.code),
+        ("rules[0].interval_days", Code::OutOfRange)
+    );
+    assert_eq!(
+        s.visit_policy().unwrap(),
+        VisitPolicy::yanchi(),
+        "a refused policy changes nothing"
+    );
 }
 
 #[test]
@@ -93,14 +115,33 @@ fn list_merges_sources_and_orders_by_priority_due_and_distance() {
     let (s, clock) = store();
     clock.set(morning() - Duration::days(40));
     // Two routine households overdue by the same amount, one near and one far.
-    let near = tier(&s, "101", CareTier::Routine, GeoPoint { lat: 37.7801, lng: 107.4001 });
-    let far = tier(&s, "102", CareTier::Routine, GeoPoint { lat: 37.7840, lng: 107.4040 });
+    let near = tier(
+        &s,
+        "101",
+        CareTier::Routine,
+        GeoPoint {
+            lat: 37.7801,
+            lng: 107.4001,
+        },
+    );
+    let far = tier(
+        &s,
+        "102",
+        CareTier::Routine,
+        GeoPoint {
+            lat: 37.7840,
+            lng: 107.4040,
+        },
+    );
     clock.set(morning());
     let task = s
         .add_task(&TaskInput {
             kind: TaskKind::CallBack,
             title: "满意度回访".into(),
-            target: Some(TaskTarget { kind: "household".into(), id: far.id.clone() }),
+            target: Some(TaskTarget {
+                kind: "household".into(),
+                id: far.id.clone(),
+            }),
             due_on: s.settings().unwrap().local_date(morning()),
             priority: Priority::Urgent,
             source: TaskSource::Assigned,
@@ -120,15 +161,29 @@ fn list_merges_sources_and_orders_by_priority_due_and_distance() {
         })
         .unwrap();
 
-    let here = GeoPoint { lat: 37.7800, lng: 107.4000 };
+    let here = GeoPoint {
+        lat: 37.7800,
+        lng: 107.4000,
+    };
     let items = s.today(Some(here)).unwrap();
     let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
-    assert_eq!(kinds[0], TodayKind::Task, "urgent assigned task first: {kinds:?}");
+    assert_eq!(
+        kinds[0],
+        TodayKind::Task,
+        "urgent assigned task first: {kinds:?}"
+    );
     assert_eq!(items[0].target_id.as_deref(), Some(task.id.as_str()));
     assert!(kinds.contains(&TodayKind::Patrol));
     assert!(kinds.contains(&TodayKind::DraftCase));
-    let visits: Vec<_> = items.iter().filter(|i| i.kind == TodayKind::VisitDue).collect();
-    assert_eq!(visits[0].target_id.as_deref(), Some(near.id.as_str()), "nearer first among equals");
+    let visits: Vec<_> = items
+        .iter()
+        .filter(|i| i.kind == TodayKind::VisitDue)
+        .collect();
+    assert_eq!(
+        visits[0].target_id.as_deref(),
+        Some(near.id.as_str()),
+        "nearer first among equals"
+    );
     assert!(visits[0].distance_m.unwrap() < visits[1].distance_m.unwrap());
     assert!(visits[0].overdue_days >= 9);
     for w in items.windows(2) {
@@ -138,16 +193,27 @@ fn list_merges_sources_and_orders_by_priority_due_and_distance() {
     // Finishing the task and submitting the draft take them off the list.
     s.finish_task(&task.id, TaskStatus::Done).unwrap();
     s.submit_case(&draft.id).unwrap();
-    let kinds: Vec<_> = s.today(Some(here)).unwrap().iter().map(|i| i.kind).collect();
+    let kinds: Vec<_> = s
+        .today(Some(here))
+        .unwrap()
+        .iter()
+        .map(|i| i.kind)
+        .collect();
     assert!(!kinds.contains(&TodayKind::Task) && !kinds.contains(&TodayKind::DraftCase));
-    assert!(matches!(s.finish_task(&task.id, TaskStatus::Done), Err(Error::InvalidState { .. })));
+    assert!(matches!(
+        s.finish_task(&task.id, TaskStatus::Done),
+        Err(Error::InvalidState { .. })
+    ));
 }
 
 #[test]
 fn patrol_quota_counts_finished_patrols_today() {
     let (s, clock) = store();
     let quota_item = |s: &Store| {
-        s.today(None).unwrap().into_iter().find(|i| i.kind == TodayKind::Patrol)
+        s.today(None)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.kind == TodayKind::Patrol)
     };
     assert!(quota_item(&s).unwrap().title.contains("0/2"));
     for _ in 0..2 {
@@ -190,7 +256,10 @@ fn verification_requests_are_listed() {
     })
     .unwrap();
     let items = s.today(None).unwrap();
-    let v = items.iter().find(|i| i.kind == TodayKind::VerifyCase).unwrap();
+    let v = items
+        .iter()
+        .find(|i| i.kind == TodayKind::VerifyCase)
+        .unwrap();
     assert_eq!(v.priority, Priority::Urgent);
     assert_eq!(items[0].kind, TodayKind::VerifyCase);
 }

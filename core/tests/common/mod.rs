@@ -35,28 +35,65 @@ pub fn morning() -> DateTime<Utc> {
 pub const BOUNDARY: &str = r#"{"type":"Polygon","coordinates":[[[107.395,37.775],[107.405,37.775],[107.405,37.785],[107.395,37.785],[107.395,37.775]]]}"#;
 
 pub fn inside() -> GeoPoint {
-    GeoPoint { lat: 37.78, lng: 107.40 }
+    GeoPoint {
+        lat: 37.78,
+        lng: 107.40,
+    }
 }
 
 pub fn outside() -> GeoPoint {
-    GeoPoint { lat: 37.80, lng: 107.40 }
+    GeoPoint {
+        lat: 37.80,
+        lng: 107.40,
+    }
 }
 
 pub fn org() -> Vec<OrgUnit> {
-    let unit = |code: &str, name: &str, level, parent: Option<&str>, boundary: Option<&str>, mine| OrgUnit {
-        code: code.into(),
-        name: name.into(),
-        level,
-        parent_code: parent.map(Into::into),
-        boundary_geojson: boundary.map(Into::into),
-        is_mine: mine,
-    };
+    let unit =
+        |code: &str, name: &str, level, parent: Option<&str>, boundary: Option<&str>, mine| {
+            OrgUnit {
+                code: code.into(),
+                name: name.into(),
+                level,
+                parent_code: parent.map(Into::into),
+                boundary_geojson: boundary.map(Into::into),
+                is_mine: mine,
+            }
+        };
     vec![
         unit("640323", "示范县", GridLevel::District, None, None, false),
-        unit("640323001", "城关街道", GridLevel::Street, Some("640323"), None, false),
-        unit("640323001001", "幸福社区", GridLevel::Community, Some("640323001"), None, false),
-        unit("G1", "幸福社区第1网格", GridLevel::Grid, Some("640323001001"), Some(BOUNDARY), true),
-        unit("G2", "幸福社区第2网格", GridLevel::Grid, Some("640323001001"), None, false),
+        unit(
+            "640323001",
+            "城关街道",
+            GridLevel::Street,
+            Some("640323"),
+            None,
+            false,
+        ),
+        unit(
+            "640323001001",
+            "幸福社区",
+            GridLevel::Community,
+            Some("640323001"),
+            None,
+            false,
+        ),
+        unit(
+            "G1",
+            "幸福社区第1网格",
+            GridLevel::Grid,
+            Some("640323001001"),
+            Some(BOUNDARY),
+            true,
+        ),
+        unit(
+            "G2",
+            "幸福社区第2网格",
+            GridLevel::Grid,
+            Some("640323001001"),
+            None,
+            false,
+        ),
     ]
 }
 
