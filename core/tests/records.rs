@@ -502,34 +502,14 @@ fn stats_count_the_period() {
         (2, VisitMode::Phone),
         (3, VisitMode::NotAtHome),
     ] {
-        s.log_visit(&VisitInput {
-            household_id: h.id.clone(),
-            visited_at: clock.now() - Duration::minutes(hours * 10),
-            mode,
-            outcome: if mode == VisitMode::NotAtHome {
-                VisitOutcome::NoContact
-            } else {
-                VisitOutcome::Fine
-            },
-            notes: None,
-        })
-        .unwrap();
+        visit(&s, &h.id, clock.now() - Duration::minutes(hours * 10), mode);
     }
     let p = s.start_patrol("G1").unwrap();
     clock.advance(Duration::minutes(30));
     s.stop_patrol(&p.id, None).unwrap();
-    let c = s
-        .draft_case(&CaseInput {
-            type_code: "0401".into(),
-            urgency: Urgency::Normal,
-            description: "垃圾堆放".into(),
-            location: Some(inside()),
-            address: None,
-            grid_code: "G1".into(),
-            household_id: None,
-            patrol_id: Some(p.id.clone()),
-        })
-        .unwrap();
+    let mut input = case_input("0401", Urgency::Normal, "垃圾堆放", Some(inside()));
+    input.patrol_id = Some(p.id.clone());
+    let c = s.draft_case(&input).unwrap();
     s.submit_case(&c.id).unwrap();
     assert_eq!(s.patrol(&p.id).unwrap().case_ids, vec![c.id.clone()]);
 

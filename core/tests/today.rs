@@ -14,21 +14,6 @@ fn tier(s: &Store, room: &str, tier: CareTier, at: GeoPoint) -> Household {
     s.add_household(&h).unwrap()
 }
 
-fn visit(s: &Store, h: &Household, at: chrono::DateTime<chrono::Utc>, mode: VisitMode) {
-    s.log_visit(&VisitInput {
-        household_id: h.id.clone(),
-        visited_at: at,
-        mode,
-        outcome: if mode == VisitMode::NotAtHome {
-            VisitOutcome::NoContact
-        } else {
-            VisitOutcome::Fine
-        },
-        notes: None,
-    })
-    .unwrap();
-}
-
 fn due_ids(items: &[tasks::TodayItem]) -> Vec<String> {
     items
         .iter()
@@ -49,7 +34,7 @@ fn visits_fall_due_by_care_tier() {
     clock.set(now);
     // Everyone was contacted 10 days ago: only close care (weekly) is due.
     for h in [&close, &attention, &routine] {
-        visit(&s, h, now - Duration::days(10), VisitMode::Phone);
+        visit(&s, &h.id, now - Duration::days(10), VisitMode::Phone);
     }
     let due = due_ids(&s.today(None).unwrap());
     assert_eq!(due, vec![close.id.clone()]);
@@ -61,11 +46,16 @@ fn visits_fall_due_by_care_tier() {
     assert!(due.contains(&attention.id) && due.contains(&close.id) && !due.contains(&routine.id));
 
     // "Not at home" is not contact: the household stays due for a second try the same day.
-    visit(&s, &close, later - Duration::hours(1), VisitMode::NotAtHome);
+    visit(
+        &s,
+        &close.id,
+        later - Duration::hours(1),
+        VisitMode::NotAtHome,
+    );
     assert!(due_ids(&s.today(None).unwrap()).contains(&close.id));
     visit(
         &s,
-        &close,
+        &close.id,
         later - Duration::minutes(10),
         VisitMode::InPerson,
     );
@@ -80,7 +70,7 @@ fn yanchi_policy_requires_a_monthly_home_visit() {
     clock.set(morning());
     // Phoned every week, never visited at home.
     for d in [5, 12, 19, 26, 33] {
-        visit(&s, &h, morning() - Duration::days(d), VisitMode::Phone);
+        visit(&s, &h.id, morning() - Duration::days(d), VisitMode::Phone);
     }
     assert!(
         due_ids(&s.today(None).unwrap()).is_empty(),
@@ -149,16 +139,12 @@ fn list_merges_sources_and_orders_by_priority_due_and_distance() {
         })
         .unwrap();
     let draft = s
-        .draft_case(&CaseInput {
-            type_code: "0303".into(),
-            urgency: Urgency::Normal,
-            description: "井盖破损".into(),
-            location: Some(inside()),
-            address: None,
-            grid_code: "G1".into(),
-            household_id: None,
-            patrol_id: None,
-        })
+        .draft_case(&case_input(
+            "0303",
+            Urgency::Normal,
+            "井盖破损",
+            Some(inside()),
+        ))
         .unwrap();
 
     let here = GeoPoint {
@@ -234,16 +220,12 @@ fn patrol_quota_counts_finished_patrols_today() {
 fn verification_requests_are_listed() {
     let (s, _) = store();
     let c = s
-        .draft_case(&CaseInput {
-            type_code: "0201".into(),
-            urgency: Urgency::Emergency,
-            description: "楼道堵塞".into(),
-            location: Some(inside()),
-            address: None,
-            grid_code: "G1".into(),
-            household_id: None,
-            patrol_id: None,
-        })
+        .draft_case(&case_input(
+            "0201",
+            Urgency::Emergency,
+            "楼道堵塞",
+            Some(inside()),
+        ))
         .unwrap();
     s.submit_case(&c.id).unwrap();
     // The server's state machine moves the case; sync writes the status. Simulate it here.

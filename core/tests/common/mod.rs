@@ -159,3 +159,38 @@ pub fn validation(e: Error) -> ValidationError {
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
+
+/// Logs a visit at `at`; "not at home" gets the matching outcome.
+pub fn visit(s: &Store, household_id: &str, at: DateTime<Utc>, mode: VisitMode) -> Visit {
+    s.log_visit(&VisitInput {
+        household_id: household_id.into(),
+        visited_at: at,
+        mode,
+        outcome: if mode == VisitMode::NotAtHome {
+            VisitOutcome::NoContact
+        } else {
+            VisitOutcome::Fine
+        },
+        notes: None,
+    })
+    .unwrap()
+}
+
+/// A case in grid G1 at `location`.
+pub fn case_input(
+    type_code: &str,
+    urgency: Urgency,
+    description: &str,
+    location: Option<GeoPoint>,
+) -> CaseInput {
+    CaseInput {
+        type_code: type_code.into(),
+        urgency,
+        description: description.into(),
+        location,
+        address: None,
+        grid_code: "G1".into(),
+        household_id: None,
+        patrol_id: None,
+    }
+}
