@@ -110,6 +110,10 @@ pub fn read_table(bytes: &[u8]) -> Result<Table, Error> {
 
 fn read_csv(bytes: &[u8]) -> Result<Table, Error> {
     let (text, encoding) = decode_text(bytes);
+    // Excel writes CRLF; the csv crate counts a CRLF record's line one too low
+    // (BurntSushi/rust-csv#395), which would send a desk to the wrong row. Line endings carry
+    // no data here, so normalise them (a quoted multi-line cell keeps its line break as LF).
+    let text = text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -301,8 +301,10 @@ impl Store {
             let mut stmt = c.prepare_cached(&format!(
                 "{SELECT} WHERE started_at >= ?1 AND started_at < ?2 ORDER BY started_at DESC"
             ))?;
-            let rows = stmt.query_map(params![ms(from), ms(to)], map_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            let ids = stmt
+                .query_map(params![ms(from), ms(to)], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.iter().map(|id| get(c, id)).collect()
         })
     }
 }

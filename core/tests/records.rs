@@ -540,3 +540,28 @@ fn case_type_codes_are_documented() {
         assert!(gridwalk_core::cases::category_of(t.code).is_some());
     }
 }
+
+#[test]
+fn import_reports_excel_crlf_lines_exactly() {
+    let (s, _) = store();
+    let csv = "社区,楼栋,房号,姓名,身份证号\r\n幸福社区,1栋,101,张三,\r\n幸福社区,1栋,102,李四,123\r\n";
+    let report = s.import_ledger(csv.as_bytes(), "G1").unwrap();
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].line, 3, "the desk must be sent to the right row");
+}
+
+#[test]
+fn patrol_lists_carry_their_cases() {
+    let (s, clock) = store();
+    let p = s.start_patrol("G1").unwrap();
+    let mut input = case_input("0302", Urgency::Normal, "占道经营", Some(inside()));
+    input.patrol_id = Some(p.id.clone());
+    let c = s.draft_case(&input).unwrap();
+    clock.advance(Duration::minutes(20));
+    s.stop_patrol(&p.id, None).unwrap();
+    let list = s
+        .patrols_between(clock.now() - Duration::hours(1), clock.now())
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].case_ids, vec![c.id]);
+}

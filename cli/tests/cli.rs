@@ -1,0 +1,444 @@
+//! End-to-end tests of the `gridwalk` binary: each test runs the built executable in its own
+//! temporary directory, the way a worker (or a script) would, and checks exit codes, stdout and
+//! the JSON shapes scripts rely on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A scratch directory with a store path in it.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.path().join("data").join("device.db")
+    }
+
+    /// Runs `gridwalk --db <db> args…` in the scratch directory.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+            .current_dir(self.path())
+            .env_remove("GRIDWALK_DB")
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .output()
+            .expect("run gridwalk")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "gridwalk {args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs a `--json` command that must succeed; returns the parsed output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}\n{text}"))
+    }
+
+    fn init(&self) {
+        self.ok(&[
+            "init",
+            "--grid-code",
+            "640323001001001",
+            "--grid-name",
+            "幸福社区第1网格",
+            "--reporter",
+            "wgy-test",
+        ]);
+    }
+
+    /// Adds a household and returns its id.
+    fn household(&self, building: &str, care: &str) -> String {
+        let h = self.json(&[
+            "household",
+            "add",
+            "--building",
+            building,
+            "--unit",
+            "2单元",
+            "--floor",
+            "5",
+            "--room",
+            "502",
+            "--care",
+            care,
+            "--housing",
+            "出租",
+            "--lat",
+            "37.78",
+            "--lng",
+            "107.40",
+        ]);
+        h["id"].as_str().expect("household id").to_string()
+    }
+}
+
+/// A valid 18-digit ID number (GB 11643 check digit from the core).
+fn id_number(first17: &str) -> String {
+    let check = gridwalk_core::validate::id_check_digit(first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// A correct ID number (the standard's own example) and the same number with a wrong check digit.
+const GOOD_ID: &str = "11010519491231002X";
+const BAD_ID: &str = "110105194912310021";
+
+#[test]
+fn bad_id_number_is_refused_with_field_and_code() {
+    let env = Env::new();
+    env.init();
+    let h = env.household("3栋", "连心户");
+
+    // Human output: exit code 2, field and code, and never the number itself.
+    let out = env.run(&[
+        "resident",
+        "add",
+        "--household",
+        &h,
+        "--name",
+        "王建国",
+        "--id-number",
+        BAD_ID,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("错误 / error: id_number: 身份证号校验位错误")
+            && stderr.contains("[invalid_checksum]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(BAD_ID), "the ID number leaked: {stderr}");
+
+    // JSON: the error object on stderr, nothing on stdout.
+    let out = env.run(&[
+        "--json",
+        "resident",
+        "add",
+        "--household",
+        &h,
+        "--name",
+        "王建国",
+        "--id-number",
+        BAD_ID,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error on stderr");
+    assert_eq!(err["error"]["kind"], "validation");
+    assert_eq!(err["error"]["field"], "id_number");
+    assert_eq!(err["error"]["code"], "invalid_checksum");
+    assert!(err["error"]["message"].as_str().is_some());
+
+    // The right number goes in, with gender and birth date derived from it.
+    let r = env.json(&[
+        "resident",
+        "add",
+        "--household",
+        &h,
+        "--name",
+        "王秀兰",
+        "--id-number",
+        GOOD_ID,
+        "--relation",
+        "户主",
+        "--groups",
+        "独居老人",
+    ]);
+    assert_eq!(r["gender"], "female");
+    assert_eq!(r["birth_date"], "1949-12-31");
+    assert_eq!(r["special_groups"][0], "elderly_alone");
+
+    // The same number again is a duplicate that names the household holding it.
+    let out = env.run(&[
+        "--json",
+        "resident",
+        "add",
+        "--household",
+        &h,
+        "--name",
+        "王秀兰",
+        "--id-number",
+        GOOD_ID,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["code"], "duplicate");
+    assert_eq!(err["error"]["existing_household_id"], h.as_str());
+
+    // `household show` masks ID numbers unless asked.
+    let shown = env.ok(&["household", "show", &h]);
+    assert!(shown.contains("王秀兰") && shown.contains("110105********002X"));
+    assert!(!shown.contains(GOOD_ID));
+    assert!(env
+        .ok(&["household", "show", &h, "--reveal"])
+        .contains(GOOD_ID));
+}
+
+#[test]
+fn a_wrong_enum_value_exits_2_and_usage_errors_are_json() {
+    let env = Env::new();
+    env.init();
+    let out = env.run(&["household", "add", "--building", "1栋", "--care", "vip"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("care_tier"));
+
+    let out = env.run(&["--json", "visit"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON usage error");
+    assert_eq!(err["error"]["kind"], "usage");
+}
+
+#[test]
+fn commands_do_not_create_a_store_by_accident() {
+    let env = Env::new();
+    let out = env.run(&["--json", "today"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["kind"], "no_store");
+    assert!(!env.db().exists());
+}
+
+#[test]
+fn gbk_ledger_imports_with_a_row_report() {
+    let env = Env::new();
+    env.init();
+    let child = id_number("11010520100315123");
+    // LF line ends: with CRLF the core currently reports rejected lines one too low (the csv
+    // crate's `Position::line`, BurntSushi/rust-csv#395); reported to core.
+    let csv = format!(
+        "社区,楼栋,单元,房号,姓名,身份证号,联系电话,与户主关系,关爱等级\n\
+         幸福社区,9栋,1单元,301,李秀英,{GOOD_ID},13912345678,户主,连心户\n\
+         幸福社区,9栋,1单元,301,王小明,{child},,子女,连心户\n\
+         幸福社区,9栋,2单元,101,赵刚,{BAD_ID},,户主,放心户\n"
+    );
+    // Excel on Chinese Windows saves "CSV" as GBK.
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(&csv);
+    assert!(!unmappable);
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the file must not be UTF-8"
+    );
+    let file = env.path().join("台账.csv");
+    std::fs::write(&file, &bytes).expect("write ledger");
+    let file = file.to_str().expect("utf-8 path");
+
+    let report = env.json(&["import", file, "--grid", "640323001001001"]);
+    assert_eq!(report["encoding"], "gbk");
+    assert_eq!(report["rows_total"], 3);
+    assert_eq!(report["households_created"], 1);
+    // Both people share one new household; "matched" counts households already on the device.
+    assert_eq!(report["households_matched"], 0);
+    assert_eq!(report["residents_created"], 2);
+    let rejected = report["rejected"].as_array().expect("rejected rows");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["line"], 4);
+    assert_eq!(rejected[0]["errors"][0]["field"], "id_number");
+    assert_eq!(rejected[0]["errors"][0]["code"], "invalid_checksum");
+
+    // The names were decoded correctly: a two-character search finds them.
+    let hits = env.json(&["find", "秀英"]);
+    assert_eq!(hits[0]["title"], "李秀英");
+    assert_eq!(hits[0]["address"], "幸福社区 9栋 1单元 301");
+
+    // Importing again matches the households and refuses the people as duplicates; the human
+    // report lists line, field, code and the Chinese message.
+    let text = env.ok(&["import", file]);
+    assert!(text.contains("gbk"), "{text}");
+    assert!(text.contains("duplicate") && text.contains("已有在册人员使用该号码"));
+    assert!(text.contains("invalid_checksum") && text.contains("身份证号校验位错误"));
+    assert!(!text.contains(GOOD_ID) && !text.contains(BAD_ID));
+
+    // Export re-reads as a UTF-8 CSV with a BOM and the Chinese headers.
+    let csv = env.ok(&["export", "residents"]);
+    assert!(csv.starts_with('\u{feff}'));
+    assert!(csv.contains("姓名") && csv.contains("李秀英") && csv.contains("王小明"));
+}
+
+#[test]
+fn today_json_lists_due_visits_and_the_patrol_quota() {
+    let env = Env::new();
+    env.init();
+    let h = env.household("3栋", "close");
+    let items = env.json(&["today", "--lat", "37.7801", "--lng", "107.4001"]);
+    let items = items.as_array().expect("an array of items");
+    let visit = items
+        .iter()
+        .find(|i| i["kind"] == "visit_due")
+        .expect("the new close-care household is due");
+    assert_eq!(visit["target_id"], h.as_str());
+    assert_eq!(visit["priority"], "high");
+    assert!(visit["distance_m"].as_f64().is_some_and(|d| d < 50.0));
+    assert!(items.iter().any(|i| i["kind"] == "patrol"));
+
+    // A visit takes the household off the list; "not at home" does not.
+    env.ok(&["visit", &h, "--mode", "未遇"]);
+    let items = env.json(&["today"]);
+    assert!(items
+        .as_array()
+        .is_some_and(|a| a.iter().any(|i| i["target_id"] == h.as_str())));
+    env.ok(&["visit", &h, "--mode", "in_person", "--notes", "一切正常"]);
+    let items = env.json(&["today"]);
+    assert!(items
+        .as_array()
+        .is_some_and(|a| !a.iter().any(|i| i["target_id"] == h.as_str())));
+
+    let text = env.ok(&["today"]);
+    assert!(text.contains("网格巡查") && text.contains("priority"));
+}
+
+#[test]
+fn patrol_with_a_case_and_a_photo() {
+    let env = Env::new();
+    env.init();
+    let photo = env.path().join("IMG_0001.png");
+    std::fs::write(&photo, b"\x89PNG\r\n\x1a\nnot really an image").expect("photo");
+    let photo = photo.to_str().expect("utf-8 path");
+
+    let p = env.json(&["patrol", "start"]);
+    let pid = p["id"].as_str().expect("patrol id").to_string();
+    env.ok(&[
+        "patrol",
+        "point",
+        "--lat",
+        "37.7801",
+        "--lng",
+        "107.4001",
+        "--accuracy",
+        "8",
+    ]);
+    let out = env.run(&["patrol", "start"]);
+    assert_eq!(out.status.code(), Some(1), "only one patrol runs at a time");
+
+    let c = env.json(&[
+        "case",
+        "draft",
+        "--type",
+        "0203",
+        "--urgency",
+        "紧急",
+        "--desc",
+        "5栋一楼住户从窗口拉线给电动车充电",
+        "--lat",
+        "37.7801",
+        "--lng",
+        "107.4001",
+        "--photo",
+        photo,
+    ]);
+    let cid = c["id"].as_str().expect("case id").to_string();
+    assert_eq!(c["status"], "draft");
+    assert_eq!(c["patrol_id"], pid.as_str());
+    assert_eq!(c["photos"].as_array().map(Vec::len), Some(1));
+
+    let c = env.json(&["case", "submit", &cid]);
+    assert_eq!(c["status"], "submitted");
+    let out = env.run(&["case", "submit", &cid]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let stopped = env.json(&["patrol", "stop", "--notes", "早巡"]);
+    assert_eq!(stopped["patrol"]["case_ids"][0], cid.as_str());
+    assert_eq!(stopped["patrol"]["point_count"], 1);
+
+    let stats = env.json(&["stats", "--period", "day"]);
+    assert_eq!(stats["patrols"], 1);
+    assert_eq!(stats["cases_total"], 1);
+    assert_eq!(stats["cases_by_category"]["02"], 1);
+
+    let status = env.json(&["status"]);
+    assert!(status["outbox"]["pending"].as_i64().is_some_and(|n| n > 0));
+    assert_eq!(status["integrity"], "ok");
+}
+
+#[test]
+fn demo_walks_through_a_day() {
+    let env = Env::new();
+    let dir = env.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+        .args(["demo", "--households", "60", "--seed", "3", "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.is_empty(), "the demo printed to stderr: {stderr}");
+    for expected in [
+        "今日工作统计",
+        "the day's statistics",
+        "巡查里程 patrol distance",
+        "changes waiting to sync",
+        "[invalid_checksum]",
+        "e-bike charging hazard",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?}:\n{stdout}");
+    }
+    assert!(dir.join("device.db").exists());
+
+    // The store the demo leaves behind works with the other commands.
+    let db = dir.join("device.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+        .arg("--db")
+        .arg(&db)
+        .args(["--json", "case", "list"])
+        .output()
+        .expect("case list");
+    assert!(out.status.success());
+    let cases: Value = serde_json::from_slice(&out.stdout).expect("cases JSON");
+    assert!(cases.as_array().is_some_and(|c| !c.is_empty()));
+
+    // A second run into the same directory refuses to touch the existing store.
+    let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+        .args(["demo", "--households", "5", "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("run demo again");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn demo_json_summary() {
+    let env = Env::new();
+    let dir = env.path().join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+        .args(["--json", "demo", "--households", "30", "--dir"])
+        .arg(&dir)
+        .output()
+        .expect("run demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: Value = serde_json::from_slice(&out.stdout).expect("one JSON summary");
+    assert_eq!(s["households"], 30);
+    assert_eq!(s["stats"]["patrols"], 2);
+    assert!(s["stats"]["visits_total"].as_u64().is_some_and(|v| v >= 5));
+    assert_eq!(s["stats"]["cases_total"], 1);
+    assert!(s["outbox"]["pending"].as_i64().is_some_and(|n| n > 0));
+    assert_eq!(s["outbox"]["attention"], 0);
+}
