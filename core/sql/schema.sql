@@ -246,10 +246,27 @@ INSERT INTO visit_policies (care_tier, rule, modes, interval_days) VALUES
     ('routine', 'contact', '["in_person","phone","messaging"]', 30);
 
 -- Substring search over households and residents (CJK included: trigram tokenizer).
--- Maintained from Rust in the same transaction as the row it indexes.
+-- search_docs holds one lowercased text per record, maintained from Rust in the same transaction
+-- as the record; search_index is an external-content FTS5 index over it (queries of 3+
+-- characters), and 1-2 character queries scan search_docs directly.
+CREATE TABLE search_docs (
+    doc    INTEGER PRIMARY KEY,
+    kind   TEXT NOT NULL,
+    ref_id TEXT NOT NULL UNIQUE,
+    body   TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE search_index USING fts5(
-    kind UNINDEXED,
-    ref_id UNINDEXED,
     body,
+    content = 'search_docs',
+    content_rowid = 'doc',
     tokenize = 'trigram'
 );
+
+-- Latest contact per household and mode, derived from visits (local only, never synced), so
+-- the daily list reads one row per household instead of searching the visit history.
+CREATE TABLE visit_summary (
+    household_id TEXT NOT NULL REFERENCES households(id),
+    mode         TEXT NOT NULL,
+    last_at      INTEGER NOT NULL,
+    PRIMARY KEY (household_id, mode)
+) WITHOUT ROWID;

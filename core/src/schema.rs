@@ -22,8 +22,14 @@ type DataStep = fn(&Transaction) -> Result<()>;
 const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[(
     2,
     include_str!("../sql/upgrade_002.sql"),
-    Some(crate::search::rebuild_all),
+    Some(upgrade_002_data),
 )];
+
+/// Fills the tables version 2 derives from existing rows.
+fn upgrade_002_data(tx: &Transaction) -> Result<()> {
+    crate::search::rebuild_all(tx)?;
+    crate::visits::rebuild_summary(tx)
+}
 
 /// Historic full schemas, oldest first, for upgrade tests.
 pub const HISTORY: &[(i64, &str)] = &[(1, include_str!("../sql/history/v001.sql"))];

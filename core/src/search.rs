@@ -2,53 +2,90 @@
 //!
 //! Workers search by whatever fragment they remember: two characters of a name, the last four
 //! digits of a phone, part of an ID number, "3栋". SQLite FTS5 with the trigram tokenizer indexes
-//! every 3-character window, so `LIKE '%…%'` with three or more characters is answered from the
-//! index. One- and two-character queries (most Chinese given names are two characters) fall back
-//! to a scan of the compact index table, which is still a few milliseconds for a grid.
+//! every 3-character window, so a query of three or more characters is a phrase query answered
+//! from the index. One- and two-character queries (most Chinese given names are two characters)
+//! scan the compact `search_docs` table with `instr`, which stays in the low milliseconds.
+//!
+//! Each record's text lives once, lowercased, in `search_docs`; the FTS5 table is an external-
+//! content index over it, updated by primary key, so keeping it current costs the same at 100
+//! households as at 10,000.
 //!
 //! The index body is built by one SQL expression per kind (below), used both when a row changes
 //! and when the index is rebuilt by a schema upgrade, so the two can never disagree.
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Error, Result};
 use crate::store::Store;
 
-const HOUSEHOLD_BODY: &str = "SELECT 'household', id, community || ' ' || building || ' '
+const HOUSEHOLD_BODY: &str = "SELECT 'household', id, lower(community || ' ' || building || ' '
     || coalesce(unit, '') || ' ' || coalesce(room, '') || ' ' || coalesce(address_text, '')
-    || ' ' || tags FROM households";
+    || ' ' || tags) FROM households";
 
-const RESIDENT_BODY: &str = "SELECT 'resident', id, name || ' ' || coalesce(id_number, '') || ' '
-    || coalesce(phone, '') FROM residents";
+const RESIDENT_BODY: &str = "SELECT 'resident', id, lower(name || ' ' || coalesce(id_number, '')
+    || ' ' || coalesce(phone, '')) FROM residents";
 
-fn reindex(conn: &Connection, kind: &str, body_sql: &str, id: &str) -> Result<()> {
-    conn.prepare_cached("DELETE FROM search_index WHERE ref_id = ?1 AND kind = ?2")?
-        .execute(params![id, kind])?;
-    conn.prepare_cached(&format!(
-        "INSERT INTO search_index (kind, ref_id, body) {body_sql} WHERE id = ?1"
-    ))?
-    .execute([id])?;
+/// Brings the index row of one record up to date. Reads and writes by primary key only, so the
+/// cost does not grow with the size of the index.
+fn reindex(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
+    let fresh: Option<(String, String)> = conn
+        .prepare_cached(&format!("{body_sql} WHERE id = ?1"))?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(2)?)))
+        .optional()?;
+    let Some((kind, body)) = fresh else {
+        return Ok(());
+    };
+    let old: Option<(i64, String)> = conn
+        .prepare_cached("SELECT doc, body FROM search_docs WHERE ref_id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match old {
+        Some((_, old_body)) if old_body == body => {}
+        Some((doc, old_body)) => {
+            conn.prepare_cached(
+                "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
+            )?
+            .execute(params![doc, old_body])?;
+            conn.prepare_cached("UPDATE search_docs SET body = ?2 WHERE doc = ?1")?
+                .execute(params![doc, body])?;
+            conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
+                .execute(params![doc, body])?;
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO search_docs (kind, ref_id, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![kind, id, body])?;
+            let doc = conn.last_insert_rowid();
+            conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
+                .execute(params![doc, body])?;
+        }
+    }
     Ok(())
 }
 
 pub(crate) fn index_household(conn: &Connection, id: &str) -> Result<()> {
-    reindex(conn, "household", HOUSEHOLD_BODY, id)
+    reindex(conn, HOUSEHOLD_BODY, id)
 }
 
 pub(crate) fn index_resident(conn: &Connection, id: &str) -> Result<()> {
-    reindex(conn, "resident", RESIDENT_BODY, id)
+    reindex(conn, RESIDENT_BODY, id)
 }
 
-/// Rebuilds the whole index from the tables (schema upgrades, repair).
+/// Rebuilds the whole index from the tables (schema upgrades, bulk loads, repair).
 pub fn rebuild_all(tx: &Transaction) -> Result<()> {
-    tx.execute("DELETE FROM search_index", [])?;
+    tx.execute("DELETE FROM search_docs", [])?;
     tx.execute(
-        &format!("INSERT INTO search_index (kind, ref_id, body) {HOUSEHOLD_BODY}"),
+        &format!("INSERT INTO search_docs (kind, ref_id, body) {HOUSEHOLD_BODY}"),
         [],
     )?;
     tx.execute(
-        &format!("INSERT INTO search_index (kind, ref_id, body) {RESIDENT_BODY}"),
+        &format!("INSERT INTO search_docs (kind, ref_id, body) {RESIDENT_BODY}"),
+        [],
+    )?;
+    tx.execute(
+        "INSERT INTO search_index (search_index) VALUES ('rebuild')",
         [],
     )?;
     Ok(())
@@ -67,17 +104,6 @@ pub struct SearchHit {
     pub active: bool,
 }
 
-fn escape_like(q: &str) -> String {
-    let mut s = String::with_capacity(q.len() + 2);
-    for c in q.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s
-}
-
 impl Store {
     /// Households and residents whose name, address, phone or ID number contains `query`
     /// (case-insensitive for Latin letters). Active records first.
@@ -89,13 +115,25 @@ impl Store {
         if q.chars().count() > 64 {
             return Err(Error::invalid("query", Code::TooLong));
         }
-        let pattern = format!("%{}%", escape_like(q));
         let limit = limit.clamp(1, 500) as i64;
+        let needle = q.to_lowercase();
+        // Three or more characters: a phrase query on the trigram index (a phrase of trigrams is
+        // a substring). Fewer: the index cannot help; scan the compact docs table.
+        let (matches, arg) = if needle.chars().count() >= 3 {
+            (
+                "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
+                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1",
+                format!("\"{}\"", needle.replace('"', "\"\"")),
+            )
+        } else {
+            (
+                "SELECT kind, ref_id FROM search_docs WHERE instr(body, ?1) > 0",
+                needle,
+            )
+        };
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "WITH m AS (
-                   SELECT kind, ref_id FROM search_index WHERE body LIKE ?1 ESCAPE '\\'
-                 )
+            let mut stmt = c.prepare_cached(&format!(
+                "WITH m AS ({matches})
                  SELECT m.kind, r.id, h.id, r.name,
                         h.community || ' ' || h.building || coalesce(' ' || h.unit, '')
                           || coalesce(' ' || h.room, ''),
@@ -111,9 +149,9 @@ impl Store {
                         h.status = 'active'
                  FROM m JOIN households h ON m.kind = 'household' AND h.id = m.ref_id
                  ORDER BY 6 DESC, 1 DESC, 4
-                 LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![pattern, limit], |r| {
+                 LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![arg, limit], |r| {
                 Ok(SearchHit {
                     kind: r.get(0)?,
                     id: r.get(1)?,

@@ -73,12 +73,39 @@ pub fn insert(ctx: &mut Tx<'_>, input: &VisitInput) -> Result<Visit> {
             ms(v.created_at),
             hlc
         ])?;
+    note_contact(ctx.tx, &v.household_id, v.mode, ms(v.visited_at))?;
     let payload = json!({
         "household_id": v.household_id, "visited_at": ms(v.visited_at), "mode": v.mode.as_str(),
         "outcome": v.outcome.as_str(), "notes": v.notes,
     });
     changes::record(ctx, entity::VISIT, &v.id, op::CREATE, &payload, &hlc)?;
     Ok(v)
+}
+
+/// Keeps `visit_summary` (latest contact per household and mode) current.
+pub(crate) fn note_contact(
+    conn: &Connection,
+    household_id: &str,
+    mode: VisitMode,
+    at_ms: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO visit_summary (household_id, mode, last_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (household_id, mode) DO UPDATE SET last_at = max(last_at, excluded.last_at)",
+    )?
+    .execute(params![household_id, mode, at_ms])?;
+    Ok(())
+}
+
+/// Rebuilds `visit_summary` from the visit history (schema upgrades, repair).
+pub fn rebuild_summary(tx: &rusqlite::Transaction) -> Result<()> {
+    tx.execute("DELETE FROM visit_summary", [])?;
+    tx.execute(
+        "INSERT INTO visit_summary (household_id, mode, last_at)
+         SELECT household_id, mode, max(visited_at) FROM visits GROUP BY household_id, mode",
+        [],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn list_for(conn: &Connection, household_id: &str) -> Result<Vec<Visit>> {

@@ -76,6 +76,8 @@ fn every_historic_version_upgrades_to_the_fresh_schema_keeping_data() {
                  INSERT INTO residents (id, household_id, name, relation, residency, created_at,
                     updated_at, hlc)
                    VALUES ('r1', 'h1', '欧阳建国', 'head', 'registered', 1, 1, 'x');
+                 INSERT INTO visits (id, household_id, visited_at, mode, outcome, created_at, hlc)
+                   VALUES ('v1', 'h1', 1000, 'in_person', 'fine', 1000, 'x');
                  INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at)
                    VALUES ('c1', 'household', 'h1', 'create', '{}', 'x', 1);",
             )
@@ -101,6 +103,17 @@ fn every_historic_version_upgrades_to_the_fresh_schema_keeping_data() {
         // Rows from before the search index existed are searchable after the upgrade.
         assert_eq!(s.search("建国", 5).unwrap().len(), 1);
         assert_eq!(s.visit_policy().unwrap().rules.len(), 3);
+        // The visit summary was derived from the existing history.
+        let summary: i64 = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT last_at FROM visit_summary WHERE household_id = 'h1'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(summary, 1000);
     }
 }
 

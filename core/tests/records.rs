@@ -544,10 +544,14 @@ fn case_type_codes_are_documented() {
 #[test]
 fn import_reports_excel_crlf_lines_exactly() {
     let (s, _) = store();
-    let csv = "社区,楼栋,房号,姓名,身份证号\r\n幸福社区,1栋,101,张三,\r\n幸福社区,1栋,102,李四,123\r\n";
+    let csv =
+        "社区,楼栋,房号,姓名,身份证号\r\n幸福社区,1栋,101,张三,\r\n幸福社区,1栋,102,李四,123\r\n";
     let report = s.import_ledger(csv.as_bytes(), "G1").unwrap();
     assert_eq!(report.rejected.len(), 1);
-    assert_eq!(report.rejected[0].line, 3, "the desk must be sent to the right row");
+    assert_eq!(
+        report.rejected[0].line, 3,
+        "the desk must be sent to the right row"
+    );
 }
 
 #[test]
