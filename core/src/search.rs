@@ -122,12 +122,12 @@ impl Store {
         let (matches, arg) = if needle.chars().count() >= 3 {
             (
                 "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
-                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1",
+                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1 LIMIT ?3",
                 format!("\"{}\"", needle.replace('"', "\"\"")),
             )
         } else {
             (
-                "SELECT kind, ref_id FROM search_docs WHERE instr(body, ?1) > 0",
+                "SELECT kind, ref_id FROM search_docs WHERE instr(body, ?1) > 0 LIMIT ?3",
                 needle,
             )
         };
@@ -151,7 +151,10 @@ impl Store {
                  ORDER BY 6 DESC, 1 DESC, 4
                  LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![arg, limit], |r| {
+            // A fragment shared by thousands (a region code, a surname) must not make the query
+            // join and sort thousands of rows: rank only the first few hundred matches.
+            let window = (limit * 10).max(200);
+            let rows = stmt.query_map(params![arg, limit, window], |r| {
                 Ok(SearchHit {
                     kind: r.get(0)?,
                     id: r.get(1)?,

@@ -69,6 +69,8 @@ impl Settings {
 
 struct Inner {
     conn: Connection,
+    /// Settings as last read or written (read once, not on every write).
+    settings: Option<Settings>,
     clock: HlcClock,
     boundaries: HashMap<String, Option<Arc<Boundary>>>,
 }
@@ -217,6 +219,7 @@ impl Store {
         Ok(Store {
             inner: Mutex::new(Inner {
                 conn,
+                settings: None,
                 clock,
                 boundaries: HashMap::new(),
             }),
@@ -265,7 +268,14 @@ impl Store {
         let now = self.now();
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let settings = read_settings(&inner.conn)?;
+        let settings = match &inner.settings {
+            Some(s) => s.clone(),
+            None => {
+                let s = read_settings(&inner.conn)?;
+                inner.settings = Some(s.clone());
+                s
+            }
+        };
         let saved_clock = inner.clock.clone();
         let tx = inner
             .conn
@@ -309,7 +319,9 @@ impl Store {
             return Err(Error::invalid("reporter", Code::Required));
         }
         let json = serde_json::to_string(settings)?;
-        self.write(|ctx| set_meta(ctx.tx, "settings", &json))
+        self.write(|ctx| set_meta(ctx.tx, "settings", &json))?;
+        self.lock().settings = Some(settings.clone());
+        Ok(())
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.
