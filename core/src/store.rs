@@ -161,7 +161,10 @@ impl Store {
     /// Opens a private in-memory store (tests, previews).
     pub fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
-        Self::finish_open(conn, PathBuf::from(":memory:"), std::env::temp_dir())
+        // Photos of a private store go to a folder of its own, never loose in the temp dir.
+        let photos =
+            std::env::temp_dir().join(format!("gridwalk-photos-{}", crate::model::new_id()));
+        Self::finish_open(conn, PathBuf::from(":memory:"), photos)
     }
 
     fn open_inner(path: &Path, key: Option<&str>) -> Result<Store> {

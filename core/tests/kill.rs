@@ -22,15 +22,17 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, NaiveDate, Utc};
 use gridwalk_core::*;
 
+mod common;
+use common::org;
+
 const DB_ENV: &str = "GRIDWALK_KILL_DB";
 const CHILD_SEED_ENV: &str = "GRIDWALK_KILL_CHILD_SEED";
 const TRIALS_ENV: &str = "GRIDWALK_KILL_TRIALS";
 const SEED_ENV: &str = "GRIDWALK_KILL_SEED";
 
-const GRID: &str = "640323001001001";
+const GRID: &str = "G1";
 /// Region code of the ID numbers the child makes (示范区).
 const REGION: &str = "640323";
-const BOUNDARY: &str = r#"{"type":"Polygon","coordinates":[[[107.395,37.775],[107.405,37.775],[107.405,37.785],[107.395,37.785],[107.395,37.775]]]}"#;
 const CENTRE: GeoPoint = GeoPoint {
     lat: 37.78,
     lng: 107.40,
@@ -44,42 +46,6 @@ const MAX_KILL_DELAY_US: u64 = 40_000;
 // ---------------------------------------------------------------------------------------------
 // The child
 // ---------------------------------------------------------------------------------------------
-
-fn org() -> Vec<OrgUnit> {
-    let unit =
-        |code: &str, name: &str, level, parent: Option<&str>, boundary: Option<&str>| OrgUnit {
-            code: code.into(),
-            name: name.into(),
-            level,
-            parent_code: parent.map(Into::into),
-            boundary_geojson: boundary.map(Into::into),
-            is_mine: level == GridLevel::Grid,
-        };
-    vec![
-        unit("640323", "示范区", GridLevel::District, None, None),
-        unit(
-            "640323001",
-            "城关街道",
-            GridLevel::Street,
-            Some("640323"),
-            None,
-        ),
-        unit(
-            "640323001001",
-            "幸福社区",
-            GridLevel::Community,
-            Some("640323001"),
-            None,
-        ),
-        unit(
-            GRID,
-            "幸福社区第1网格",
-            GridLevel::Grid,
-            Some("640323001001"),
-            Some(BOUNDARY),
-        ),
-    ]
-}
 
 fn id_base_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(1950, 1, 1).expect("valid date")
