@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 2).
+-- Gridwalk device store: the full current schema (user_version 3).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -189,7 +189,18 @@ CREATE TABLE photos (
     added_at   INTEGER NOT NULL,
     hlc        TEXT NOT NULL,
     server_rev INTEGER,
-    sync_state TEXT NOT NULL DEFAULT 'local'
+    sync_state TEXT NOT NULL DEFAULT 'local',
+    -- Version 3: the processed image and its upload (see photos.rs and sync/upload.rs).
+    width         INTEGER,
+    height        INTEGER,
+    lat           REAL,
+    lng           REAL,
+    thumb_file    TEXT,
+    upload_state  TEXT NOT NULL DEFAULT 'pending',
+    upload_url    TEXT,
+    upload_offset INTEGER NOT NULL DEFAULT 0,
+    uploaded_at   INTEGER,
+    file_state    TEXT NOT NULL DEFAULT 'present'
 );
 CREATE INDEX photos_owner ON photos(owner_kind, owner_id);
 
@@ -227,7 +238,10 @@ CREATE TABLE outbox (
     created_at INTEGER NOT NULL,
     state      TEXT NOT NULL DEFAULT 'pending',
     attempts   INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    -- Version 3: JSON {field: hlc} of the values an update overwrote, so the server can tell a
+    -- concurrent edit (a conflict) from a sequential one. NULL for creates.
+    base       TEXT
 );
 CREATE INDEX outbox_entity ON outbox(entity, entity_id);
 
@@ -270,3 +284,25 @@ CREATE TABLE visit_summary (
     last_at      INTEGER NOT NULL,
     PRIMARY KEY (household_id, mode)
 ) WITHOUT ROWID;
+
+-- Field-level conflicts: a value one side never saw was overwritten by last-writer-wins. Kept
+-- (never deleted) so a worker or supervisor can see both values and choose. Arrives from the
+-- server in the pull feed; resolving one is a local change that syncs like any other.
+CREATE TABLE conflicts (
+    id          TEXT PRIMARY KEY NOT NULL,
+    entity      TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    kept_value  TEXT,
+    kept_hlc    TEXT NOT NULL,
+    lost_value  TEXT,
+    lost_hlc    TEXT NOT NULL,
+    detected_at INTEGER NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    resolved_at INTEGER,
+    resolution  TEXT,
+    hlc         TEXT NOT NULL,
+    server_rev  INTEGER,
+    sync_state  TEXT NOT NULL DEFAULT 'synced'
+);
+CREATE INDEX conflicts_open ON conflicts(status, entity, entity_id);

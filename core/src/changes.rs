@@ -53,6 +53,8 @@ pub struct OutboxEntry {
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// For updates: `{field: hlc}` of the values the edit replaced.
+    pub base: Option<serde_json::Map<String, Value>>,
 }
 
 /// Appends a change to the outbox. Call inside the transaction that made the change.
@@ -64,10 +66,45 @@ pub fn record(
     payload: &Value,
     hlc: &str,
 ) -> Result<()> {
+    record_with_base(ctx, entity, entity_id, op, payload, hlc, None)
+}
+
+/// The clocks (`{field: hlc}`) the changed fields had before an update: sent as the change's
+/// `base` so the server can tell a sequential edit from a concurrent one.
+pub fn base_clocks(
+    clocks_json: &str,
+    changed: &serde_json::Map<String, Value>,
+    row_hlc: &str,
+) -> serde_json::Map<String, Value> {
+    let clocks: serde_json::Map<String, Value> =
+        serde_json::from_str(clocks_json).unwrap_or_default();
+    changed
+        .keys()
+        .map(|k| {
+            let c = clocks.get(k).cloned();
+            (
+                k.clone(),
+                c.unwrap_or_else(|| Value::String(row_hlc.into())),
+            )
+        })
+        .collect()
+}
+
+/// [`record`] with the base clocks of an update.
+pub fn record_with_base(
+    ctx: &Tx<'_>,
+    entity: &str,
+    entity_id: &str,
+    op: &str,
+    payload: &Value,
+    hlc: &str,
+    base: Option<&serde_json::Map<String, Value>>,
+) -> Result<()> {
+    let base = base.map(serde_json::to_string).transpose()?;
     ctx.tx
         .prepare_cached(
-            "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO outbox (change_id, entity, entity_id, op, payload, hlc, created_at, base)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             new_id(),
@@ -76,12 +113,13 @@ pub fn record(
             op,
             serde_json::to_string(payload)?,
             hlc,
-            ms(ctx.now)
+            ms(ctx.now),
+            base
         ])?;
     Ok(())
 }
 
-fn map_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxEntry, String)> {
+fn map_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxEntry, String, Option<String>)> {
     let payload: String = r.get(5)?;
     Ok((
         OutboxEntry {
@@ -96,8 +134,10 @@ fn map_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxEntry, String)> {
             state: r.get(8)?,
             attempts: r.get(9)?,
             last_error: r.get(10)?,
+            base: None,
         },
         payload,
+        r.get(11)?,
     ))
 }
 
@@ -105,14 +145,15 @@ fn map_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxEntry, String)> {
 pub fn list(conn: &Connection, state: &str, limit: usize) -> Result<Vec<OutboxEntry>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, change_id, entity, entity_id, op, payload, hlc, created_at, state, attempts,
-                last_error
+                last_error, base
          FROM outbox WHERE state = ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![state, limit as i64], map_entry)?;
     let mut out = Vec::new();
     for row in rows {
-        let (mut entry, payload) = row?;
+        let (mut entry, payload, base) = row?;
         entry.payload = serde_json::from_str(&payload)?;
+        entry.base = base.as_deref().map(serde_json::from_str).transpose()?;
         out.push(entry);
     }
     Ok(out)

@@ -283,21 +283,23 @@ fn save_changed(ctx: &mut Tx<'_>, old: &Resident, mut next: Resident) -> Result<
         return Ok(old.clone());
     }
     let hlc = ctx.tick();
-    let clocks: String = ctx.tx.query_row(
-        "SELECT clocks FROM residents WHERE id = ?1",
+    let (clocks, row_hlc): (String, String) = ctx.tx.query_row(
+        "SELECT clocks, hlc FROM residents WHERE id = ?1",
         [&old.id],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let base = changes::base_clocks(&clocks, &changed, &row_hlc);
     let clocks = changes::bump_clocks(&clocks, &changed, &hlc)?;
     next.updated_at = ctx.now;
     write_row(ctx, &next, &hlc, &clocks, false)?;
-    changes::record(
+    changes::record_with_base(
         ctx,
         entity::RESIDENT,
         &next.id,
         op::UPDATE,
         &Value::Object(changed),
         &hlc,
+        Some(&base),
     )?;
     search::index_resident(ctx.tx, &next.id)?;
     get(ctx.tx, &next.id)

@@ -12,18 +12,21 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// Schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const SCHEMA: &str = include_str!("../sql/schema.sql");
 
 type DataStep = fn(&Transaction) -> Result<()>;
 
 /// (target version, script, optional Rust step run after the script).
-const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[(
-    2,
-    include_str!("../sql/upgrade_002.sql"),
-    Some(upgrade_002_data),
-)];
+const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[
+    (
+        2,
+        include_str!("../sql/upgrade_002.sql"),
+        Some(upgrade_002_data),
+    ),
+    (3, include_str!("../sql/upgrade_003.sql"), None),
+];
 
 /// Fills the tables version 2 derives from existing rows.
 fn upgrade_002_data(tx: &Transaction) -> Result<()> {
@@ -32,7 +35,10 @@ fn upgrade_002_data(tx: &Transaction) -> Result<()> {
 }
 
 /// Historic full schemas, oldest first, for upgrade tests.
-pub const HISTORY: &[(i64, &str)] = &[(1, include_str!("../sql/history/v001.sql"))];
+pub const HISTORY: &[(i64, &str)] = &[
+    (1, include_str!("../sql/history/v001.sql")),
+    (2, include_str!("../sql/history/v002.sql")),
+];
 
 pub fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)

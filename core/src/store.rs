@@ -101,7 +101,7 @@ impl<'a> Tx<'a> {
 
     /// Merges a remote stamp into the clock.
     pub fn observe(&mut self, remote: &str) -> Result<()> {
-        self.clock.observe(remote, self.now.timestamp_millis())
+        Ok(self.clock.observe(remote, self.now.timestamp_millis())?)
     }
 
     /// Boundary of an org unit, parsed once and cached.

@@ -1,0 +1,298 @@
+//! The Gridwalk sync protocol, version 1: the wire types the phone's sync engine and the sync
+//! server exchange, and the one field-level merge both sides run.
+//!
+//! Both sides depend on this crate so the protocol cannot drift between them, and so the merge
+//! that decides which value wins (and when a conflict must be recorded) is the same code on the
+//! phone and on the server. `docs/protocol.md` documents the HTTP endpoints around these types.
+
+pub mod hlc;
+pub mod merge;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Protocol version; sent by clients in [`HEADER_PROTOCOL`]. A server refuses versions it does
+/// not speak with 400 `unsupported_protocol`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Request header carrying [`PROTOCOL_VERSION`].
+pub const HEADER_PROTOCOL: &str = "x-gridwalk-protocol";
+
+/// Largest accepted push batch (changes per request).
+pub const MAX_PUSH_CHANGES: usize = 1000;
+/// Largest accepted request body, after decompression.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Default and maximum pull page sizes.
+pub const DEFAULT_PULL_LIMIT: usize = 500;
+pub const MAX_PULL_LIMIT: usize = 2000;
+
+/// Kinds of syncable records, as named on the wire.
+pub mod entity {
+    pub const HOUSEHOLD: &str = "household";
+    pub const RESIDENT: &str = "resident";
+    pub const RESIDENT_MOVE: &str = "resident_move";
+    pub const VISIT: &str = "visit";
+    pub const PATROL: &str = "patrol";
+    pub const CASE: &str = "case";
+    pub const CASE_EVENT: &str = "case_event";
+    pub const PHOTO: &str = "photo";
+    pub const TASK: &str = "task";
+    /// A field-level conflict recorded by the server (see [`crate::merge`]).
+    pub const CONFLICT: &str = "conflict";
+
+    /// Every entity a device may push.
+    pub const PUSHABLE: &[&str] = &[
+        HOUSEHOLD,
+        RESIDENT,
+        RESIDENT_MOVE,
+        VISIT,
+        PATROL,
+        CASE,
+        CASE_EVENT,
+        PHOTO,
+        TASK,
+        CONFLICT,
+    ];
+}
+
+/// Roles of users, from the grid up. A role sees the subtree of the org unit it is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 网格员: works one or more grids.
+    GridWorker,
+    /// 网格长: leads the grids of one community (or one grid group).
+    GridLeader,
+    /// 社区: community staff.
+    Community,
+    /// 街道: street (subdistrict) staff.
+    Street,
+    /// 区: district administrators.
+    District,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::GridLeader => "grid_leader",
+            Role::Community => "community",
+            Role::Street => "street",
+            Role::District => "district",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "grid_worker" => Role::GridWorker,
+            "grid_leader" => Role::GridLeader,
+            "community" => Role::Community,
+            "street" => Role::Street,
+            "district" => Role::District,
+            _ => return None,
+        })
+    }
+
+    /// Supervisors drive the case loop and assign tasks; grid workers do not.
+    pub fn is_supervisor(self) -> bool {
+        !matches!(self, Role::GridWorker)
+    }
+}
+
+/// An org unit as the server sends it at login.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgUnit {
+    pub code: String,
+    pub name: String,
+    /// `district` | `street` | `community` | `grid`.
+    pub level: String,
+    pub parent_code: Option<String>,
+    /// GeoJSON geometry (Polygon / MultiPolygon) of a grid, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<Value>,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// The device's store id; refresh tokens are bound to it.
+    pub device_id: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// `POST /v1/auth/refresh`. The refresh token rotates: the old one stops working.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+    pub device_id: String,
+}
+
+/// Answer to login and refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub access_token: String,
+    /// Milliseconds since the Unix epoch.
+    pub access_expires_at: i64,
+    pub refresh_token: String,
+    pub refresh_expires_at: i64,
+    pub user: UserInfo,
+}
+
+/// Who is signed in and what they may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The org unit the user is attached to (a grid for grid workers).
+    pub org_code: String,
+    /// Every grid in the user's scope.
+    pub grids: Vec<String>,
+    /// The org units of the scope, with grid boundaries, for the device's `org_units` table.
+    pub org: Vec<OrgUnit>,
+}
+
+/// What a change does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// A new record with all its fields.
+    Create,
+    /// Some fields changed; the payload holds only those.
+    Update,
+}
+
+/// One local change, as pushed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Client-generated; the server applies a change id at most once.
+    pub change_id: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub op: Op,
+    /// HLC stamp of the change.
+    pub hlc: String,
+    pub payload: Map<String, Value>,
+    /// For updates: the clock of each field's value the edit replaced, as the device knew it.
+    /// Lets the server tell a sequential edit from a concurrent one (a conflict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Map<String, Value>>,
+}
+
+/// `POST /v1/sync/push`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Client-generated id of this batch (for logs; deduplication is per change).
+    pub batch_id: String,
+    pub changes: Vec<Change>,
+}
+
+/// Outcome of one pushed change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied as sent.
+    Applied,
+    /// Applied, and at least one field conflict was recorded (see `conflicts`).
+    Merged,
+    /// Not applied; `reason` says why. The device keeps it in its "needs attention" list.
+    Rejected,
+}
+
+/// A machine-readable reason with a human message (Chinese first, then English).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+}
+
+/// Per-change result of a push, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    pub change_id: String,
+    pub outcome: Outcome,
+    /// The record's revision after the change (absent when rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<i64>,
+    /// True when this change id had already been applied: the stored result is returned again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<merge::FieldConflict>,
+}
+
+/// Answer to a push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub results: Vec<ChangeResult>,
+    /// The server's clock after the batch; devices observe it.
+    pub server_hlc: String,
+}
+
+/// One record in the pull feed: its full current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRecord {
+    pub entity: String,
+    pub id: String,
+    pub rev: i64,
+    pub hlc: String,
+    pub data: Map<String, Value>,
+    /// Per-field clocks (households, residents, conflicts' subjects); empty for append-only kinds.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub clocks: Map<String, Value>,
+}
+
+/// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`; no cursor = initial snapshot from the start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub records: Vec<ServerRecord>,
+    /// Opaque; send it back to continue. Store it in the same transaction as the records.
+    pub cursor: String,
+    pub has_more: bool,
+    pub server_hlc: String,
+}
+
+/// Body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: Reason,
+}
+
+/// Error codes a client acts on.
+pub mod codes {
+    /// 401: the access token is missing, malformed or expired; refresh and retry.
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    /// 401: wrong user name or password.
+    pub const BAD_CREDENTIALS: &str = "bad_credentials";
+    /// 401: refresh token unknown, reused or expired: log in again.
+    pub const SESSION_ENDED: &str = "session_ended";
+    /// 403: the user is disabled.
+    pub const USER_DISABLED: &str = "user_disabled";
+    /// 403: the device was revoked.
+    pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// 403: outside the user's scope (reads and whole requests).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// 410: the cursor is too old for the feed: take a new snapshot, keep unsent changes.
+    pub const CURSOR_EXPIRED: &str = "cursor_expired";
+    /// 400: malformed request.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// 413: body or batch too large.
+    pub const TOO_LARGE: &str = "too_large";
+    /// 400: unsupported protocol version.
+    pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol";
+    /// Per-change rejection: the record is not in the user's scope (or does not exist there).
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// Per-change rejection: the record this one belongs to is unknown to the server.
+    pub const PARENT_UNKNOWN: &str = "parent_unknown";
+    /// Per-change rejection: fields or values the server does not accept.
+    pub const INVALID: &str = "invalid";
+    /// Per-change rejection: a state transition the case loop does not allow.
+    pub const INVALID_TRANSITION: &str = "invalid_transition";
+    /// Per-change rejection: the field is owned by the server (case and task status).
+    pub const SERVER_OWNED: &str = "server_owned";
+}
