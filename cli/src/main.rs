@@ -29,6 +29,7 @@ mod error;
 mod input;
 mod output;
 mod png;
+mod sync_cmds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +108,20 @@ enum Command {
     Status,
     /// 演示：生成一个网格并走完一天 / demo: build a realistic grid and walk through a day
     Demo(DemoArgs),
+    /// 登录同步服务器（密码读自 GRIDWALK_PASSWORD 或标准输入）/ sign in to the sync server
+    Login(sync_cmds::LoginArgs),
+    /// 退出登录（数据保留）/ sign out (data is kept)
+    Logout,
+    /// 同步：上传本机变更，下载服务器记录 / push local changes, pull the server's records
+    Sync(sync_cmds::SyncArgs),
+    /// 字段冲突：列出、处理 / field conflicts: list or resolve
+    #[command(subcommand)]
+    Conflicts(sync_cmds::ConflictsCmd),
+    /// 需处理：被服务器拒绝的变更 / changes the server refused
+    Attention {
+        #[command(subcommand)]
+        cmd: Option<sync_cmds::AttentionCmd>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -714,6 +729,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             PolicyCmd::SetYanchi => c::policy(&ctx, Some(true)),
         },
         Command::Status => c::status(&ctx),
+        Command::Login(a) => sync_cmds::login(&ctx, a),
+        Command::Logout => sync_cmds::logout(&ctx),
+        Command::Sync(a) => sync_cmds::sync(&ctx, a),
+        Command::Conflicts(cmd) => sync_cmds::conflicts(&ctx, cmd),
+        Command::Attention { cmd } => sync_cmds::attention(&ctx, cmd),
         Command::Demo(a) => demo::run(
             demo::DemoOptions {
                 dir: a.dir,

@@ -5,22 +5,21 @@
 //! changes when the server's state machine says so (sync writes those as timeline events).
 //! Every step is kept in a local timeline. Category codes are stable: two digits for the six
 //! top-level categories of the domain, two more for the sub-type (documented in
-//! `docs/case-categories.md`). Photos are copied into the store's photo folder under their
-//! SHA-256, written to a temporary file, synced and renamed, so a kill never leaves a partial
-//! file under a final name.
+//! `docs/case-categories.md`). Photos go through the pipeline in `photos.rs` (decoded,
+//! oriented, downscaled, re-encoded without EXIF, stored under their SHA-256 atomically);
+//! this module only decides when a case's photo records ship: with the case, on submit.
 
-use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::changes::{self, entity, op};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
+use crate::photos::{self, PhotoOwner};
 use crate::store::{from_ms, ms, Store, Tx, DIRTY_STATE};
 use crate::{org, validate};
 
@@ -117,24 +116,7 @@ fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Case> {
 }
 
 pub(crate) fn photos_of(conn: &Connection, kind: &str, owner: &str) -> Result<Vec<PhotoMeta>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, owner_kind, owner_id, sha256, file_name, byte_len, mime, taken_at, added_at
-         FROM photos WHERE owner_kind = ?1 AND owner_id = ?2 ORDER BY added_at",
-    )?;
-    let rows = stmt.query_map([kind, owner], |r| {
-        Ok(PhotoMeta {
-            id: r.get(0)?,
-            owner_kind: r.get(1)?,
-            owner_id: r.get(2)?,
-            sha256: r.get(3)?,
-            file_name: r.get(4)?,
-            byte_len: r.get(5)?,
-            mime: r.get(6)?,
-            taken_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
-            added_at: from_ms(r.get(8)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    photos::list_for(conn, kind, owner)
 }
 
 pub(crate) fn get(conn: &Connection, id: &str) -> Result<Case> {
@@ -167,7 +149,7 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Case> {
 }
 
 /// Adds a timeline event. Events of a draft stay local; they ship when the case is submitted.
-fn add_event(
+pub(crate) fn add_event(
     ctx: &mut Tx<'_>,
     case_id: &str,
     kind: CaseEventKind,
@@ -202,14 +184,6 @@ fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
         "status": e.status.map(|s| s.as_str()), "note": e.note,
     });
     changes::record(ctx, entity::CASE_EVENT, &e.id, op::CREATE, &payload, hlc)
-}
-
-fn ship_photo(ctx: &Tx<'_>, p: &PhotoMeta, hlc: &str) -> Result<()> {
-    let payload = json!({
-        "owner_kind": p.owner_kind, "owner_id": p.owner_id, "sha256": p.sha256,
-        "byte_len": p.byte_len, "mime": p.mime, "taken_at": p.taken_at.map(ms),
-    });
-    changes::record(ctx, entity::PHOTO, &p.id, op::CREATE, &payload, hlc)
 }
 
 struct Clean {
@@ -319,39 +293,6 @@ fn case_payload(c: &Case) -> serde_json::Value {
     })
 }
 
-/// Guesses a MIME type from the file name (the photo pipeline decodes and re-encodes later).
-fn mime_of(name: &str) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    let ext = lower.rsplit('.').next()?;
-    Some(match ext {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "heic" | "heif" => "image/heic",
-        "webp" => "image/webp",
-        _ => return None,
-    })
-}
-
-/// Writes `bytes` to `dir/name` atomically: temp file, fsync, rename, fsync the folder.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let target = dir.join(name);
-    if target.exists() {
-        return Ok(());
-    }
-    let tmp = dir.join(format!(".{name}.{}.tmp", new_id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &target)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 impl Store {
     /// Starts a draft case. Nothing is required yet but a valid type and grid: a worker in a
     /// stairwell saves first and completes later.
@@ -397,26 +338,15 @@ impl Store {
         })
     }
 
-    /// Attaches a photo file to a draft case. The file is copied into the store's photo folder.
+    /// Attaches a photo file to a draft case (see [`Store::add_photo_file`]).
     pub fn attach_photo(&self, case_id: &str, file: &Path) -> Result<PhotoMeta> {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("photo")
-            .to_string();
-        let mime = mime_of(&name).ok_or_else(|| Error::invalid("photo", Code::InvalidFormat))?;
-        let bytes = std::fs::read(file)?;
-        if bytes.is_empty() {
-            return Err(Error::invalid("photo", Code::Required));
-        }
-        let taken_at: Option<DateTime<Utc>> = std::fs::metadata(file)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(DateTime::<Utc>::from);
-        self.attach_photo_bytes(case_id, &name, mime, &bytes, taken_at)
+        self.add_photo_file(&PhotoOwner::Case(case_id.to_string()), file)
     }
 
-    /// Attaches photo bytes (what a camera hands the shell) to a draft case.
+    /// Attaches photo bytes (what a camera hands the shell) to a draft case (see
+    /// [`Store::add_photo`]). The content decides the format: `file_name` and `mime` are only
+    /// what the camera called it and are not trusted; `taken_at` is used when the image has
+    /// no EXIF capture time.
     pub fn attach_photo_bytes(
         &self,
         case_id: &str,
@@ -425,61 +355,8 @@ impl Store {
         bytes: &[u8],
         taken_at: Option<DateTime<Utc>>,
     ) -> Result<PhotoMeta> {
-        let sha = hex(&Sha256::digest(bytes));
-        let ext = file_name
-            .rsplit('.')
-            .next()
-            .unwrap_or("bin")
-            .to_ascii_lowercase();
-        let stored = format!("{sha}.{ext}");
-        {
-            let c = self.read(|c| get(c, case_id))?;
-            require_draft(&c, "attach a photo")?;
-        }
-        // The file is in place before the row that names it; a kill in between leaves an
-        // unreferenced content-addressed file, never a row pointing at nothing.
-        write_atomic(self.photo_dir(), &stored, bytes)?;
-        self.write(|ctx| {
-            let c = get(ctx.tx, case_id)?;
-            require_draft(&c, "attach a photo")?;
-            if c.photos.iter().any(|p| p.sha256 == sha) {
-                return c
-                    .photos
-                    .into_iter()
-                    .find(|p| p.sha256 == sha)
-                    .ok_or_else(|| Error::invalid("photo", Code::Duplicate));
-            }
-            let hlc = ctx.tick();
-            let meta = PhotoMeta {
-                id: new_id(),
-                owner_kind: "case".into(),
-                owner_id: case_id.to_string(),
-                sha256: sha.clone(),
-                file_name: stored.clone(),
-                byte_len: bytes.len() as i64,
-                mime: mime.to_string(),
-                taken_at,
-                added_at: ctx.now,
-            };
-            ctx.tx.execute(
-                "INSERT INTO photos (id, owner_kind, owner_id, sha256, file_name, byte_len, mime,
-                    taken_at, added_at, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    meta.id,
-                    meta.owner_kind,
-                    meta.owner_id,
-                    meta.sha256,
-                    meta.file_name,
-                    meta.byte_len,
-                    meta.mime,
-                    meta.taken_at.map(ms),
-                    ms(meta.added_at),
-                    hlc
-                ],
-            )?;
-            add_event(ctx, case_id, CaseEventKind::PhotoAdded, None, false)?;
-            Ok(meta)
-        })
+        let _ = (file_name, mime);
+        self.add_photo(&PhotoOwner::Case(case_id.to_string()), bytes, taken_at)
     }
 
     /// Submits a draft: checks it is complete and queues it for the server.
@@ -512,7 +389,7 @@ impl Store {
                 &hlc,
             )?;
             for p in &submitted.photos {
-                ship_photo(ctx, p, &hlc)?;
+                photos::ship(ctx, p, &hlc)?;
             }
             for e in &submitted.events {
                 ship_event(ctx, e, &hlc)?;
@@ -544,8 +421,4 @@ impl Store {
             ids.into_iter().map(|k| get(c, &k.id)).collect()
         })
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -41,6 +41,10 @@ pub enum Code {
     UnknownReference,
     /// A value contradicts another one (gender vs ID number, end before start).
     Mismatch,
+    /// A file in a format the app cannot read (photos: HEIC, GIF, WebP; JPEG and PNG are read).
+    UnsupportedFormat,
+    /// A file that claims a supported format but is damaged or truncated.
+    Corrupt,
 }
 
 impl Code {
@@ -58,6 +62,8 @@ impl Code {
             Code::InvalidValue => "invalid_value",
             Code::UnknownReference => "unknown_reference",
             Code::Mismatch => "mismatch",
+            Code::UnsupportedFormat => "unsupported_format",
+            Code::Corrupt => "corrupt",
         }
     }
 
@@ -76,6 +82,8 @@ impl Code {
             Code::InvalidValue => "取值不在允许范围内",
             Code::UnknownReference => "引用的记录不存在",
             Code::Mismatch => "与其他字段矛盾",
+            Code::UnsupportedFormat => "不支持的文件格式（照片请使用 JPEG 或 PNG）",
+            Code::Corrupt => "文件已损坏或不完整",
         }
     }
 
@@ -94,6 +102,8 @@ impl Code {
             Code::InvalidValue => "not an allowed value",
             Code::UnknownReference => "referenced record does not exist",
             Code::Mismatch => "contradicts another field",
+            Code::UnsupportedFormat => "unsupported file format (photos: JPEG or PNG)",
+            Code::Corrupt => "file is damaged or incomplete",
         }
     }
 }

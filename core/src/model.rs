@@ -498,10 +498,12 @@ pub struct CaseInput {
     pub patrol_id: Option<String>,
 }
 
-/// Metadata of a photo attached to a record. The file lives in the store's photo folder.
+/// Metadata of a photo attached to a record. The file lives in the store's photo folder
+/// (see `photos.rs`: decoded, oriented, downscaled and re-encoded without EXIF).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhotoMeta {
     pub id: String,
+    /// `case` (a draft), `visit`, `patrol` or `verification` (after-evidence on a case).
     pub owner_kind: String,
     pub owner_id: String,
     /// SHA-256 of the stored bytes, hex.
@@ -509,8 +511,47 @@ pub struct PhotoMeta {
     pub file_name: String,
     pub byte_len: i64,
     pub mime: String,
+    /// Capture time (EXIF DateTimeOriginal when the camera wrote one).
     pub taken_at: Option<DateTime<Utc>>,
     pub added_at: DateTime<Utc>,
+    /// Pixel size of the stored image (absent for photos stored before schema v3).
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Where the photo was taken (EXIF GPS), kept as a field: the stored file has no EXIF.
+    #[serde(default)]
+    pub location: Option<GeoPoint>,
+    /// Thumbnail file in the photo folder, for lists.
+    #[serde(default)]
+    pub thumb_file: Option<String>,
+    #[serde(default)]
+    pub upload_state: PhotoUploadState,
+    #[serde(default)]
+    pub file_state: PhotoFileState,
+}
+
+str_enum! {
+    /// Upload of a photo's file to the server (separate from its record).
+    #[derive(Default)]
+    PhotoUploadState {
+        #[default]
+        Pending = "pending", "待上传", "pending";
+        Uploading = "uploading", "上传中", "uploading";
+        /// The server confirmed the complete file with the matching SHA-256.
+        Done = "done", "已上传", "uploaded";
+    }
+}
+
+str_enum! {
+    /// Whether the full-size file is still on the device.
+    #[derive(Default)]
+    PhotoFileState {
+        #[default]
+        Present = "present", "在本机", "on device";
+        /// Released after the server confirmed it (the row and the thumbnail stay).
+        Deleted = "deleted", "已清理", "released";
+    }
 }
 
 str_enum! {

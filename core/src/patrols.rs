@@ -211,6 +211,11 @@ fn stop(
     if let Some(n) = &notes {
         validate::max_chars("notes", n, 2000)?;
     }
+    let row_hlc: String =
+        ctx.tx
+            .query_row("SELECT hlc FROM patrols WHERE id = ?1", [patrol_id], |r| {
+                r.get(0)
+            })?;
     let hlc = ctx.tick();
     ctx.tx.execute(
         &format!(
@@ -229,7 +234,17 @@ fn stop(
         "ended_at": ms(at), "notes": done.notes, "distance_m": done.distance_m,
         "duration_s": done.duration_s, "track": track,
     });
-    changes::record(ctx, entity::PATROL, patrol_id, op::UPDATE, &payload, &hlc)?;
+    let fields = payload.as_object().cloned().unwrap_or_default();
+    let base = changes::base_clocks("{}", &fields, &row_hlc);
+    changes::record_with_base(
+        ctx,
+        entity::PATROL,
+        patrol_id,
+        op::UPDATE,
+        &payload,
+        &hlc,
+        Some(&base),
+    )?;
     Ok(done)
 }
 

@@ -219,7 +219,7 @@ impl Store {
         // The node part of a stamp: short but unique enough across a city's devices.
         let node = device_id.chars().rev().take(12).collect::<String>();
         let clock = HlcClock::new(&node, last.as_deref());
-        Ok(Store {
+        let store = Store {
             inner: Mutex::new(Inner {
                 conn,
                 settings: None,
@@ -230,7 +230,13 @@ impl Store {
             photo_dir,
             device_id,
             now: Arc::new(Utc::now),
-        })
+        };
+        // A kill mid-"add photo" can leave a temp file or a file no row names: removed here,
+        // under the write lock (photos.rs). A failed sweep never keeps the worker out.
+        if let Err(e) = store.sweep_photo_dir() {
+            tracing::warn!(error = %e, "photo folder sweep failed");
+        }
+        Ok(store)
     }
 
     /// Replaces the clock (tests and simulations).

@@ -539,6 +539,10 @@ impl Store {
                     action: "finish",
                 });
             }
+            // The values replaced were stamped with the row's clock (the server's, once synced).
+            let row_hlc: String =
+                ctx.tx
+                    .query_row("SELECT hlc FROM tasks WHERE id = ?1", [id], |r| r.get(0))?;
             let hlc = ctx.tick();
             ctx.tx.execute(
                 &format!(
@@ -548,7 +552,17 @@ impl Store {
                 params![id, status, ms(ctx.now), hlc],
             )?;
             let payload = json!({"status": status.as_str(), "completed_at": ms(ctx.now)});
-            changes::record(ctx, entity::TASK, id, op::UPDATE, &payload, &hlc)?;
+            let fields = payload.as_object().cloned().unwrap_or_default();
+            let base = changes::base_clocks("{}", &fields, &row_hlc);
+            changes::record_with_base(
+                ctx,
+                entity::TASK,
+                id,
+                op::UPDATE,
+                &payload,
+                &hlc,
+                Some(&base),
+            )?;
             get_task(ctx.tx, id)
         })
     }

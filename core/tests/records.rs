@@ -351,7 +351,12 @@ fn case_draft_photo_submit_and_timeline() {
     assert_eq!((e.field.as_str(), e.code), ("description", Code::Required));
 
     let photo = dir.path().join("fly.jpg");
-    std::fs::write(&photo, b"\xff\xd8\xff\xe0 fake jpeg bytes").unwrap();
+    // A real (tiny) JPEG: the photo pipeline decodes and re-encodes it (tests/photos.rs).
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+        .encode_image(&image::DynamicImage::new_rgb8(8, 8))
+        .unwrap();
+    std::fs::write(&photo, &jpeg).unwrap();
     let meta = s.attach_photo(&c.id, &photo).unwrap();
     assert_eq!(meta.sha256.len(), 64);
     let again = s.attach_photo(&c.id, &photo).unwrap();
@@ -359,7 +364,7 @@ fn case_draft_photo_submit_and_timeline() {
     let txt = dir.path().join("notes.txt");
     std::fs::write(&txt, b"x").unwrap();
     let e = validation(s.attach_photo(&c.id, &txt).unwrap_err());
-    assert_eq!(e.code, Code::InvalidFormat);
+    assert_eq!(e.code, Code::UnsupportedFormat);
 
     let mut full = input.clone();
     full.description = "3栋楼道电动车飞线充电".into();

@@ -7,6 +7,7 @@
 
 pub mod hlc;
 pub mod merge;
+pub mod uploads;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -1,0 +1,122 @@
+//! Server configuration: defaults, an optional JSON file, then flags and `GRIDWALK_SERVER_*`
+//! environment variables (the binary applies those last).
+//!
+//! The defaults are safe for a first start on a laptop: loopback only, data in `./data`,
+//! 15-minute access tokens, 30-day refresh tokens, OWASP-recommended argon2id cost. Tests and
+//! benchmarks need logins in microseconds, hence [`Config::argon2_light`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Cost of argon2id password hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    /// Iterations.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+}
+
+impl Default for Argon2Config {
+    /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        Argon2Config {
+            m_cost: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Folder of `gridwalk.db` (and, later, photo blobs).
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Lifetime of an access token, in seconds.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token, in seconds.
+    pub refresh_ttl_secs: u64,
+    pub argon2: Argon2Config,
+    /// Reader connections (pulls and auth checks run on them, never blocking pushes).
+    pub readers: usize,
+    /// Photo upload limits and expiry.
+    pub uploads: crate::uploads::UploadConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            argon2: Argon2Config::default(),
+            readers: 4,
+            uploads: crate::uploads::UploadConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults with data in `dir`.
+    pub fn with_data_dir(dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: dir.into(),
+            ..Config::default()
+        }
+    }
+
+    /// The cheapest argon2id setting (tests and benchmarks only: it protects nothing).
+    pub fn argon2_light(mut self) -> Config {
+        self.argon2 = Argon2Config {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        self
+    }
+
+    /// Reads a JSON config file; missing keys keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)?;
+        let c: Config = serde_json::from_str(&text)?;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// Rejects settings the server cannot run with.
+    pub fn check(&self) -> Result<()> {
+        if self.access_ttl_secs == 0 {
+            return Err(Error::invalid("access_ttl_secs", "out_of_range"));
+        }
+        if self.refresh_ttl_secs < self.access_ttl_secs {
+            return Err(Error::invalid("refresh_ttl_secs", "out_of_range"));
+        }
+        if self.readers == 0 || self.readers > 64 {
+            return Err(Error::invalid("readers", "out_of_range"));
+        }
+        if argon2::Params::new(
+            self.argon2.m_cost,
+            self.argon2.t_cost,
+            self.argon2.p_cost,
+            None,
+        )
+        .is_err()
+        {
+            return Err(Error::invalid("argon2", "out_of_range"));
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("gridwalk.db")
+    }
+}

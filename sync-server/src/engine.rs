@@ -1,0 +1,672 @@
+//! Applying pushed changes: scope, deduplication, validation, merge — written once against
+//! [`RecordTx`], whatever database is underneath.
+//!
+//! Each change is judged on its own and answered in request order; one bad change never aborts
+//! its batch (the device keeps it in "needs attention" and the others go through). Only applied
+//! changes are remembered by `change_id`: a change rejected because its parent had not arrived
+//! yet is judged afresh when the device retries it.
+//!
+//! Scope hides existence. A record outside the caller's grids and a record that does not exist
+//! get the same answer (`out_of_scope` for the record itself, `parent_unknown` for a parent), so
+//! guessing ids reveals nothing.
+//!
+//! How each kind is applied:
+//! - households, residents, tasks, conflicts (and the device fields of a case): field-level merge
+//!   with conflict detection ([`gridwalk_protocol::merge`]); every conflict becomes a `conflict`
+//!   record in the subject's grid, so it reaches every device and a supervisor can settle it;
+//! - visits, resident moves, case events, photo metadata: append-only, created once;
+//! - patrols: last writer wins per field (a patrol has one author).
+//!
+//! Case and task *status* belong to the server's loop ([`crate::cases`]): a device changing a
+//! case's status is refused `server_owned`; a task may only go open → done/cancelled.
+
+use gridwalk_protocol::hlc::Stamp;
+use gridwalk_protocol::merge::{incoming_from_change, merge_fields, FieldConflict};
+use gridwalk_protocol::{codes, entity, Change, ChangeResult, Op, Outcome, Reason};
+use serde_json::{json, Map, Value};
+
+use crate::cases::{self, Action};
+use crate::entities::{self, EVENT_CALL_BACK, EVENT_SERVER_UPDATE, EVENT_VERIFICATION};
+use crate::error::Result;
+use crate::storage::{NewRecord, Principal, RecordTx, StoredRecord};
+
+/// A refusal of one change.
+pub type Refusal = Reason;
+
+pub fn refuse(code: &str, message: impl Into<String>) -> Refusal {
+    Reason {
+        code: code.to_string(),
+        message: message.into(),
+    }
+}
+
+fn out_of_scope() -> Refusal {
+    refuse(
+        codes::OUT_OF_SCOPE,
+        "记录不在您的网格范围内或不存在 / record not in your scope or does not exist",
+    )
+}
+
+fn parent_unknown(field: &str) -> Refusal {
+    refuse(
+        codes::PARENT_UNKNOWN,
+        format!(
+            "{field} 指向的记录在服务器上不存在 / the record named by {field} is unknown to the server"
+        ),
+    )
+}
+
+pub fn invalid(field: &str) -> Refusal {
+    refuse(
+        codes::INVALID,
+        format!("字段 {field} 无效 / invalid field {field}"),
+    )
+}
+
+fn server_owned(field: &str) -> Refusal {
+    refuse(
+        codes::SERVER_OWNED,
+        format!("字段 {field} 由平台维护，设备不能修改 / field {field} is owned by the server"),
+    )
+}
+
+/// What an accepted change did.
+struct Done {
+    rev: i64,
+    conflicts: Vec<FieldConflict>,
+}
+
+const MAX_ID_CHARS: usize = 64;
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ID_CHARS
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Applies one change inside the caller's transaction and returns its result.
+pub fn apply_change(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    change: &Change,
+    now_ms: i64,
+) -> Result<ChangeResult> {
+    let rejected = |reason: Refusal| ChangeResult {
+        change_id: change.change_id.clone(),
+        outcome: Outcome::Rejected,
+        rev: None,
+        replayed: false,
+        reason: Some(reason),
+        conflicts: Vec::new(),
+    };
+    if !id_ok(&change.change_id) {
+        return Ok(rejected(invalid("change_id")));
+    }
+    if let Some((user, mut stored)) = tx.applied(&change.change_id)? {
+        if user != who.user_id {
+            return Ok(rejected(invalid("change_id")));
+        }
+        stored.replayed = true;
+        return Ok(stored);
+    }
+    if !id_ok(&change.entity_id) {
+        return Ok(rejected(invalid("entity_id")));
+    }
+    if Stamp::parse(&change.hlc).is_err() {
+        return Ok(rejected(invalid("hlc")));
+    }
+    let Some(spec) = entities::spec(&change.entity) else {
+        return Ok(rejected(invalid("entity")));
+    };
+    // Server-owned case fields first: the answer must say *why* a status edit was refused.
+    if change.entity == entity::CASE {
+        if let Some(f) = case_server_field(change) {
+            return Ok(rejected(server_owned(f)));
+        }
+    }
+    if let Err(field) = entities::check(spec, &change.payload, change.op == Op::Create) {
+        return Ok(rejected(invalid(&field)));
+    }
+    if let Some(base) = &change.base {
+        if base.values().any(|v| v.as_str().is_none_or(|s| Stamp::parse(s).is_err())) {
+            return Ok(rejected(invalid("base")));
+        }
+    }
+    // Observe only stamps of changes that passed the checks, so garbage cannot move the clock.
+    tx.clock()
+        .observe(&change.hlc, now_ms)
+        .map_err(|_| crate::error::Error::invalid("hlc", "malformed"))?;
+    let outcome = match change.entity.as_str() {
+        entity::HOUSEHOLD => household(tx, who, change, now_ms)?,
+        entity::RESIDENT => resident(tx, who, change, now_ms)?,
+        entity::RESIDENT_MOVE => append_only(tx, who, change, "resident_id", entity::RESIDENT)?,
+        entity::VISIT => append_only(tx, who, change, "household_id", entity::HOUSEHOLD)?,
+        entity::PHOTO => photo(tx, who, change)?,
+        entity::PATROL => patrol(tx, who, change)?,
+        entity::CASE => case(tx, who, change, now_ms)?,
+        entity::CASE_EVENT => case_event(tx, who, change, now_ms)?,
+        entity::TASK => task(tx, who, change, now_ms)?,
+        entity::CONFLICT => conflict(tx, who, change, now_ms)?,
+        _ => Err(invalid("entity")),
+    };
+    let result = match outcome {
+        Err(reason) => rejected(reason),
+        Ok(done) => ChangeResult {
+            change_id: change.change_id.clone(),
+            outcome: if done.conflicts.is_empty() {
+                Outcome::Applied
+            } else {
+                Outcome::Merged
+            },
+            rev: Some(done.rev),
+            replayed: false,
+            reason: None,
+            conflicts: done.conflicts,
+        },
+    };
+    if result.outcome != Outcome::Rejected {
+        tx.remember(&change.change_id, &who.user_id, &result)?;
+    }
+    Ok(result)
+}
+
+fn case_server_field(change: &Change) -> Option<&'static str> {
+    entities::CASE_SERVER_FIELDS
+        .iter()
+        .copied()
+        .find(|f| match change.payload.get(*f) {
+            None => false,
+            // A report may say it is submitted; nothing else.
+            Some(v) if *f == "status" && change.op == Op::Create => v != "submitted",
+            Some(_) => true,
+        })
+}
+
+/// The current record when it exists *and* is in scope; `Err(out_of_scope)` when it exists
+/// elsewhere.
+fn visible(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    entity_name: &str,
+    id: &str,
+) -> Result<Result<Option<StoredRecord>, Refusal>> {
+    Ok(match tx.get(entity_name, id)? {
+        Some(r) if who.in_scope(&r.grid_code) => Ok(Some(r)),
+        Some(_) => Err(out_of_scope()),
+        None => Ok(None),
+    })
+}
+
+/// The grid of a parent record named by `field`, when it is visible.
+fn parent_grid(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    parent_entity: &str,
+    field: &str,
+    payload: &Map<String, Value>,
+) -> Result<Result<String, Refusal>> {
+    let Some(id) = payload.get(field).and_then(Value::as_str) else {
+        return Ok(Err(invalid(field)));
+    };
+    Ok(match tx.grid_of(parent_entity, id)? {
+        Some(g) if who.in_scope(&g) => Ok(g),
+        _ => Err(parent_unknown(field)),
+    })
+}
+
+/// Merges a change into `current` (or a new record) and writes it with its conflicts.
+#[allow(clippy::too_many_arguments)]
+fn merge_and_write(
+    tx: &mut dyn RecordTx,
+    change: &Change,
+    current: Option<StoredRecord>,
+    grid: &str,
+    extra: Map<String, Value>,
+    detect: bool,
+    now_ms: i64,
+) -> Result<Done> {
+    let (mut data, mut clocks, record_hlc, rev) = match current {
+        Some(r) => (r.data, r.clocks, r.hlc, Some(r.rev)),
+        None => (Map::new(), Map::new(), change.hlc.clone(), None),
+    };
+    let result = merge_fields(
+        &mut data,
+        &mut clocks,
+        &record_hlc,
+        incoming_from_change(&change.payload, &change.hlc, change.base.as_ref()),
+        detect,
+    );
+    let mut changed = !result.changed.is_empty() || rev.is_none();
+    if !extra.is_empty() {
+        let stamp = tx.clock().tick(now_ms);
+        for (k, v) in extra {
+            if data.get(&k) != Some(&v) {
+                data.insert(k.clone(), v);
+                clocks.insert(k, Value::String(stamp.clone()));
+                changed = true;
+            }
+        }
+    }
+    let hlc = clocks
+        .values()
+        .filter_map(Value::as_str)
+        .chain([record_hlc.as_str(), change.hlc.as_str()])
+        .max()
+        .unwrap_or(change.hlc.as_str())
+        .to_string();
+    let rev = match rev {
+        Some(r) if !changed => r,
+        _ => tx.put(NewRecord {
+            entity: &change.entity,
+            id: &change.entity_id,
+            grid_code: grid,
+            hlc: &hlc,
+            data: &data,
+            clocks: &clocks,
+        })?,
+    };
+    for c in &result.conflicts {
+        record_conflict(tx, &change.entity, &change.entity_id, grid, c, now_ms)?;
+    }
+    Ok(Done {
+        rev,
+        conflicts: result.conflicts,
+    })
+}
+
+/// Writes a `conflict` record for a field one side never saw overwritten.
+pub fn record_conflict(
+    tx: &mut dyn RecordTx,
+    subject_entity: &str,
+    subject_id: &str,
+    grid: &str,
+    c: &FieldConflict,
+    now_ms: i64,
+) -> Result<i64> {
+    let stamp = tx.clock().tick(now_ms);
+    let id = uuid::Uuid::now_v7().to_string();
+    let data = obj(json!({
+        "entity": subject_entity, "entity_id": subject_id, "field": c.field,
+        "kept_value": c.kept, "kept_hlc": c.kept_hlc, "lost_value": c.lost,
+        "lost_hlc": c.lost_hlc, "detected_at": now_ms, "status": "open",
+        "resolved_at": null, "resolution": null,
+    }));
+    let clocks = stamp_all(&data, &stamp);
+    tx.put(NewRecord {
+        entity: entity::CONFLICT,
+        id: &id,
+        grid_code: grid,
+        hlc: &stamp,
+        data: &data,
+        clocks: &clocks,
+    })
+}
+
+pub fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Clocks stamping every field of `data` with `stamp`.
+pub fn stamp_all(data: &Map<String, Value>, stamp: &str) -> Map<String, Value> {
+    data.keys()
+        .map(|k| (k.clone(), Value::String(stamp.to_string())))
+        .collect()
+}
+
+type Step = Result<Result<Done, Refusal>>;
+
+macro_rules! try_refuse {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(r) => return Ok(Err(r)),
+        }
+    };
+}
+
+fn household(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    let current = try_refuse!(visible(tx, who, entity::HOUSEHOLD, &change.entity_id)?);
+    let grid = match &current {
+        Some(r) => {
+            // Moving a household between grids is an office task, not a field edit.
+            if let Some(g) = change.payload.get("grid_code") {
+                if g.as_str() != Some(r.grid_code.as_str()) {
+                    return Ok(Err(invalid("grid_code")));
+                }
+            }
+            r.grid_code.clone()
+        }
+        None if change.op == Op::Update => return Ok(Err(out_of_scope())),
+        None => {
+            let g = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            if !who.in_scope(g) {
+                return Ok(Err(out_of_scope()));
+            }
+            g.to_string()
+        }
+    };
+    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), true, now_ms)?))
+}
+
+fn resident(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    let current = try_refuse!(visible(tx, who, entity::RESIDENT, &change.entity_id)?);
+    if current.is_none() && change.op == Op::Update {
+        return Ok(Err(out_of_scope()));
+    }
+    // A resident lives in the grid of their household; a transfer names the new household.
+    let grid = if change.payload.contains_key("household_id") {
+        try_refuse!(parent_grid(tx, who, entity::HOUSEHOLD, "household_id", &change.payload)?)
+    } else {
+        match &current {
+            Some(r) => r.grid_code.clone(),
+            None => return Ok(Err(invalid("household_id"))),
+        }
+    };
+    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), true, now_ms)?))
+}
+
+/// Writes an append-only record once; a second create of the same id is a quiet no-op.
+fn write_once(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    change: &Change,
+    grid: &str,
+    data: &Map<String, Value>,
+) -> Step {
+    if change.op != Op::Create {
+        return Ok(Err(refuse(
+            codes::INVALID,
+            "此类记录只能新增，不能修改 / this kind of record is append-only",
+        )));
+    }
+    if let Some(r) = try_refuse!(visible(tx, who, &change.entity, &change.entity_id)?) {
+        return Ok(Ok(Done {
+            rev: r.rev,
+            conflicts: Vec::new(),
+        }));
+    }
+    let rev = tx.put(NewRecord {
+        entity: &change.entity,
+        id: &change.entity_id,
+        grid_code: grid,
+        hlc: &change.hlc,
+        data,
+        clocks: &Map::new(),
+    })?;
+    Ok(Ok(Done {
+        rev,
+        conflicts: Vec::new(),
+    }))
+}
+
+fn append_only(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    change: &Change,
+    parent_field: &str,
+    parent_entity: &str,
+) -> Step {
+    if change.op != Op::Create {
+        return write_once(tx, who, change, "", &change.payload);
+    }
+    let grid = try_refuse!(parent_grid(tx, who, parent_entity, parent_field, &change.payload)?);
+    if change.entity == entity::RESIDENT_MOVE {
+        // The household a resident moved to or from must be visible too.
+        try_refuse!(parent_grid(tx, who, entity::HOUSEHOLD, "household_id", &change.payload)?);
+    }
+    write_once(tx, who, change, &grid, &change.payload)
+}
+
+fn photo(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
+    if change.op != Op::Create {
+        return write_once(tx, who, change, "", &change.payload);
+    }
+    let owner_entity = match change.payload.get("owner_kind").and_then(Value::as_str) {
+        // After-evidence on a case: its owner id is the case id.
+        None | Some("verification") => entity::CASE,
+        Some(kind) => kind,
+    }
+    .to_string();
+    let grid = try_refuse!(parent_grid(tx, who, &owner_entity, "owner_id", &change.payload)?);
+    write_once(tx, who, change, &grid, &change.payload)
+}
+
+fn patrol(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
+    let current = try_refuse!(visible(tx, who, entity::PATROL, &change.entity_id)?);
+    let grid = match &current {
+        Some(r) => r.grid_code.clone(),
+        None if change.op == Op::Update => return Ok(Err(out_of_scope())),
+        None => {
+            let g = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            if !who.in_scope(g) {
+                return Ok(Err(out_of_scope()));
+            }
+            g.to_string()
+        }
+    };
+    if let (Some(r), Some(g)) = (&current, change.payload.get("grid_code")) {
+        if g.as_str() != Some(r.grid_code.as_str()) {
+            return Ok(Err(invalid("grid_code")));
+        }
+    }
+    // One author per patrol: plain last-writer-wins, no conflict records.
+    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), false, 0)?))
+}
+
+fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    let current = try_refuse!(visible(tx, who, entity::CASE, &change.entity_id)?);
+    match current {
+        None if change.op == Op::Update => Ok(Err(out_of_scope())),
+        None => {
+            let grid = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            if !who.in_scope(grid) {
+                return Ok(Err(out_of_scope()));
+            }
+            let grid = grid.to_string();
+            let mut payload = change.payload.clone();
+            payload.remove("status");
+            if !payload.contains_key("category_code") {
+                let cat = payload
+                    .get("type_code")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.get(0..2))
+                    .unwrap_or("")
+                    .to_string();
+                payload.insert("category_code".into(), Value::String(cat));
+            }
+            let stamp = tx.clock().tick(now_ms);
+            let mut clocks = stamp_all(&payload, &change.hlc);
+            let mut data = payload;
+            let server = cases::new_case_fields(&who.user_id, now_ms);
+            for (k, v) in server {
+                clocks.insert(k.clone(), Value::String(stamp.clone()));
+                data.insert(k, v);
+            }
+            let rev = tx.put(NewRecord {
+                entity: entity::CASE,
+                id: &change.entity_id,
+                grid_code: &grid,
+                hlc: &stamp,
+                data: &data,
+                clocks: &clocks,
+            })?;
+            Ok(Ok(Done {
+                rev,
+                conflicts: Vec::new(),
+            }))
+        }
+        // A second report of the same case (another change id) changes nothing.
+        Some(r) if change.op == Op::Create => Ok(Ok(Done {
+            rev: r.rev,
+            conflicts: Vec::new(),
+        })),
+        Some(r) => {
+            if change.payload.get("grid_code").is_some_and(|g| g.as_str() != Some(&r.grid_code)) {
+                return Ok(Err(invalid("grid_code")));
+            }
+            let grid = r.grid_code.clone();
+            Ok(Ok(merge_and_write(tx, change, Some(r), &grid, Map::new(), true, now_ms)?))
+        }
+    }
+}
+
+fn case_event(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    if change.op != Op::Create {
+        return write_once(tx, who, change, "", &change.payload);
+    }
+    let kind = change.payload.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind == EVENT_SERVER_UPDATE {
+        return Ok(Err(server_owned("kind")));
+    }
+    let case_id = change.payload.get("case_id").and_then(Value::as_str).unwrap_or("");
+    let case = match tx.get(entity::CASE, case_id)? {
+        Some(c) if who.in_scope(&c.grid_code) => c,
+        _ => return Ok(Err(parent_unknown("case_id"))),
+    };
+    if let Some(existing) = try_refuse!(visible(tx, who, entity::CASE_EVENT, &change.entity_id)?) {
+        return Ok(Ok(Done {
+            rev: existing.rev,
+            conflicts: Vec::new(),
+        }));
+    }
+    let grid = case.grid_code.clone();
+    match kind {
+        EVENT_VERIFICATION => {
+            let action = match change.payload.get("status").and_then(Value::as_str) {
+                Some("verified") => Action::Verify,
+                Some("rejected") => Action::Reject,
+                _ => return Ok(Err(invalid("status"))),
+            };
+            let note = change.payload.get("note").and_then(Value::as_str);
+            let req = cases::ActionInput {
+                action,
+                reason: note,
+                assignee: None,
+            };
+            if let Err(r) = cases::apply_action(tx, &who.user_id, case, &req, now_ms)? {
+                return Ok(Err(r));
+            }
+            cases::finish_tasks(tx, &grid, case_id, "verify_case", now_ms)?;
+        }
+        EVENT_CALL_BACK => {
+            cases::finish_tasks(tx, &grid, case_id, "call_back", now_ms)?;
+        }
+        _ => {}
+    }
+    write_once(tx, who, change, &grid, &change.payload)
+}
+
+fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    let current = try_refuse!(visible(tx, who, entity::TASK, &change.entity_id)?);
+    match current {
+        None if change.op == Op::Update => Ok(Err(out_of_scope())),
+        None => {
+            let grid = try_refuse!(task_grid(tx, who, &change.payload)?);
+            let mut extra = Map::new();
+            extra.insert("grid_code".into(), Value::String(grid.clone()));
+            if !change.payload.contains_key("assignee") {
+                extra.insert("assignee".into(), Value::String(who.user_id.clone()));
+            }
+            if !change.payload.contains_key("status") {
+                extra.insert("status".into(), Value::String("open".into()));
+            }
+            extra.insert("created_by".into(), Value::String(who.user_id.clone()));
+            if let Some(a) = change.payload.get("assignee").and_then(Value::as_str) {
+                if tx.user_in_grid(a, &grid)?.is_none() {
+                    return Ok(Err(invalid("assignee")));
+                }
+            }
+            Ok(Ok(merge_and_write(tx, change, None, &grid, extra, true, now_ms)?))
+        }
+        Some(r) => {
+            if change.op == Op::Update {
+                if let Some(f) = entities::TASK_FIXED_FIELDS
+                    .iter()
+                    .find(|f| change.payload.contains_key(**f))
+                {
+                    return Ok(Err(server_owned(f)));
+                }
+            }
+            if let Some(next) = change.payload.get("status").and_then(Value::as_str) {
+                let now = r.str_field("status").unwrap_or("open");
+                let ok = now == next || (now == "open" && matches!(next, "done" | "cancelled"));
+                if !ok {
+                    return Ok(Err(refuse(
+                        codes::INVALID_TRANSITION,
+                        format!(
+                            "任务状态不能从 {now} 改为 {next} / task status cannot go from {now} to {next}"
+                        ),
+                    )));
+                }
+            }
+            let grid = r.grid_code.clone();
+            // A valid open → done/cancelled step was made on the status the server holds, so
+            // it is sequential even when the device sent no base clocks (core's finish_task
+            // does not): fill them in rather than record a conflict for every finished task.
+            let mut change = change.clone();
+            if change.payload.contains_key("status") {
+                let base = change.base.get_or_insert_with(Map::new);
+                for f in ["status", "completed_at"] {
+                    if !base.contains_key(f) {
+                        if let Some(c) = r.clocks.get(f) {
+                            base.insert(f.to_string(), c.clone());
+                        }
+                    }
+                }
+            }
+            Ok(Ok(merge_and_write(tx, &change, Some(r), &grid, Map::new(), true, now_ms)?))
+        }
+    }
+}
+
+/// The grid a new task belongs to: its `grid_code`, else its target's grid, else the pusher's
+/// own grid.
+fn task_grid(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    payload: &Map<String, Value>,
+) -> Result<Result<String, Refusal>> {
+    if let Some(g) = payload.get("grid_code").and_then(Value::as_str) {
+        return Ok(if who.in_scope(g) {
+            Ok(g.to_string())
+        } else {
+            Err(out_of_scope())
+        });
+    }
+    let kind = payload.get("target_kind").and_then(Value::as_str);
+    if let Some(kind) = kind {
+        if kind == "grid" {
+            let g = payload.get("target_id").and_then(Value::as_str).unwrap_or("");
+            return Ok(if who.in_scope(g) {
+                Ok(g.to_string())
+            } else {
+                Err(parent_unknown("target_id"))
+            });
+        }
+        return parent_grid(tx, who, kind, "target_id", payload);
+    }
+    Ok(if who.in_scope(&who.org_code) {
+        Ok(who.org_code.clone())
+    } else {
+        who.grids.first().cloned().ok_or_else(out_of_scope)
+    })
+}
+
+fn conflict(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
+    if change.op == Op::Create {
+        return Ok(Err(refuse(
+            codes::INVALID,
+            "冲突记录由服务器生成 / conflict records are made by the server",
+        )));
+    }
+    let Some(current) = try_refuse!(visible(tx, who, entity::CONFLICT, &change.entity_id)?) else {
+        return Ok(Err(out_of_scope()));
+    };
+    let grid = current.grid_code.clone();
+    Ok(Ok(merge_and_write(tx, change, Some(current), &grid, Map::new(), true, now_ms)?))
+}

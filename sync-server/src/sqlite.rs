@@ -1,0 +1,951 @@
+//! SQLite storage: one writer connection behind a mutex, a small pool of reader connections,
+//! WAL, schema versioned by `PRAGMA user_version`.
+//!
+//! One writer is not a bottleneck here, it is the design: revisions must be assigned in commit
+//! order (a pull must never skip a revision that commits later with a lower number), and the
+//! simplest proof of that is that only one transaction writes at a time and the revision counter
+//! lives under the same lock. Readers run in WAL snapshots and never wait for the writer.
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode keeps every committed transaction across a
+//! process kill (the OS has the pages); a push is answered only after its commit. Only a power
+//! cut can lose the last transactions, which the device still holds in its outbox and re-pushes.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use gridwalk_protocol::hlc::HlcClock;
+use gridwalk_protocol::{entity, Change, ChangeResult, OrgUnit, PushResponse, Reason, Role, UserInfo};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use serde_json::{Map, Value};
+
+use crate::cases::{self, ActionRequest, TaskRequest};
+use crate::error::{Error, Result};
+use crate::storage::{
+    CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
+    Storage, StoredRecord, TokenPair,
+};
+
+/// Schema version this server writes.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
+
+struct Writer {
+    conn: Connection,
+    next_rev: i64,
+    clock: HlcClock,
+}
+
+pub struct SqliteStorage {
+    path: std::path::PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    max_readers: usize,
+    epoch: String,
+    hlc: RwLock<String>,
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock left no half-written transaction (it rolled back on drop),
+    // so the data behind a poisoned mutex is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SqliteStorage {
+    /// Opens (creating when needed) the database at `path`.
+    pub fn open(path: &Path, readers: usize) -> Result<SqliteStorage> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "database is not in WAL mode");
+        }
+        configure(&conn)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version == 0 {
+            let tx = conn.transaction()?;
+            tx.execute_batch(SCHEMA_V1)?;
+            let epoch = uuid::Uuid::now_v7().simple().to_string();
+            tx.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?1)", [&epoch])?;
+            for (cat, n, u, e) in cases::DEFAULT_DEADLINES {
+                for (urgency, hours) in [("normal", n), ("urgent", u), ("emergency", e)] {
+                    tx.execute(
+                        "INSERT INTO case_deadlines (category_code, urgency, hours)
+                         VALUES (?1, ?2, ?3)",
+                        params![cat, urgency, hours],
+                    )?;
+                }
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        }
+        let epoch: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))?;
+        let last_hlc: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
+            .optional()?;
+        let clock = HlcClock::new("srv", last_hlc.as_deref());
+        let max_rev: i64 =
+            conn.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| r.get(0))?;
+        Ok(SqliteStorage {
+            path: path.to_path_buf(),
+            hlc: RwLock::new(clock.current()),
+            writer: Mutex::new(Writer {
+                conn,
+                next_rev: max_rev + 1,
+                clock,
+            }),
+            readers: Mutex::new(Vec::new()),
+            max_readers: readers.max(1),
+            epoch,
+        })
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        if let Some(c) = lock(&self.readers).pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.reader()?;
+        let out = {
+            let tx = conn.transaction()?;
+            let out = f(&tx);
+            // Ending a read transaction cannot lose anything; ignore its outcome.
+            let _ = tx.finish();
+            out
+        };
+        let mut pool = lock(&self.readers);
+        if pool.len() < self.max_readers {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in the one write transaction; commits on `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut guard = lock(&self.writer);
+        let w = &mut *guard;
+        let tx = w
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut wtx = WriteTx {
+            tx,
+            next_rev: w.next_rev,
+            clock: w.clock.clone(),
+        };
+        let out = f(&mut wtx)?;
+        let WriteTx {
+            tx,
+            next_rev,
+            clock,
+        } = wtx;
+        let stamp = clock.current();
+        if clock != w.clock {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('hlc', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([&stamp])?;
+        }
+        tx.commit()?;
+        w.next_rev = next_rev;
+        w.clock = clock;
+        *self.hlc.write().unwrap_or_else(|e| e.into_inner()) = stamp;
+        Ok(out)
+    }
+}
+
+/// The write transaction, with the revision counter and clock it advances.
+pub struct WriteTx<'c> {
+    tx: Transaction<'c>,
+    next_rev: i64,
+    clock: HlcClock,
+}
+
+fn parse_obj(text: &str) -> Result<Map<String, Value>> {
+    Ok(serde_json::from_str(text)?)
+}
+
+fn map_record(entity: &str, id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredRecord, String, String)> {
+    Ok((
+        StoredRecord {
+            entity: entity.to_string(),
+            id: id.to_string(),
+            grid_code: r.get(0)?,
+            rev: r.get(1)?,
+            hlc: r.get(2)?,
+            data: Map::new(),
+            clocks: Map::new(),
+        },
+        r.get(3)?,
+        r.get(4)?,
+    ))
+}
+
+fn get_record(conn: &Connection, entity: &str, id: &str) -> Result<Option<StoredRecord>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT grid_code, rev, hlc, data, clocks FROM records WHERE entity = ?1 AND id = ?2",
+        )?
+        .query_row(params![entity, id], |r| map_record(entity, id, r))
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((mut rec, data, clocks)) => {
+            rec.data = parse_obj(&data)?;
+            rec.clocks = parse_obj(&clocks)?;
+            Ok(Some(rec))
+        }
+    }
+}
+
+fn grid_of(conn: &Connection, entity: &str, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT grid_code FROM records WHERE entity = ?1 AND id = ?2")?
+        .query_row(params![entity, id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Grids in the subtree of `org_code` plus the user's extra grids, sorted.
+fn scope_grids(conn: &Connection, user_id: &str, org_code: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "WITH RECURSIVE sub(code, level) AS (
+             SELECT code, level FROM org_units WHERE code = ?1
+             UNION SELECT o.code, o.level FROM org_units o JOIN sub ON o.parent_code = sub.code)
+         SELECT code FROM sub WHERE level = 'grid'
+         UNION SELECT grid_code FROM user_grids WHERE user_id = ?2
+         ORDER BY 1",
+    )?;
+    let rows = stmt.query_map(params![org_code, user_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+}
+
+fn grids_json(grids: &[String]) -> Result<String> {
+    Ok(serde_json::to_string(grids)?)
+}
+
+impl RecordTx for WriteTx<'_> {
+    fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>> {
+        get_record(&self.tx, entity, id)
+    }
+
+    fn grid_of(&mut self, entity: &str, id: &str) -> Result<Option<String>> {
+        grid_of(&self.tx, entity, id)
+    }
+
+    fn put(&mut self, rec: NewRecord<'_>) -> Result<i64> {
+        let rev = self.next_rev;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO records (entity, id, grid_code, rev, hlc, data, clocks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (entity, id) DO UPDATE SET grid_code = excluded.grid_code,
+                    rev = excluded.rev, hlc = excluded.hlc, data = excluded.data,
+                    clocks = excluded.clocks",
+            )?
+            .execute(params![
+                rec.entity,
+                rec.id,
+                rec.grid_code,
+                rev,
+                rec.hlc,
+                serde_json::to_string(rec.data)?,
+                serde_json::to_string(rec.clocks)?
+            ])?;
+        self.next_rev += 1;
+        Ok(rev)
+    }
+
+    fn applied(&mut self, change_id: &str) -> Result<Option<(String, ChangeResult)>> {
+        let row: Option<(String, String)> = self
+            .tx
+            .prepare_cached("SELECT user_id, result FROM applied_changes WHERE change_id = ?1")?
+            .query_row([change_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((user, result)) => Ok(Some((user, serde_json::from_str(&result)?))),
+        }
+    }
+
+    fn remember(&mut self, change_id: &str, user_id: &str, result: &ChangeResult) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO applied_changes (change_id, user_id, result) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![change_id, user_id, serde_json::to_string(result)?])?;
+        Ok(())
+    }
+
+    fn tasks_for_target(&mut self, grid: &str, target_id: &str) -> Result<Vec<StoredRecord>> {
+        let ids: Vec<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM records WHERE entity = 'task' AND grid_code = ?1
+                   AND json_extract(data, '$.target_id') = ?2",
+            )?
+            .query_map(params![grid, target_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = get_record(&self.tx, entity::TASK, &id)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn deadline_hours(&mut self, category: &str, urgency: &str) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT hours FROM case_deadlines WHERE category_code = ?1 AND urgency = ?2",
+            )?
+            .query_row(params![category, urgency], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn org_parent(&mut self, code: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT parent_code FROM org_units WHERE code = ?1")?
+            .query_row([code], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn user_in_grid(&mut self, username_or_id: &str, grid: &str) -> Result<Option<String>> {
+        let user: Option<(String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT id, org_code FROM users WHERE (id = ?1 OR username = ?1) AND disabled = 0",
+            )?
+            .query_row([username_or_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((id, org)) = user else {
+            return Ok(None);
+        };
+        let grids = scope_grids(&self.tx, &id, &org)?;
+        Ok(grids.iter().any(|g| g == grid).then_some(id))
+    }
+
+    fn clock(&mut self) -> &mut HlcClock {
+        &mut self.clock
+    }
+}
+
+fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<()> {
+    tx.prepare_cached("INSERT INTO access_tokens (hash, family_id, expires_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![t.access_hash, family, t.access_expires_at])?;
+    tx.prepare_cached(
+        "INSERT INTO refresh_tokens (hash, family_id, expires_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![t.refresh_hash, family, t.refresh_expires_at])?;
+    Ok(())
+}
+
+fn revoke_family(tx: &Transaction<'_>, family: &str) -> Result<()> {
+    tx.execute("UPDATE sessions SET revoked = 1 WHERE family_id = ?1", [family])?;
+    tx.execute("DELETE FROM access_tokens WHERE family_id = ?1", [family])?;
+    tx.execute("UPDATE refresh_tokens SET used = 1 WHERE family_id = ?1", [family])?;
+    Ok(())
+}
+
+impl Storage for SqliteStorage {
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    fn server_hlc(&self) -> String {
+        self.hlc.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize> {
+        self.write(|w| {
+            for (i, u) in units.iter().enumerate() {
+                let field = |f: &str| format!("org[{i}].{f}");
+                if u.code.trim().is_empty() || u.code.len() > 40 {
+                    return Err(Error::invalid(field("code"), "invalid_value"));
+                }
+                if u.name.trim().is_empty() {
+                    return Err(Error::invalid(field("name"), "required"));
+                }
+                if !matches!(u.level.as_str(), "district" | "street" | "community" | "grid") {
+                    return Err(Error::invalid(field("level"), "invalid_value"));
+                }
+                if u.parent_code.is_none() && u.level != "district" {
+                    return Err(Error::invalid(field("parent_code"), "required"));
+                }
+                if let Some(b) = &u.boundary {
+                    let t = b.get("type").and_then(Value::as_str);
+                    if !matches!(t, Some("Polygon" | "MultiPolygon")) {
+                        return Err(Error::invalid(field("boundary"), "invalid_format"));
+                    }
+                }
+                let boundary = u.boundary.as_ref().map(serde_json::to_string).transpose()?;
+                w.tx.prepare_cached(
+                    "INSERT INTO org_units (code, name, level, parent_code, boundary)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level,
+                        parent_code = excluded.parent_code, boundary = excluded.boundary",
+                )?
+                .execute(params![u.code, u.name, u.level, u.parent_code, boundary])
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        Error::invalid(field("parent_code"), "unknown_reference")
+                    }
+                    e => e.into(),
+                })?;
+            }
+            Ok(units.len())
+        })
+    }
+
+    fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String> {
+        let username = user.username.trim();
+        if username.is_empty()
+            || username.len() > 64
+            || !username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+        {
+            return Err(Error::invalid("username", "invalid_format"));
+        }
+        if user.display_name.trim().is_empty() || user.display_name.chars().count() > 50 {
+            return Err(Error::invalid("display_name", "invalid_value"));
+        }
+        self.write(|w| {
+            let level: Option<String> = w
+                .tx
+                .query_row(
+                    "SELECT level FROM org_units WHERE code = ?1",
+                    [&user.org_code],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if level.is_none() {
+                return Err(Error::invalid("org_code", "unknown_reference"));
+            }
+            let taken = w
+                .tx
+                .prepare_cached("SELECT 1 FROM users WHERE username = ?1")?
+                .exists([username])?;
+            if taken {
+                return Err(Error::invalid("username", "duplicate"));
+            }
+            let id = uuid::Uuid::now_v7().to_string();
+            w.tx.execute(
+                "INSERT INTO users (id, username, display_name, role, org_code, password_hash,
+                    created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    username,
+                    user.display_name.trim(),
+                    user.role.as_str(),
+                    user.org_code,
+                    user.password_hash,
+                    now_ms
+                ],
+            )?;
+            for g in &user.grids {
+                let is_grid = w
+                    .tx
+                    .prepare_cached("SELECT 1 FROM org_units WHERE code = ?1 AND level = 'grid'")?
+                    .exists([g])?;
+                if !is_grid {
+                    return Err(Error::invalid("grids", "unknown_reference"));
+                }
+                w.tx.execute(
+                    "INSERT OR IGNORE INTO user_grids (user_id, grid_code) VALUES (?1, ?2)",
+                    params![id, g],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
+        self.write(|w| {
+            let n = w.tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE username = ?1 OR id = ?1",
+                params![username, disabled],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "user" });
+            }
+            Ok(())
+        })
+    }
+
+    fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
+        self.write(|w| {
+            let n = w.tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE username = ?1 OR id = ?1",
+                params![username, hash],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "user" });
+            }
+            Ok(())
+        })
+    }
+
+    fn add_user_grid(&self, username: &str, grid: &str) -> Result<()> {
+        self.write(|w| {
+            let id: String = w
+                .tx
+                .query_row(
+                    "SELECT id FROM users WHERE username = ?1 OR id = ?1",
+                    [username],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(Error::NotFound { what: "user" })?;
+            let is_grid = w
+                .tx
+                .prepare_cached("SELECT 1 FROM org_units WHERE code = ?1 AND level = 'grid'")?
+                .exists([grid])?;
+            if !is_grid {
+                return Err(Error::invalid("grid", "unknown_reference"));
+            }
+            w.tx.execute(
+                "INSERT OR IGNORE INTO user_grids (user_id, grid_code) VALUES (?1, ?2)",
+                params![id, grid],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str) -> Result<()> {
+        self.write(|w| {
+            let n = w
+                .tx
+                .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "device" });
+            }
+            // Tokens stay in place so the device's next request is told `device_revoked`
+            // (and can say so to the worker) rather than a bare "expired".
+            Ok(())
+        })
+    }
+
+    fn set_case_deadline(&self, category: &str, urgency: &str, hours: i64) -> Result<()> {
+        if hours <= 0 {
+            return Err(Error::invalid("hours", "out_of_range"));
+        }
+        self.write(|w| {
+            w.tx.execute(
+                "INSERT INTO case_deadlines (category_code, urgency, hours) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (category_code, urgency) DO UPDATE SET hours = excluded.hours",
+                params![category, urgency, hours],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn login_user(&self, username: &str) -> Result<Option<LoginUser>> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT id, password_hash, disabled FROM users WHERE username = ?1")?
+                .query_row([username], |r| {
+                    Ok(LoginUser {
+                        id: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        disabled: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn start_session(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        device_name: Option<&str>,
+        tokens: &TokenPair,
+        now_ms: i64,
+    ) -> Result<Result<(), SessionRefusal>> {
+        self.write(|w| {
+            let revoked: Option<bool> = w
+                .tx
+                .query_row("SELECT revoked FROM devices WHERE id = ?1", [device_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if revoked == Some(true) {
+                return Ok(Err(SessionRefusal::DeviceRevoked));
+            }
+            w.tx.execute(
+                "INSERT INTO devices (id, user_id, name, created_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id,
+                    name = coalesce(excluded.name, devices.name), last_seen = excluded.last_seen",
+                params![device_id, user_id, device_name, now_ms],
+            )?;
+            // A new login on a device ends that device's earlier sessions.
+            let old: Vec<String> = w
+                .tx
+                .prepare("SELECT family_id FROM sessions WHERE device_id = ?1 AND revoked = 0")?
+                .query_map([device_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for f in old {
+                revoke_family(&w.tx, &f)?;
+            }
+            w.tx.execute("DELETE FROM access_tokens WHERE expires_at < ?1", [now_ms])?;
+            let family = uuid::Uuid::now_v7().to_string();
+            w.tx.execute(
+                "INSERT INTO sessions (family_id, user_id, device_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![family, user_id, device_id, now_ms],
+            )?;
+            session_tokens(&w.tx, &family, tokens)?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn refresh_session(
+        &self,
+        old_refresh_hash: &str,
+        device_id: &str,
+        tokens: &TokenPair,
+        now_ms: i64,
+    ) -> Result<Result<String, SessionRefusal>> {
+        self.write(|w| {
+            let row: Option<(String, i64, bool, bool, String, String, bool, bool)> = w
+                .tx
+                .query_row(
+                    "SELECT r.family_id, r.expires_at, r.used, s.revoked, s.user_id, s.device_id,
+                            u.disabled, d.revoked
+                     FROM refresh_tokens r JOIN sessions s ON s.family_id = r.family_id
+                     JOIN users u ON u.id = s.user_id JOIN devices d ON d.id = s.device_id
+                     WHERE r.hash = ?1",
+                    [old_refresh_hash],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((family, expires, used, revoked, user_id, dev, disabled, dev_revoked)) = row
+            else {
+                return Ok(Err(SessionRefusal::Ended));
+            };
+            if used {
+                // A rotated token came back: someone holds a copy. End the whole family.
+                tracing::warn!(session = %family, "refresh token reuse; session family revoked");
+                revoke_family(&w.tx, &family)?;
+                return Ok(Err(SessionRefusal::Ended));
+            }
+            if revoked || expires < now_ms || dev != device_id {
+                return Ok(Err(SessionRefusal::Ended));
+            }
+            if disabled {
+                return Ok(Err(SessionRefusal::UserDisabled));
+            }
+            if dev_revoked {
+                return Ok(Err(SessionRefusal::DeviceRevoked));
+            }
+            w.tx.execute(
+                "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1",
+                [old_refresh_hash],
+            )?;
+            w.tx.execute(
+                "DELETE FROM access_tokens WHERE family_id = ?1",
+                [&family],
+            )?;
+            session_tokens(&w.tx, &family, tokens)?;
+            w.tx.execute(
+                "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+                params![device_id, now_ms],
+            )?;
+            Ok(Ok(user_id))
+        })
+    }
+
+    fn authenticate(
+        &self,
+        access_hash: &str,
+        now_ms: i64,
+    ) -> Result<Result<Principal, SessionRefusal>> {
+        self.read(|c| {
+            let row: Option<(String, bool, i64, String, String, String, bool, String, bool)> = c
+                .prepare_cached(
+                    "SELECT s.family_id, s.revoked, a.expires_at, u.id, u.role, u.org_code,
+                            u.disabled, d.id, d.revoked
+                     FROM access_tokens a JOIN sessions s ON s.family_id = a.family_id
+                     JOIN users u ON u.id = s.user_id JOIN devices d ON d.id = s.device_id
+                     WHERE a.hash = ?1",
+                )?
+                .query_row([access_hash], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })
+                .optional()?;
+            let Some((family, revoked, expires, user_id, role, org, disabled, dev, dev_revoked)) =
+                row
+            else {
+                return Ok(Err(SessionRefusal::Expired));
+            };
+            if disabled {
+                return Ok(Err(SessionRefusal::UserDisabled));
+            }
+            if dev_revoked {
+                return Ok(Err(SessionRefusal::DeviceRevoked));
+            }
+            if revoked || expires < now_ms {
+                return Ok(Err(SessionRefusal::Expired));
+            }
+            let Some(role) = Role::parse(&role) else {
+                return Ok(Err(SessionRefusal::Expired));
+            };
+            let grids = scope_grids(c, &user_id, &org)?;
+            Ok(Ok(Principal {
+                user_id,
+                role,
+                org_code: org,
+                grids,
+                device_id: dev,
+                session_id: family,
+            }))
+        })
+    }
+
+    fn user_info(&self, user_id: &str) -> Result<UserInfo> {
+        self.read(|c| {
+            let (username, display_name, role, org_code): (String, String, String, String) = c
+                .query_row(
+                    "SELECT username, display_name, role, org_code FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?
+                .ok_or(Error::NotFound { what: "user" })?;
+            let grids = scope_grids(c, user_id, &org_code)?;
+            // The scope's units: every grid and all their ancestors.
+            let mut stmt = c.prepare_cached(
+                "WITH RECURSIVE up(code) AS (
+                     SELECT value FROM json_each(?1)
+                     UNION SELECT o.parent_code FROM org_units o JOIN up ON o.code = up.code
+                     WHERE o.parent_code IS NOT NULL)
+                 SELECT code, name, level, parent_code, boundary FROM org_units
+                 WHERE code IN (SELECT code FROM up)
+                 ORDER BY CASE level WHEN 'district' THEN 0 WHEN 'street' THEN 1
+                     WHEN 'community' THEN 2 ELSE 3 END, code",
+            )?;
+            let rows = stmt.query_map([grids_json(&grids)?], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?;
+            let mut org = Vec::new();
+            for row in rows {
+                let (code, name, level, parent_code, boundary) = row?;
+                org.push(OrgUnit {
+                    code,
+                    name,
+                    level,
+                    parent_code,
+                    boundary: boundary.as_deref().map(serde_json::from_str).transpose()?,
+                });
+            }
+            Ok(UserInfo {
+                id: user_id.to_string(),
+                username,
+                display_name,
+                role: Role::parse(&role).unwrap_or(Role::GridWorker),
+                org_code,
+                grids,
+                org,
+            })
+        })
+    }
+
+    fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse> {
+        self.write(|w| {
+            let mut results = Vec::with_capacity(changes.len());
+            for c in changes {
+                results.push(crate::engine::apply_change(w, who, c, now_ms)?);
+            }
+            Ok(PushResponse {
+                results,
+                server_hlc: w.clock.current(),
+            })
+        })
+    }
+
+    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage> {
+        self.read(|c| {
+            let limit = limit.max(1);
+            let mut stmt = c.prepare_cached(
+                "SELECT entity, id, rev, hlc, data, clocks FROM records
+                 WHERE rev > ?1 AND grid_code IN (SELECT value FROM json_each(?2))
+                 ORDER BY rev LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![after_rev, grids_json(&who.grids)?, limit as i64 + 1])?;
+            let mut records = Vec::new();
+            let mut has_more = false;
+            while let Some(r) = rows.next()? {
+                if records.len() == limit {
+                    has_more = true;
+                    break;
+                }
+                let data: String = r.get(4)?;
+                let clocks: String = r.get(5)?;
+                records.push(gridwalk_protocol::ServerRecord {
+                    entity: r.get(0)?,
+                    id: r.get(1)?,
+                    rev: r.get(2)?,
+                    hlc: r.get(3)?,
+                    data: parse_obj(&data)?,
+                    clocks: parse_obj(&clocks)?,
+                });
+            }
+            drop(rows);
+            let next_rev = if has_more {
+                records.last().map(|r| r.rev).unwrap_or(after_rev)
+            } else {
+                // Everything up to the snapshot's newest revision has been seen: later pulls
+                // need not rescan revisions outside the scope.
+                let max: i64 =
+                    c.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| r.get(0))?;
+                max.max(after_rev)
+            };
+            Ok(PullPage {
+                records,
+                next_rev,
+                has_more,
+            })
+        })
+    }
+
+    fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>> {
+        self.read(|c| grid_of(c, entity, id))
+    }
+
+    fn get_record(
+        &self,
+        who: &Principal,
+        entity: &str,
+        id: &str,
+    ) -> Result<Option<gridwalk_protocol::ServerRecord>> {
+        self.read(|c| {
+            Ok(get_record(c, entity, id)?
+                .filter(|r| who.in_scope(&r.grid_code))
+                .map(|r| r.to_wire()))
+        })
+    }
+
+    fn list_cases(
+        &self,
+        who: &Principal,
+        filter: &CaseFilter,
+        now_ms: i64,
+    ) -> Result<Vec<gridwalk_protocol::ServerRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, rev, hlc, data, clocks FROM records
+                 WHERE entity = 'case' AND grid_code IN (SELECT value FROM json_each(?1))
+                   AND (?2 IS NULL OR json_extract(data, '$.status') = ?2)
+                 ORDER BY rev DESC LIMIT 5000",
+            )?;
+            let mut rows = stmt.query(params![grids_json(&who.grids)?, filter.status])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let data = parse_obj(&r.get::<_, String>(3)?)?;
+                if filter.overdue && !cases::is_overdue(&data, now_ms) {
+                    continue;
+                }
+                out.push(gridwalk_protocol::ServerRecord {
+                    entity: entity::CASE.into(),
+                    id: r.get(0)?,
+                    rev: r.get(1)?,
+                    hlc: r.get(2)?,
+                    data,
+                    clocks: parse_obj(&r.get::<_, String>(4)?)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn case_action(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        action: &ActionRequest,
+        now_ms: i64,
+    ) -> Result<Result<gridwalk_protocol::ServerRecord, Reason>> {
+        self.write(|w| {
+            let case = match get_record(&w.tx, entity::CASE, case_id)? {
+                Some(c) if who.in_scope(&c.grid_code) => c,
+                _ => return Err(Error::NotFound { what: "case" }),
+            };
+            let input = cases::ActionInput {
+                action: action.action,
+                reason: action.reason.as_deref(),
+                assignee: action.assignee.as_deref(),
+            };
+            Ok(cases::apply_action(w, &who.user_id, case, &input, now_ms)?.map(|r| r.to_wire()))
+        })
+    }
+
+    fn create_task(
+        &self,
+        who: &Principal,
+        input: &TaskRequest,
+        now_ms: i64,
+    ) -> Result<Result<gridwalk_protocol::ServerRecord, Reason>> {
+        self.write(|w| Ok(cases::create_task(w, who, input, now_ms)?.map(|r| r.to_wire())))
+    }
+}

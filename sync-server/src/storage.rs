@@ -1,0 +1,244 @@
+//! The storage seam: everything the HTTP layer asks of the database, as a synchronous trait.
+//!
+//! Handlers call these methods through `tokio::task::spawn_blocking`, so a blocking database
+//! never stalls the async runtime. SQLite ([`crate::sqlite::SqliteStorage`]) is the one
+//! implementation today; a PostgreSQL one can slot in later without touching handlers.
+//!
+//! The sync rules (scope, merge, append-only kinds, the case loop) do not live in an
+//! implementation: they are written once in [`crate::engine`] and [`crate::cases`] against the
+//! small [`RecordTx`] trait (read a record, write a record with a new revision, remember a
+//! change id). A new backend implements `RecordTx` for its transaction and inherits the rules.
+
+use gridwalk_protocol::{Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+
+/// Who is calling: resolved from the access token on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub org_code: String,
+    /// Every grid in the user's scope, sorted.
+    pub grids: Vec<String>,
+    pub device_id: String,
+    /// The login session (refresh-token family) the token belongs to.
+    pub session_id: String,
+}
+
+impl Principal {
+    pub fn in_scope(&self, grid: &str) -> bool {
+        self.grids.binary_search_by(|g| g.as_str().cmp(grid)).is_ok()
+    }
+
+    /// A short fingerprint of the scope: changes whenever a grid joins or leaves it, which
+    /// expires cursors taken under the old scope.
+    pub fn scope_version(&self) -> String {
+        scope_version(&self.grids)
+    }
+}
+
+/// Fingerprint of a sorted grid list (first 8 bytes of its SHA-256, hex).
+pub fn scope_version(grids: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for g in grids {
+        h.update(g.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A record as stored: latest state of one entity instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub entity: String,
+    pub id: String,
+    pub grid_code: String,
+    pub rev: i64,
+    pub hlc: String,
+    pub data: Map<String, Value>,
+    pub clocks: Map<String, Value>,
+}
+
+impl StoredRecord {
+    pub fn to_wire(&self) -> ServerRecord {
+        ServerRecord {
+            entity: self.entity.clone(),
+            id: self.id.clone(),
+            rev: self.rev,
+            hlc: self.hlc.clone(),
+            data: self.data.clone(),
+            clocks: self.clocks.clone(),
+        }
+    }
+
+    pub fn str_field(&self, field: &str) -> Option<&str> {
+        self.data.get(field).and_then(Value::as_str)
+    }
+}
+
+/// A record to write; the storage assigns the revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord<'a> {
+    pub entity: &'a str,
+    pub id: &'a str,
+    pub grid_code: &'a str,
+    pub hlc: &'a str,
+    pub data: &'a Map<String, Value>,
+    pub clocks: &'a Map<String, Value>,
+}
+
+/// The primitives the sync rules need inside one write transaction.
+pub trait RecordTx {
+    fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>>;
+    /// The grid of a record, without reading its data.
+    fn grid_of(&mut self, entity: &str, id: &str) -> Result<Option<String>>;
+    /// Inserts or replaces a record with the next global revision; returns that revision.
+    fn put(&mut self, rec: NewRecord<'_>) -> Result<i64>;
+    /// The stored result of an already-applied change, with the user who pushed it.
+    fn applied(&mut self, change_id: &str) -> Result<Option<(String, gridwalk_protocol::ChangeResult)>>;
+    fn remember(
+        &mut self,
+        change_id: &str,
+        user_id: &str,
+        result: &gridwalk_protocol::ChangeResult,
+    ) -> Result<()>;
+    /// Tasks (any status) whose `target_id` is `target_id`, in `grid`.
+    fn tasks_for_target(&mut self, grid: &str, target_id: &str) -> Result<Vec<StoredRecord>>;
+    /// Hours to handle a case of `category` at `urgency`, when configured.
+    fn deadline_hours(&mut self, category: &str, urgency: &str) -> Result<Option<i64>>;
+    /// Parent of an org unit.
+    fn org_parent(&mut self, code: &str) -> Result<Option<String>>;
+    /// A user's id when `username_or_id` names an enabled user whose scope contains `grid`.
+    fn user_in_grid(&mut self, username_or_id: &str, grid: &str) -> Result<Option<String>>;
+    /// The server clock: observe remote stamps, tick for server-made changes.
+    fn clock(&mut self) -> &mut gridwalk_protocol::hlc::HlcClock;
+}
+
+/// A user to create (password already hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_code: String,
+    /// Extra grids (grid workers of several grids).
+    pub grids: Vec<String>,
+    pub password_hash: String,
+}
+
+/// What login needs to know about a user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginUser {
+    pub id: String,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// Token hashes and expiry times of a new access/refresh pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_hash: String,
+    pub access_expires_at: i64,
+    pub refresh_hash: String,
+    pub refresh_expires_at: i64,
+}
+
+/// Why a session could not start or continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRefusal {
+    /// Unknown, expired or reused refresh token (reuse also revokes the family).
+    Ended,
+    UserDisabled,
+    DeviceRevoked,
+    /// Unknown or expired access token.
+    Expired,
+}
+
+/// Filters of the supervisor case list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    pub status: Option<String>,
+    /// Only cases past their deadline and not finished.
+    pub overdue: bool,
+}
+
+/// A page of the pull feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullPage {
+    pub records: Vec<ServerRecord>,
+    /// Revision to continue after.
+    pub next_rev: i64,
+    pub has_more: bool,
+}
+
+/// Everything the server stores. Methods are synchronous: call them off the async runtime.
+pub trait Storage: Send + Sync + 'static {
+    /// Random id of this database, made at creation. Cursors from another epoch are expired.
+    fn epoch(&self) -> &str;
+    /// The server clock's latest stamp.
+    fn server_hlc(&self) -> String;
+
+    // Organisation and users (admin).
+    fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize>;
+    fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String>;
+    fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()>;
+    fn set_password_hash(&self, username: &str, hash: &str) -> Result<()>;
+    /// Attaches an extra grid to a user (expires the user's cursors: the scope changed).
+    fn add_user_grid(&self, username: &str, grid: &str) -> Result<()>;
+    fn revoke_device(&self, device_id: &str) -> Result<()>;
+    fn set_case_deadline(&self, category: &str, urgency: &str, hours: i64) -> Result<()>;
+
+    // Sessions.
+    fn login_user(&self, username: &str) -> Result<Option<LoginUser>>;
+    /// Binds the device to the user and starts a session family with `tokens`.
+    fn start_session(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        device_name: Option<&str>,
+        tokens: &TokenPair,
+        now_ms: i64,
+    ) -> Result<Result<(), SessionRefusal>>;
+    /// Rotates a refresh token; returns the user id on success.
+    fn refresh_session(
+        &self,
+        old_refresh_hash: &str,
+        device_id: &str,
+        tokens: &TokenPair,
+        now_ms: i64,
+    ) -> Result<Result<String, SessionRefusal>>;
+    /// Resolves an access token, re-checking the user and the device.
+    fn authenticate(&self, access_hash: &str, now_ms: i64)
+        -> Result<Result<Principal, SessionRefusal>>;
+    /// Who the user is and what they see (sent at login).
+    fn user_info(&self, user_id: &str) -> Result<UserInfo>;
+
+    // Sync.
+    fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse>;
+    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage>;
+    /// The grid of a record, for authorising reads of things hanging off it (photo blobs).
+    fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>>;
+    /// One record when it is in the caller's scope.
+    fn get_record(&self, who: &Principal, entity: &str, id: &str) -> Result<Option<ServerRecord>>;
+
+    // The case loop.
+    fn list_cases(&self, who: &Principal, filter: &CaseFilter, now_ms: i64)
+        -> Result<Vec<ServerRecord>>;
+    /// Runs a supervisor action; `Err(reason)` inside when the loop refuses it.
+    fn case_action(
+        &self,
+        who: &Principal,
+        case_id: &str,
+        action: &crate::cases::ActionRequest,
+        now_ms: i64,
+    ) -> Result<Result<ServerRecord, Reason>>;
+    fn create_task(
+        &self,
+        who: &Principal,
+        input: &crate::cases::TaskRequest,
+        now_ms: i64,
+    ) -> Result<Result<ServerRecord, Reason>>;
+}

@@ -1,0 +1,821 @@
+//! Photo uploads and downloads, mounted under `/v1/uploads`: resumable and chunked in the shape
+//! of tus (create, HEAD for the offset, PATCH chunks with a checksum), content-addressed.
+//!
+//! Why this shape: a worker's phone uploads from a basement. A photo that restarts from zero
+//! after every dropped connection never arrives (ODK Collect's failure mode), so the server keeps
+//! what it has and tells the phone where to continue; each chunk carries its own SHA-256 and a
+//! bad one is refused before it touches the file, and the whole file is verified against the
+//! hash the phone declared before it becomes a blob. The phone deletes its copy only after that
+//! confirmation (`Upload-Complete: true`, or `HEAD /blobs/{sha}` = 200).
+//!
+//! Layout under the data folder: `uploads/<id>.part` (the bytes so far: its length *is* the
+//! offset, appended only with verified chunk data and fsynced per chunk, so after a crash any
+//! prefix is still correct) and `uploads/<id>.json` (sha256, length, photo id, owner user and
+//! device). Complete files move into the [`BlobStore`](crate::blobs::BlobStore).
+//!
+//! Limits: file size ([`UploadConfig::max_file_bytes`]), chunk size, unfinished uploads per
+//! device. Abandoned uploads expire after [`UploadConfig::expire_after_secs`] without activity:
+//! swept at startup and, at most every [`UploadConfig::sweep_every_secs`], on the next create.
+//!
+//! Downloads: `GET /v1/uploads/blobs/{sha256}?photo_id=` serves a blob only when the photo record
+//! `photo_id` is in the caller's scope (the server's record scoping) and carries that hash.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use gridwalk_protocol::uploads::{
+    codes as upload_codes, CreateUpload, UploadCreated, CHUNK_CONTENT_TYPE, HEADER_CHECKSUM,
+    HEADER_COMPLETE, HEADER_LENGTH, HEADER_OFFSET, STATUS_CHECKSUM_MISMATCH,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::blobs::{is_sha256, sync_dir, BlobStore, FsBlobStore};
+use crate::error::{ApiError, Error, Result};
+use crate::http::{now_ms, WireJson};
+use crate::storage::Principal;
+use crate::AppState;
+
+/// Limits and expiry of uploads (part of the server [`crate::Config`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadConfig {
+    /// Largest photo file accepted (default 20 MiB; the phone stores ~0.3-1 MB JPEGs).
+    pub max_file_bytes: u64,
+    /// Largest PATCH body (default 4 MiB; the phone sends 256 KiB).
+    pub max_chunk_bytes: u64,
+    /// Unfinished uploads one device may hold (default 64).
+    pub max_open_per_device: usize,
+    /// An upload without activity for this long is deleted (default 7 days).
+    pub expire_after_secs: u64,
+    /// Minimum pause between two expiry sweeps (default 1 hour).
+    pub sweep_every_secs: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            max_file_bytes: 20 * 1024 * 1024,
+            max_chunk_bytes: 4 * 1024 * 1024,
+            max_open_per_device: 64,
+            expire_after_secs: 7 * 24 * 3600,
+            sweep_every_secs: 3600,
+        }
+    }
+}
+
+/// The sidecar of an unfinished upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct UploadMeta {
+    id: String,
+    sha256: String,
+    length: u64,
+    photo_id: Option<String>,
+    user_id: String,
+    device_id: String,
+    created_at: i64,
+}
+
+/// Counters (tests and benchmarks read them to prove what was resent).
+#[derive(Debug, Default)]
+pub struct UploadStats {
+    /// PATCH body bytes received (accepted or not).
+    pub bytes_received: AtomicU64,
+    /// Chunk bytes appended to part files.
+    pub bytes_appended: AtomicU64,
+    /// Chunks refused for a bad checksum.
+    pub chunks_refused: AtomicU64,
+    /// Files completed (verified and moved into the blob store).
+    pub completed: AtomicU64,
+}
+
+/// Unfinished uploads and the blob store behind them.
+pub struct Uploads {
+    dir: PathBuf,
+    blobs: Arc<dyn BlobStore>,
+    config: UploadConfig,
+    /// Open uploads by id; the lock also serialises creates (per-device limits).
+    open: Mutex<HashMap<String, UploadMeta>>,
+    /// One lock per upload, so two PATCHes of one upload (a client retrying while its first
+    /// attempt is still in flight) never interleave their appends.
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    last_sweep_ms: AtomicI64,
+    pub stats: UploadStats,
+}
+
+impl std::fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uploads")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these leaves plain data behind: keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes a small file atomically (temp, fsync, rename, fsync dir).
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+fn sha256_b64(bytes: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(bytes))
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// What a PATCH did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored; the new offset.
+    Partial(u64),
+    /// The last chunk: the whole file verified and now a blob.
+    Complete(u64),
+    /// The offset was not the server's (409).
+    OffsetMismatch(u64),
+    /// The chunk did not match its checksum; nothing kept (460).
+    ChunkChecksum(u64),
+    /// The whole file did not hash to the declared SHA-256; dropped, offset 0 (460).
+    FileChecksum,
+}
+
+impl Uploads {
+    /// Opens the upload folder under `data_dir` (and the filesystem blob store next to it) and
+    /// sweeps expired and half-created uploads.
+    pub fn open(data_dir: &Path, config: UploadConfig) -> Result<Uploads> {
+        let blobs = Arc::new(FsBlobStore::open(data_dir.join("blobs"))?);
+        Self::with_blob_store(data_dir, config, blobs)
+    }
+
+    /// Same, with another blob store (object storage later; tests).
+    pub fn with_blob_store(
+        data_dir: &Path,
+        config: UploadConfig,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Uploads> {
+        if config.max_file_bytes == 0 || config.max_chunk_bytes == 0 {
+            return Err(Error::invalid("uploads", "out_of_range"));
+        }
+        let dir = data_dir.join("uploads");
+        std::fs::create_dir_all(&dir)?;
+        let mut open = HashMap::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            // A sidecar that does not parse is moved aside, never deleted silently.
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<UploadMeta>(&b).ok())
+            {
+                Some(m) if is_sha256(&m.sha256) && valid_id(&m.id) => {
+                    open.insert(m.id.clone(), m);
+                }
+                _ => {
+                    tracing::warn!(file = ?path.file_name(), "unreadable upload sidecar moved aside");
+                    std::fs::rename(&path, path.with_extension("json.bad"))?;
+                }
+            }
+        }
+        let uploads = Uploads {
+            dir,
+            blobs,
+            config,
+            open: Mutex::new(open),
+            locks: Mutex::new(HashMap::new()),
+            last_sweep_ms: AtomicI64::new(0),
+            stats: UploadStats::default(),
+        };
+        let (expired, stray) = uploads.sweep(now_ms())?;
+        if expired + stray > 0 {
+            tracing::info!(expired, stray, "upload folder swept at startup");
+        }
+        Ok(uploads)
+    }
+
+    pub fn config(&self) -> &UploadConfig {
+        &self.config
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    fn part(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.part"))
+    }
+
+    fn sidecar(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn upload_lock(&self, id: &str) -> Arc<Mutex<()>> {
+        lock(&self.locks)
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(())))
+            .clone()
+    }
+
+    /// Number of unfinished uploads.
+    pub fn open_count(&self) -> usize {
+        lock(&self.open).len()
+    }
+
+    /// Deletes uploads idle for longer than the expiry, and part files with no sidecar.
+    /// Returns (expired uploads, stray files).
+    pub fn sweep(&self, now: i64) -> Result<(usize, usize)> {
+        self.last_sweep_ms.store(now, Ordering::Relaxed);
+        let max_idle = i64::try_from(self.config.expire_after_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        let mut open = lock(&self.open);
+        let mut expired = Vec::new();
+        for m in open.values() {
+            let touched = std::fs::metadata(self.part(&m.id))
+                .and_then(|md| md.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0)
+                .max(m.created_at);
+            if now.saturating_sub(touched) > max_idle {
+                expired.push(m.id.clone());
+            }
+        }
+        let mut n_expired = 0;
+        for id in expired {
+            let l = self.upload_lock(&id);
+            // An upload being appended right now is not abandoned.
+            let Ok(_busy) = l.try_lock() else { continue };
+            remove_if_exists(&self.part(&id))?;
+            remove_if_exists(&self.sidecar(&id))?;
+            open.remove(&id);
+            lock(&self.locks).remove(&id);
+            n_expired += 1;
+        }
+        let mut stray = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan_part = name
+                .strip_suffix(".part")
+                .is_some_and(|id| !open.contains_key(id));
+            if orphan_part || name.ends_with(".tmp") {
+                remove_if_exists(&entry.path())?;
+                stray += 1;
+            }
+        }
+        if n_expired + stray > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok((n_expired, stray))
+    }
+
+    fn maybe_sweep(&self, now: i64) {
+        let every = i64::try_from(self.config.sweep_every_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        if now.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed)) >= every {
+            match self.sweep(now) {
+                Ok((e, s)) if e + s > 0 => tracing::info!(expired = e, stray = s, "uploads swept"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+            }
+        }
+    }
+
+    /// Starts (or resumes) an upload. `Ok(None)` means the blob is already complete.
+    pub fn create(
+        &self,
+        who: &Principal,
+        req: &CreateUpload,
+        now: i64,
+    ) -> Result<Result<Option<(String, u64)>, ApiError>> {
+        self.maybe_sweep(now);
+        if !is_sha256(&req.sha256) {
+            return Ok(Err(ApiError::bad_request(
+                "sha256 须为 64 位小写十六进制 / sha256 must be 64 lowercase hex digits",
+            )));
+        }
+        if req.photo_id.as_ref().is_some_and(|p| p.len() > 64) {
+            return Ok(Err(ApiError::bad_request(
+                "photo_id 过长 / photo_id too long",
+            )));
+        }
+        if req.length == 0 {
+            return Ok(Err(ApiError::bad_request(
+                "length 须大于 0 / length must be > 0",
+            )));
+        }
+        if req.length > self.config.max_file_bytes {
+            return Ok(Err(ApiError::too_large(format!(
+                "照片文件超过 {} 字节 / photo file larger than {} bytes",
+                self.config.max_file_bytes, self.config.max_file_bytes
+            ))));
+        }
+        if self.blobs.len(&req.sha256)? == Some(req.length) {
+            return Ok(Ok(None));
+        }
+        let mut open = lock(&self.open);
+        // The same device asking again (killed before it saved the location): same upload.
+        if let Some(m) = open.values().find(|m| {
+            m.sha256 == req.sha256
+                && m.device_id == who.device_id
+                && m.user_id == who.user_id
+                && m.length == req.length
+        }) {
+            let offset = part_len(&self.part(&m.id))?;
+            return Ok(Ok(Some((m.id.clone(), offset))));
+        }
+        let mine = open
+            .values()
+            .filter(|m| m.device_id == who.device_id)
+            .count();
+        if mine >= self.config.max_open_per_device {
+            return Ok(Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                upload_codes::TOO_MANY_UPLOADS,
+                "未完成的上传过多，请稍后重试 / too many unfinished uploads; retry later",
+            )));
+        }
+        let meta = UploadMeta {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            sha256: req.sha256.clone(),
+            length: req.length,
+            photo_id: req.photo_id.clone(),
+            user_id: who.user_id.clone(),
+            device_id: who.device_id.clone(),
+            created_at: now,
+        };
+        // Part first, then the sidecar that makes it an upload: a crash between leaves a stray
+        // part the next sweep removes.
+        std::fs::File::create(self.part(&meta.id))?.sync_all()?;
+        write_atomic(&self.sidecar(&meta.id), &serde_json::to_vec(&meta)?)?;
+        let id = meta.id.clone();
+        open.insert(id.clone(), meta);
+        tracing::info!(upload = %id, user = %who.user_id, "upload created");
+        Ok(Ok(Some((id, 0))))
+    }
+
+    fn owned(&self, who: &Principal, id: &str) -> Option<UploadMeta> {
+        lock(&self.open)
+            .get(id)
+            .filter(|m| m.user_id == who.user_id && m.device_id == who.device_id)
+            .cloned()
+    }
+
+    /// (offset, length, complete) of an upload of the caller. An upload whose bytes are all
+    /// there but unverified (the server died between the last append and the check) is
+    /// finished here.
+    pub fn offset(&self, who: &Principal, id: &str) -> Result<Option<(u64, u64, bool)>> {
+        let Some(m) = self.owned(who, id) else {
+            return Ok(None);
+        };
+        let l = self.upload_lock(id);
+        let _guard = lock(&l);
+        if !lock(&self.open).contains_key(id) {
+            return Ok(None);
+        }
+        let at = part_len(&self.part(id))?;
+        if at < m.length {
+            return Ok(Some((at, m.length, false)));
+        }
+        Ok(Some(match self.finish(id, &m)? {
+            Appended::Complete(n) => (n, m.length, true),
+            _ => (0, m.length, false),
+        }))
+    }
+
+    /// Verifies a full part file and moves it into the blob store (or restarts it at 0).
+    /// Call with the upload's lock held.
+    fn finish(&self, id: &str, meta: &UploadMeta) -> Result<Appended> {
+        let part = self.part(id);
+        if part_len(&part)? != meta.length || file_sha256(&part)? != meta.sha256 {
+            tracing::warn!(upload = %id, "whole-file checksum mismatch; upload restarted");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&part)?
+                .set_len(0)?;
+            return Ok(Appended::FileChecksum);
+        }
+        self.blobs.put_file(&meta.sha256, &part)?;
+        remove_if_exists(&self.sidecar(id))?;
+        lock(&self.open).remove(id);
+        lock(&self.locks).remove(id);
+        self.stats.completed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(upload = %id, bytes = meta.length, "upload complete");
+        Ok(Appended::Complete(meta.length))
+    }
+
+    /// Appends one chunk at `offset` after checking it against `checksum` (base64 SHA-256).
+    pub fn append(
+        &self,
+        who: &Principal,
+        id: &str,
+        offset: u64,
+        checksum: &str,
+        chunk: &[u8],
+    ) -> Result<Option<Appended>> {
+        self.stats
+            .bytes_received
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let Some(meta) = self.owned(who, id) else {
+            return Ok(None);
+        };
+        let l = self.upload_lock(id);
+        let _guard = lock(&l);
+        // Re-check under the lock: a concurrent PATCH may have completed it.
+        if !lock(&self.open).contains_key(id) {
+            return Ok(None);
+        }
+        let part = self.part(id);
+        let current = part_len(&part)?;
+        if offset != current {
+            return Ok(Some(Appended::OffsetMismatch(current)));
+        }
+        if offset + chunk.len() as u64 > meta.length {
+            return Err(Error::invalid("upload-offset", "out_of_range"));
+        }
+        if sha256_b64(chunk) != checksum {
+            self.stats.chunks_refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(Appended::ChunkChecksum(current)));
+        }
+        {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&part)?;
+            f.seek(SeekFrom::Start(offset))?;
+            f.write_all(chunk)?;
+            f.sync_data()?;
+        }
+        self.stats
+            .bytes_appended
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        let now_at = offset + chunk.len() as u64;
+        if now_at < meta.length {
+            return Ok(Some(Appended::Partial(now_at)));
+        }
+        self.finish(id, &meta).map(Some)
+    }
+
+    /// Abandons an upload of the caller.
+    pub fn abort(&self, who: &Principal, id: &str) -> Result<bool> {
+        if self.owned(who, id).is_none() {
+            return Ok(false);
+        }
+        let l = self.upload_lock(id);
+        let _guard = lock(&l);
+        remove_if_exists(&self.part(id))?;
+        remove_if_exists(&self.sidecar(id))?;
+        lock(&self.open).remove(id);
+        Ok(true)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn part_len(path: &Path) -> Result<u64> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn remove_if_exists(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// Routes under `/v1/uploads`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", post(create))
+        .route("/blobs/{sha}", get(download).head(blob_head))
+        .route(
+            "/{id}",
+            axum::routing::head(head).patch(patch).delete(abort),
+        )
+}
+
+/// Runs blocking upload work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Uploads) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let uploads = state.uploads.clone();
+    match tokio::task::spawn_blocking(move || f(&uploads)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(panicked = e.is_panic(), "upload task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+fn header_u64(v: u64) -> HeaderValue {
+    HeaderValue::from(v)
+}
+
+fn with_headers(status: StatusCode, headers: &[(&'static str, HeaderValue)]) -> Response {
+    let mut res = status.into_response();
+    for (k, v) in headers {
+        res.headers_mut().insert(*k, v.clone());
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn error_with_offset(err: ApiError, offset: u64) -> Response {
+    let mut res = err.into_response();
+    res.headers_mut().insert(HEADER_OFFSET, header_u64(offset));
+    res
+}
+
+fn checksum_status() -> StatusCode {
+    StatusCode::from_u16(STATUS_CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+async fn blob_head(
+    State(state): State<AppState>,
+    _who: Principal,
+    UrlPath(sha): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    if !is_sha256(&sha) {
+        return Err(ApiError::not_found());
+    }
+    let len = blocking(&state, move |u| u.blobs.len(&sha).map_err(ApiError::from)).await?;
+    match len {
+        Some(n) => Ok(with_headers(
+            StatusCode::OK,
+            &[
+                (HEADER_LENGTH, header_u64(n)),
+                (HEADER_COMPLETE, HeaderValue::from_static("true")),
+            ],
+        )),
+        None => Err(ApiError::not_found()),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    WireJson(req): WireJson<CreateUpload>,
+) -> Result<Response, ApiError> {
+    let r = blocking(&state, move |u| {
+        u.create(&who, &req, now_ms()).map_err(ApiError::from)
+    })
+    .await??;
+    Ok(match r {
+        None => {
+            let body = UploadCreated {
+                location: None,
+                offset: 0,
+                complete: true,
+            };
+            let mut res = (StatusCode::OK, axum::Json(body)).into_response();
+            res.headers_mut()
+                .insert(HEADER_COMPLETE, HeaderValue::from_static("true"));
+            res
+        }
+        Some((id, offset)) => {
+            let location = format!("/v1/uploads/{id}");
+            let body = UploadCreated {
+                location: Some(location.clone()),
+                offset,
+                complete: false,
+            };
+            let mut res = (StatusCode::CREATED, axum::Json(body)).into_response();
+            let h = res.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                h.insert(header::LOCATION, v);
+            }
+            h.insert(HEADER_OFFSET, header_u64(offset));
+            res
+        }
+    })
+}
+
+async fn head(
+    State(state): State<AppState>,
+    who: Principal,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let r = blocking(&state, move |u| u.offset(&who, &id).map_err(ApiError::from)).await?;
+    match r {
+        Some((offset, length, complete)) => {
+            let mut h = vec![
+                (HEADER_OFFSET, header_u64(offset)),
+                (HEADER_LENGTH, header_u64(length)),
+            ];
+            if complete {
+                h.push((HEADER_COMPLETE, HeaderValue::from_static("true")));
+            }
+            Ok(with_headers(StatusCode::OK, &h))
+        }
+        None => Err(ApiError::not_found()),
+    }
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    who: Principal,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let content_type_ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(CHUNK_CONTENT_TYPE));
+    if !content_type_ok {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            gridwalk_protocol::codes::BAD_REQUEST,
+            format!(
+                "内容类型须为 {CHUNK_CONTENT_TYPE} / content type must be {CHUNK_CONTENT_TYPE}"
+            ),
+        ));
+    }
+    let offset = headers
+        .get(HEADER_OFFSET)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("缺少或无效的 Upload-Offset / missing or invalid Upload-Offset")
+        })?;
+    let checksum = headers
+        .get(HEADER_CHECKSUM)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256 ").map(|s| s.trim().to_string()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "缺少 Upload-Checksum（sha256 <base64>）/ missing Upload-Checksum (sha256 <base64>)",
+            )
+        })?;
+    if body.len() as u64 > state.uploads.config.max_chunk_bytes {
+        return Err(ApiError::too_large(format!(
+            "分块超过 {} 字节 / chunk larger than {} bytes",
+            state.uploads.config.max_chunk_bytes, state.uploads.config.max_chunk_bytes
+        )));
+    }
+    let r = blocking(&state, move |u| {
+        u.append(&who, &id, offset, &checksum, &body)
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(match r {
+        None => return Err(ApiError::not_found()),
+        Some(Appended::Partial(at)) => {
+            with_headers(StatusCode::NO_CONTENT, &[(HEADER_OFFSET, header_u64(at))])
+        }
+        Some(Appended::Complete(at)) => with_headers(
+            StatusCode::NO_CONTENT,
+            &[
+                (HEADER_OFFSET, header_u64(at)),
+                (HEADER_COMPLETE, HeaderValue::from_static("true")),
+            ],
+        ),
+        Some(Appended::OffsetMismatch(at)) => error_with_offset(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                upload_codes::OFFSET_MISMATCH,
+                "上传位置不一致，请查询后继续 / offset mismatch: HEAD and continue",
+            ),
+            at,
+        ),
+        Some(Appended::ChunkChecksum(at)) => error_with_offset(
+            ApiError::new(
+                checksum_status(),
+                upload_codes::CHECKSUM_MISMATCH,
+                "分块校验失败，请重发 / chunk checksum mismatch: resend the chunk",
+            ),
+            at,
+        ),
+        Some(Appended::FileChecksum) => error_with_offset(
+            ApiError::new(
+                checksum_status(),
+                upload_codes::FILE_CHECKSUM_MISMATCH,
+                "文件校验失败，已从头开始 / whole-file checksum mismatch: upload restarted",
+            ),
+            0,
+        ),
+    })
+}
+
+async fn abort(
+    State(state): State<AppState>,
+    who: Principal,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let gone = blocking(&state, move |u| u.abort(&who, &id).map_err(ApiError::from)).await?;
+    if gone {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+#[derive(Deserialize)]
+struct DownloadQuery {
+    photo_id: Option<String>,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    who: Principal,
+    UrlPath(sha): UrlPath<String>,
+    query: Result<Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    if !is_sha256(&sha) {
+        return Err(ApiError::not_found());
+    }
+    let Query(q) = query.map_err(|_| ApiError::bad_request("查询参数无效 / malformed query"))?;
+    let photo_id = q
+        .photo_id
+        .filter(|p| !p.is_empty() && p.len() <= 64)
+        .ok_or_else(|| ApiError::bad_request("须指明 photo_id / photo_id is required"))?;
+    // The photo record must be in the caller's scope and name this hash; anything else is
+    // answered like a missing blob, so hashes and ids cannot be probed.
+    let sha2 = sha.clone();
+    let allowed = crate::http::blocking(&state, move |storage| {
+        Ok(storage
+            .get_record(&who, gridwalk_protocol::entity::PHOTO, &photo_id)?
+            .is_some_and(|r| r.data.get("sha256").and_then(|v| v.as_str()) == Some(&sha2)))
+    })
+    .await?;
+    if !allowed {
+        return Err(ApiError::not_found());
+    }
+    let bytes = blocking(&state, move |u| {
+        let Some((mut r, len)) = u.blobs.open(&sha).map_err(ApiError::from)? else {
+            return Ok(None);
+        };
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        r.read_to_end(&mut buf)
+            .map_err(|e| ApiError::from(Error::Io(e)))?;
+        Ok(Some(buf))
+    })
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(res)
+}

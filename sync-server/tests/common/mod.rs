@@ -1,0 +1,180 @@
+//! Shared test harness: an in-process server on a free loopback port with the demo org.
+#![allow(dead_code)]
+
+use gridwalk_protocol::{Change, Op, PushRequest, PushResponse, Session, HEADER_PROTOCOL};
+use gridwalk_sync_server::{Config, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+
+#[allow(unused_imports)]
+pub use gridwalk_sync_server::admin::{DEMO_COMMUNITY, DEMO_GRID, DEMO_GRID_2, DEMO_PASSWORD};
+
+pub struct TestServer {
+    pub base: String,
+    pub server: Server,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|c| c).await
+}
+
+pub async fn start_with(f: impl FnOnce(Config) -> Config) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let config = f(Config::with_data_dir(dir.path()).argon2_light());
+    let server = Server::open(config).unwrap();
+    server.admin().seed_demo().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let s = server.clone();
+    tokio::spawn(async move {
+        gridwalk_sync_server::serve(listener, s, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        base: format!("http://{addr}"),
+        server,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        stop: Some(tx),
+    }
+}
+
+impl TestServer {
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header(HEADER_PROTOCOL, "1");
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r
+    }
+
+    /// POST JSON; returns status and JSON body.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let res = self.req(Method::POST, path, token).json(body).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let res = self.req(Method::GET, path, token).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn login(&self, user: &str, device: &str) -> Session {
+        let (s, body) = self
+            .post(
+                "/v1/auth/login",
+                None,
+                &json!({"username": user, "password": DEMO_PASSWORD, "device_id": device}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    pub async fn push(&self, token: &str, changes: Vec<Change>) -> PushResponse {
+        let req = PushRequest {
+            batch_id: uuid::Uuid::now_v7().to_string(),
+            changes,
+        };
+        let (s, body) = self
+            .post("/v1/sync/push", Some(token), &serde_json::to_value(&req).unwrap())
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        serde_json::from_value(body).unwrap()
+    }
+
+    /// Pulls every page from `cursor`; returns records and the final cursor.
+    pub async fn pull_all(&self, token: &str, cursor: Option<&str>) -> (Vec<Value>, String) {
+        let mut cursor = cursor.map(str::to_string);
+        let mut out = Vec::new();
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/sync/pull?limit=50&cursor={c}"),
+                None => "/v1/sync/pull?limit=50".to_string(),
+            };
+            let (s, body) = self.get(&path, Some(token)).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            out.extend(body["records"].as_array().unwrap().iter().cloned());
+            cursor = Some(body["cursor"].as_str().unwrap().to_string());
+            if !body["has_more"].as_bool().unwrap() {
+                return (out, cursor.unwrap());
+            }
+        }
+    }
+}
+
+pub fn id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A valid HLC stamp at `ms` from `node`.
+pub fn hlc(ms: i64, node: &str) -> String {
+    format!("{ms:015}.00000.{node}")
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+pub fn change(entity: &str, entity_id: &str, op: Op, hlc: &str, payload: Value) -> Change {
+    Change {
+        change_id: id(),
+        entity: entity.into(),
+        entity_id: entity_id.into(),
+        op,
+        hlc: hlc.into(),
+        payload: obj(payload),
+        base: None,
+    }
+}
+
+pub fn household_payload(grid: &str) -> Value {
+    json!({
+        "grid_code": grid, "community": "幸福社区", "building": "3栋", "unit": "2单元",
+        "floor": 5, "room": "502", "address_text": null, "housing_type": "owned",
+        "care_tier": "routine", "tags": [], "lat": 37.78, "lng": 107.4, "notes": null,
+        "status": "active"
+    })
+}
+
+pub fn resident_payload(household_id: &str) -> Value {
+    json!({
+        "household_id": household_id, "name": "张三", "id_number": null, "phone": "13800000000",
+        "gender": "male", "birth_date": "1960-01-02", "relation": "head",
+        "residency": "registered", "special_groups": ["elderly_alone"], "moved_in_on": null,
+        "moved_out_on": null, "status": "active", "notes": null
+    })
+}
+
+pub fn case_payload(grid: &str) -> Value {
+    json!({
+        "category_code": "02", "type_code": "0203", "urgency": "urgent",
+        "description": "楼道电动车充电", "lat": 37.78, "lng": 107.4, "address": "3栋",
+        "grid_code": grid, "outside_grid": false, "household_id": null, "patrol_id": null,
+        "reporter": "王芳", "created_at": now() - 1000, "submitted_at": now(), "photos": []
+    })
+}

@@ -1,0 +1,432 @@
+//! Sync benchmark on loopback, through a byte-counting TCP proxy (so the figures include HTTP
+//! headers, not just bodies):
+//! - push records/s and bytes/record up, for 10,000 households with 30,000 residents;
+//! - initial pull records/s and bytes/record down, on a fresh device;
+//! - a no-op sync's round trips and bytes;
+//! - p50/p99 push latency of 1,000 simulated devices pushing at once.
+//!
+//! Targets: ≥ 12,000 records/s each way, ≤ 200 B/record up, ≤ 150 B/record down, a no-op sync
+//! in one round trip under 1 KB. `GRIDWALK_BENCH_QUICK=1` runs a small smoke version (figures
+//! printed, targets not judged).
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gridwalk_core::sync::{CancelToken, HttpTransport, SyncOptions, SyncPhase};
+use gridwalk_core::*;
+use gridwalk_e2e::InProcessServer;
+use gridwalk_protocol::{Change, Op, PushRequest};
+
+type BenchResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Counts bytes both ways and HTTP requests (by their protocol header) between a client and
+/// the server.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+    requests: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(target: SocketAddr) -> BenchResult<Proxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let up = Arc::new(AtomicU64::new(0));
+        let down = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (u, d, r) = (up.clone(), down.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (c2, s2) = match (client.try_clone(), server.try_clone()) {
+                    (Ok(c), Ok(s)) => (c, s),
+                    _ => continue,
+                };
+                let (u, d, r) = (u.clone(), d.clone(), r.clone());
+                std::thread::spawn(move || pipe(client, server, u, Some(r)));
+                std::thread::spawn(move || pipe(s2, c2, d, None));
+            }
+        });
+        Ok(Proxy {
+            addr,
+            up,
+            down,
+            requests,
+        })
+    }
+
+    fn counters(&self) -> (u64, u64, u64) {
+        (
+            self.up.load(Ordering::SeqCst),
+            self.down.load(Ordering::SeqCst),
+            self.requests.load(Ordering::SeqCst),
+        )
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, bytes: Arc<AtomicU64>, reqs: Option<Arc<AtomicU64>>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let needle = b"x-gridwalk-protocol:";
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        bytes.fetch_add(n as u64, Ordering::SeqCst);
+        if let Some(r) = &reqs {
+            let hits = buf[..n]
+                .windows(needle.len())
+                .filter(|w| w.eq_ignore_ascii_case(needle))
+                .count();
+            r.fetch_add(hits as u64, Ordering::SeqCst);
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+struct Sizes {
+    households: usize,
+    residents: usize,
+    devices: usize,
+}
+
+fn main() {
+    let quick = std::env::var("GRIDWALK_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let sizes = if quick {
+        Sizes {
+            households: 300,
+            residents: 900,
+            devices: 50,
+        }
+    } else {
+        Sizes {
+            households: 10_000,
+            residents: 30_000,
+            devices: 1_000,
+        }
+    };
+    match run(&sizes, quick) {
+        Ok(misses) if misses == 0 || quick => {}
+        Ok(misses) => {
+            println!("{misses} target(s) missed");
+        }
+        Err(e) => {
+            eprintln!("sync bench failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISS"
+    }
+}
+
+/// Fills `store` (signed in) with households and residents spread over its grids.
+fn fill(store: &Store, sizes: &Sizes) -> BenchResult<usize> {
+    let session = store.session()?.ok_or("not signed in")?;
+    let units = store.org_units()?;
+    let grids: Vec<&OrgUnit> = units
+        .iter()
+        .filter(|u| u.level == GridLevel::Grid && session.grids.contains(&u.code))
+        .collect();
+    if grids.is_empty() {
+        return Err("no grid in scope".into());
+    }
+    let today = store.now().date_naive();
+    let per_grid = sizes.households.div_ceil(grids.len());
+    let mut ids_seen: HashSet<String> = HashSet::new();
+    let mut homes = 0usize;
+    let mut people = 0usize;
+    let mut household_ids = Vec::new();
+    for (i, g) in grids.iter().enumerate() {
+        let batch = sample::sample_households(40 + i as u64, g, per_grid, today);
+        store.write(|ctx| {
+            for sh in &batch {
+                if homes >= sizes.households {
+                    break;
+                }
+                let h = households::insert(ctx, &sh.household)?;
+                homes += 1;
+                for r in &sh.residents {
+                    if let Some(n) = &r.id_number {
+                        if !ids_seen.insert(n.clone()) {
+                            continue;
+                        }
+                    }
+                    let mut r = r.clone();
+                    r.household_id = h.id.clone();
+                    residents::insert(ctx, &r)?;
+                    people += 1;
+                }
+                household_ids.push(h.id);
+            }
+            Ok(())
+        })?;
+    }
+    // Top up to the resident count with lodgers spread over the households.
+    let mut seed = 900u64;
+    let mut k = 0usize;
+    while people < sizes.residents {
+        let more = sample::sample_households(seed, grids[0], 500, today);
+        seed += 1;
+        store.write(|ctx| {
+            for r in more.iter().flat_map(|sh| &sh.residents) {
+                if people >= sizes.residents {
+                    break;
+                }
+                if let Some(n) = &r.id_number {
+                    if !ids_seen.insert(n.clone()) {
+                        continue;
+                    }
+                }
+                let mut r = r.clone();
+                r.household_id = household_ids[k % household_ids.len()].clone();
+                r.relation = Relation::Other;
+                k += 7919;
+                residents::insert(ctx, &r)?;
+                people += 1;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(homes + people)
+}
+
+fn sync_opts() -> SyncOptions {
+    SyncOptions {
+        push_batch: 1000,
+        pull_limit: 2000,
+        ..SyncOptions::default()
+    }
+}
+
+fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
+    let mut misses = 0;
+    let srv = InProcessServer::demo();
+    let proxy = Proxy::start(srv.addr)?;
+    let url = format!("http://{}", proxy.addr);
+    let dir = tempfile::tempdir()?;
+    println!(
+        "sync bench: {} households, {} residents; {} concurrent devices{}",
+        sizes.households,
+        sizes.residents,
+        sizes.devices,
+        if quick { " (quick)" } else { "" }
+    );
+
+    // --- Push everything from one device (a street-level user sees every demo grid).
+    let a = Store::open(dir.path().join("a.db"))?;
+    let ta = HttpTransport::new(&url)?;
+    a.login(&ta, "liuqiang", gridwalk_e2e::DEMO_PASSWORD, Some("bench-a"))?;
+    let records = fill(&a, sizes)?;
+    let (up0, down0, _) = proxy.counters();
+    let t0 = Instant::now();
+    let push_end: Mutex<Option<(Instant, (u64, u64, u64))>> = Mutex::new(None);
+    let report = a.sync(
+        &ta,
+        &sync_opts(),
+        &mut |p| {
+            let mut g = push_end.lock().unwrap_or_else(|e| e.into_inner());
+            if p.phase != SyncPhase::Push && g.is_none() {
+                *g = Some((Instant::now(), proxy.counters()));
+            }
+        },
+        &CancelToken::new(),
+    )?;
+    let (t_push, (up1, down1, _)) = push_end
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .ok_or("no pull phase seen")?;
+    if report.pushed != records {
+        return Err(format!("pushed {} of {records}", report.pushed).into());
+    }
+    let push_s = (t_push - t0).as_secs_f64();
+    let push_rate = records as f64 / push_s;
+    let up_per = (up1 - up0) as f64 / records as f64;
+    let push_down_per = (down1 - down0) as f64 / records as f64;
+    println!(
+        "push: {records} records in {:.2} s = {:.0} records/s [{}]; up {:.1} B/record [{}] (answers {:.1} B/record down)",
+        push_s,
+        push_rate,
+        verdict(push_rate >= 12_000.0),
+        up_per,
+        verdict(up_per <= 200.0),
+        push_down_per
+    );
+    misses += usize::from(push_rate < 12_000.0) + usize::from(up_per > 200.0);
+    println!(
+        "  (the same sync then pulled {} records back in {:.2} s)",
+        report.pulled,
+        t0.elapsed().as_secs_f64() - push_s
+    );
+
+    // --- Initial pull on a fresh device.
+    let b = Store::open(dir.path().join("b.db"))?;
+    let tb = HttpTransport::new(&url)?;
+    b.login(&tb, "liuqiang", gridwalk_e2e::DEMO_PASSWORD, Some("bench-b"))?;
+    let (up0, down0, _) = proxy.counters();
+    let t0 = Instant::now();
+    let report = b.sync(&tb, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
+    let pull_s = t0.elapsed().as_secs_f64();
+    let (up1, down1, _) = proxy.counters();
+    let pulled = report.pulled.max(1);
+    let pull_rate = report.pulled as f64 / pull_s;
+    let down_per = (down1 - down0) as f64 / pulled as f64;
+    println!(
+        "initial pull: {} records in {:.2} s = {:.0} records/s [{}]; down {:.1} B/record [{}] (requests {:.1} B/record up)",
+        report.pulled,
+        pull_s,
+        pull_rate,
+        verdict(pull_rate >= 12_000.0),
+        down_per,
+        verdict(down_per <= 150.0),
+        (up1 - up0) as f64 / pulled as f64
+    );
+    misses += usize::from(pull_rate < 12_000.0) + usize::from(down_per > 150.0);
+    if report.pulled < records {
+        return Err(format!("pulled {} of {records}", report.pulled).into());
+    }
+
+    // --- No-op sync.
+    let (up0, down0, r0) = proxy.counters();
+    b.sync(&tb, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
+    let (up1, down1, r1) = proxy.counters();
+    let noop_bytes = (up1 - up0) + (down1 - down0);
+    let trips = r1 - r0;
+    println!(
+        "no-op sync: {trips} round trip(s) [{}], {noop_bytes} bytes incl. headers ({} up, {} down) [{}]",
+        verdict(trips == 1),
+        up1 - up0,
+        down1 - down0,
+        verdict(noop_bytes < 1024)
+    );
+    misses += usize::from(trips != 1) + usize::from(noop_bytes >= 1024);
+
+    // --- Many devices pushing at once.
+    misses += concurrent_push(&srv, sizes.devices, &b)?;
+    Ok(misses)
+}
+
+/// `devices` devices (sessions issued directly) each push one household with three residents at
+/// the same moment; prints p50/p99 latency.
+fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> BenchResult<usize> {
+    // Real change payloads, taken from a scratch store's outbox.
+    let scratch = Store::open_in_memory()?;
+    scratch.upsert_org_units(&template.org_units()?)?;
+    let grid = gridwalk_e2e::DEMO_GRID;
+    let today = scratch.now().date_naive();
+    let unit = template
+        .org_units()?
+        .into_iter()
+        .find(|u| u.code == grid)
+        .ok_or("demo grid missing")?;
+    let homes = sample::sample_households(7, &unit, devices * 2, today);
+    let mut batches: Vec<Vec<Change>> = Vec::new();
+    for sh in homes.iter().filter(|h| h.residents.len() >= 2).take(devices) {
+        let before = scratch.read(|c| changes::list(c, "pending", 1_000_000))?.len();
+        scratch.write(|ctx| {
+            let h = households::insert(ctx, &sh.household)?;
+            for r in sh.residents.iter().take(3) {
+                let mut r = r.clone();
+                r.household_id = h.id.clone();
+                r.id_number = None;
+                residents::insert(ctx, &r)?;
+            }
+            Ok(())
+        })?;
+        let all = scratch.read(|c| changes::list(c, "pending", 1_000_000))?;
+        batches.push(
+            all[before..]
+                .iter()
+                .map(|e| Change {
+                    change_id: e.change_id.clone(),
+                    entity: e.entity.clone(),
+                    entity_id: e.entity_id.clone(),
+                    op: if e.op == "create" { Op::Create } else { Op::Update },
+                    hlc: e.hlc.clone(),
+                    payload: e.payload.as_object().cloned().unwrap_or_default(),
+                    base: e.base.clone(),
+                })
+                .collect(),
+        );
+    }
+    let admin = srv.server.admin();
+    let mut jobs = Vec::new();
+    for (i, changes) in batches.into_iter().enumerate() {
+        let s = admin.issue_session_for_tests("wangfang", &format!("bench-device-{i}"))?;
+        let body = serde_json::to_vec(&PushRequest {
+            batch_id: new_id(),
+            changes,
+        })?;
+        jobs.push((s.access_token, body));
+    }
+    let n = jobs.len();
+    let url = format!("{}/v1/sync/push", srv.url);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let latencies: Vec<Duration> = rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let start = Arc::new(tokio::sync::Barrier::new(n));
+        let mut tasks = Vec::new();
+        for (token, body) in jobs {
+            let client = client.clone();
+            let url = url.clone();
+            let start = start.clone();
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let t = Instant::now();
+                let res = client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(gridwalk_protocol::HEADER_PROTOCOL, "1")
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = res.status();
+                let _ = res.bytes().await;
+                if !status.is_success() {
+                    return Err(format!("push answered {status}"));
+                }
+                Ok::<Duration, String>(t.elapsed())
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.map_err(|e| e.to_string())??);
+        }
+        Ok::<Vec<Duration>, String>(out)
+    })?;
+    let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{n} devices pushing at once (1 household + residents each): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    Ok(0)
+}
