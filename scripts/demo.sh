@@ -1,8 +1,38 @@
 #!/usr/bin/env bash
-# Builds a realistic grid in a temporary store and walks through a grid worker's day.
+# A grid worker's day: builds a realistic grid in a temporary store, walks through the day, then
+# starts a sync server on loopback (seeded with the demo organisation) and syncs the day through
+# it: the worker's phone pushes, a grid leader's device pulls and moves the hazard case along the
+# closed loop, and the worker's next sync brings the verification task back.
+# Pass --no-server to walk the day offline only; other arguments go to `gridwalk demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 scripts/setup.sh
-cargo build -q -p gridwalk-cli
-exec "$CARGO_TARGET_DIR/debug/gridwalk" demo "$@"
+cargo build -q -p gridwalk-cli -p gridwalk-sync-server
+
+args=()
+offline=0
+for a in "$@"; do
+    if [ "$a" = "--no-server" ]; then offline=1; else args+=("$a"); fi
+done
+if [ "$offline" = 1 ]; then
+    exec "$CARGO_TARGET_DIR/debug/gridwalk" demo "${args[@]}"
+fi
+
+data="$(mktemp -d "${TMPDIR:-/tmp}/gridwalk-server.XXXXXX")"
+log="$data/server.out"
+"$CARGO_TARGET_DIR/debug/gridwalk-server" serve --demo --data "$data" --listen 127.0.0.1:0 >"$log" 2>"$data/server.err" &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 1 100); do
+    url="$(sed -n 's/^listening on \(.*\)$/http:\/\/\1/p' "$log" | head -n1)"
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+if [ -z "$url" ]; then
+    echo "demo: the sync server did not start; see $data/server.err" >&2
+    exit 1
+fi
+echo "同步服务器 / sync server: $url (data: $data)"
+"$CARGO_TARGET_DIR/debug/gridwalk" demo --server "$url" "${args[@]}"

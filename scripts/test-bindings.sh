@@ -4,6 +4,8 @@
 #   Kotlin  android/core-tests  (kotlinc + JNA + JUnit 5 on the JVM)
 #   Swift   ios/GridwalkCore    (swift test, XCTest, in the trixie chroot)
 #   Python  python/tests        (pytest)
+# each also signing in and syncing against a real sync server (`gridwalk-server serve --demo`)
+# started here on a free loopback port and stopped on exit.
 # Prints pass/fail counts per suite; exits non-zero if any suite fails or runs no test.
 #
 #   scripts/test-bindings.sh [kotlin|swift|python ...]     (default: all three)
@@ -23,6 +25,30 @@ scripts/bindings.sh "$out" || { echo "test-bindings: building the library or bin
 lib_dir="$out/lib"
 logs="$out/logs"
 mkdir -p "$logs"
+
+# ---- the sync server, on loopback --------------------------------------------------------
+cargo build --quiet -p gridwalk-sync-server || { echo "test-bindings: building gridwalk-server failed" >&2; exit 1; }
+server_data="$(mktemp -d "${TMPDIR:-/tmp}/gridwalk-bindings-server.XXXXXX")"
+"$CARGO_TARGET_DIR/debug/gridwalk-server" serve --demo --data "$server_data" --listen 127.0.0.1:0 \
+    >"$server_data/stdout" 2>"$logs/server.log" &
+server_pid=$!
+stop_server() {
+    kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$server_data"
+}
+trap stop_server EXIT
+for _ in $(seq 240); do
+    grep -q '^listening on ' "$server_data/stdout" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.25
+done
+addr=$(sed -n 's/^listening on //p' "$server_data/stdout")
+if [ -z "$addr" ]; then
+    echo "test-bindings: the sync server did not start (see $logs/server.log)" >&2
+    exit 1
+fi
+export GRIDWALK_SERVER_URL="http://$addr"
+echo "== sync server (demo data) listening on $GRIDWALK_SERVER_URL"
 
 declare -A passed failed status
 
@@ -70,10 +96,10 @@ run_swift() {
         mount --bind "$pkg" "$root/gridwalk/pkg"
         mount --bind "$lib" "$root/gridwalk/lib"
         exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
-            LANG=C.UTF-8 GRIDWALK_LIB_DIR=/gridwalk/lib \
+            LANG=C.UTF-8 GRIDWALK_LIB_DIR=/gridwalk/lib GRIDWALK_SERVER_URL="$4" \
             swift test --package-path /gridwalk/pkg --scratch-path /root/gridwalk-swift-build \
             --disable-swift-testing
-    ' _ "$SWIFT_ROOT" "$pkg" "$lib_dir" >"$logs/swift.log" 2>&1
+    ' _ "$SWIFT_ROOT" "$pkg" "$lib_dir" "$GRIDWALK_SERVER_URL" >"$logs/swift.log" 2>&1
     local rc=$?
     grep -v '^\[[0-9]*/[0-9]*\] \(Compiling\|Write\|Emitting\|Linking\|Applying\)' "$logs/swift.log" | tail -40
     # XCTest: "Executed 6 tests, with 0 failures (0 unexpected) in ..." (last one is the total).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test of the project: formatting, lints, unit and integration tests (the SIGKILL test
-# included), and a quick smoke run of the benchmark so it cannot rot.
+# Every test of the project: formatting, lints, the Rust tests (core, CLI, sync server, the
+# end-to-end sync tests against a real server on loopback, the SIGKILL tests), the bindings'
+# Kotlin, Swift and Python suites, and quick smoke runs of the benchmarks so they cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -12,5 +13,10 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace
-echo "== benchmark smoke run (GRIDWALK_BENCH_QUICK=1)"
+echo "== bindings: Kotlin, Swift, Python"
+scripts/test-bindings.sh
+echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1)"
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
+GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench photo_upload
+GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench push
+GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench sync

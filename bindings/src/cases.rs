@@ -184,12 +184,14 @@ impl From<core::PhotoStorageReport> for PhotoStorageReport {
 /// The six case categories and all their sub-types, categories first, by code.
 #[uniffi::export]
 pub fn case_types() -> Vec<CaseType> {
-    let categories = core::cases::CATEGORIES.iter().map(|(code, zh, en)| CaseType {
-        code: code.to_string(),
-        category_code: code.to_string(),
-        label_zh: zh.to_string(),
-        label_en: en.to_string(),
-    });
+    let categories = core::cases::CATEGORIES
+        .iter()
+        .map(|(code, zh, en)| CaseType {
+            code: code.to_string(),
+            category_code: code.to_string(),
+            label_zh: zh.to_string(),
+            label_en: en.to_string(),
+        });
     let types = core::cases::CASE_TYPES.iter().map(|t| CaseType {
         code: t.code.to_string(),
         category_code: t.code.get(0..2).unwrap_or_default().to_string(),

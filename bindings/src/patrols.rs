@@ -115,11 +115,7 @@ impl PatrolRecorder {
             }
             *finished = true;
         }
-        let source = self
-            .source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let source = self.source.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(source) = source {
             if let Err(e) = source.stop() {
                 tracing::warn!(patrol = %self.patrol_id, error = %e, "location source failed to stop");

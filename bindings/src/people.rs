@@ -3,9 +3,9 @@
 //! Nothing here is deleted: residents move out, households are archived, visits are
 //! append-only, because every record is evidence of work (痕迹管理) and may be waiting to sync.
 
+use crate::enums::RecordStatus;
 use crate::error::Result;
 use crate::records::*;
-use crate::enums::RecordStatus;
 use crate::store::GridwalkStore;
 use crate::time::parse_day;
 
@@ -24,7 +24,10 @@ impl GridwalkStore {
 
     /// Marks a household moved out or archived (or active again). Never deletes.
     pub fn set_household_status(&self, id: String, status: RecordStatus) -> Result<Household> {
-        Ok(self.store()?.set_household_status(&id, status.into())?.into())
+        Ok(self
+            .store()?
+            .set_household_status(&id, status.into())?
+            .into())
     }
 
     /// One household.
@@ -63,7 +66,11 @@ impl GridwalkStore {
 
     /// Residents of a household, head first.
     #[uniffi::method(default(include_inactive = false))]
-    pub fn residents_of(&self, household_id: String, include_inactive: bool) -> Result<Vec<Resident>> {
+    pub fn residents_of(
+        &self,
+        household_id: String,
+        include_inactive: bool,
+    ) -> Result<Vec<Resident>> {
         Ok(self
             .store()?
             .residents_of(&household_id, include_inactive)?
@@ -74,7 +81,12 @@ impl GridwalkStore {
 
     /// Records that a resident moved out on `on` (`YYYY-MM-DD`). The record stays.
     #[uniffi::method(default(note = None))]
-    pub fn move_out_resident(&self, id: String, on: String, note: Option<String>) -> Result<Resident> {
+    pub fn move_out_resident(
+        &self,
+        id: String,
+        on: String,
+        note: Option<String>,
+    ) -> Result<Resident> {
         let on = parse_day("on", &on)?;
         Ok(self
             .store()?

@@ -30,13 +30,19 @@ pub struct GeoPoint {
 
 impl From<core::GeoPoint> for GeoPoint {
     fn from(p: core::GeoPoint) -> Self {
-        GeoPoint { lat: p.lat, lng: p.lng }
+        GeoPoint {
+            lat: p.lat,
+            lng: p.lng,
+        }
     }
 }
 
 impl From<GeoPoint> for core::GeoPoint {
     fn from(p: GeoPoint) -> Self {
-        core::GeoPoint { lat: p.lat, lng: p.lng }
+        core::GeoPoint {
+            lat: p.lat,
+            lng: p.lng,
+        }
     }
 }
 

@@ -52,7 +52,10 @@ impl GridwalkStore {
     #[uniffi::constructor]
     pub fn open(path: String) -> Result<Arc<Self>> {
         if path.trim().is_empty() {
-            return Err(GridwalkError::invalid("path", gridwalk_core::Code::Required));
+            return Err(GridwalkError::invalid(
+                "path",
+                gridwalk_core::Code::Required,
+            ));
         }
         Ok(Self::wrap(Store::open(path)?))
     }
@@ -62,7 +65,10 @@ impl GridwalkStore {
     #[uniffi::constructor]
     pub fn open_with_key(path: String, key: String) -> Result<Arc<Self>> {
         if path.trim().is_empty() {
-            return Err(GridwalkError::invalid("path", gridwalk_core::Code::Required));
+            return Err(GridwalkError::invalid(
+                "path",
+                gridwalk_core::Code::Required,
+            ));
         }
         Ok(Self::wrap(Store::open_with_key(path, &key)?))
     }
@@ -135,12 +141,22 @@ impl GridwalkStore {
 
     /// Every known organisational unit, by code.
     pub fn org_units(&self) -> Result<Vec<OrgUnit>> {
-        Ok(self.store()?.org_units()?.into_iter().map(Into::into).collect())
+        Ok(self
+            .store()?
+            .org_units()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// The worker's own grids.
     pub fn my_grids(&self) -> Result<Vec<OrgUnit>> {
-        Ok(self.store()?.my_grids()?.into_iter().map(Into::into).collect())
+        Ok(self
+            .store()?
+            .my_grids()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// One organisational unit.

@@ -23,7 +23,8 @@ pub(crate) fn to_ms(t: DateTime<Utc>) -> i64 {
 
 /// An instant from milliseconds; `field` names the argument in the error.
 pub(crate) fn from_ms(field: &str, ms: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| GridwalkError::invalid(field, Code::OutOfRange))
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| GridwalkError::invalid(field, Code::OutOfRange))
 }
 
 /// `"YYYY-MM-DD"` of a day.
@@ -38,7 +39,8 @@ pub(crate) fn parse_day(field: &str, s: &str) -> Result<NaiveDate> {
     if t.len() != 10 {
         return Err(GridwalkError::invalid(field, Code::InvalidDate));
     }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| GridwalkError::invalid(field, Code::InvalidDate))
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| GridwalkError::invalid(field, Code::InvalidDate))
 }
 
 /// An optional day.
@@ -56,7 +58,14 @@ mod tests {
             parse_day("due_on", "2024-02-29").ok(),
             NaiveDate::from_ymd_opt(2024, 2, 29)
         );
-        for bad in ["2023-02-29", "2024-2-1", "20240201", "+2024-02-01", "", "tomorrow"] {
+        for bad in [
+            "2023-02-29",
+            "2024-2-1",
+            "20240201",
+            "+2024-02-01",
+            "",
+            "tomorrow",
+        ] {
             match parse_day("due_on", bad) {
                 Err(GridwalkError::Validation { field, code, .. }) => {
                     assert_eq!(field, "due_on");

@@ -54,6 +54,8 @@ pub struct DemoOptions {
     pub dir: Option<PathBuf>,
     pub households: usize,
     pub seed: u64,
+    /// A sync server seeded with `--demo`: the evening then syncs the day through it.
+    pub server: Option<String>,
 }
 
 /// Most households a demo grid gets (a very large urban grid).
@@ -292,6 +294,15 @@ pub fn run(opts: DemoOptions, json_out: bool) -> Result<(), CliError> {
     ));
     let summary = demo.walk_day()?;
     demo.clock.set(Utc::now());
+    let synced = match &opts.server {
+        Some(url) => Some(crate::demo_sync::evening(
+            &demo.store,
+            &dir,
+            url,
+            !json_out,
+        )?),
+        None => None,
+    };
 
     if json_out {
         return print_json(&json!({
@@ -304,6 +315,7 @@ pub fn run(opts: DemoOptions, json_out: bool) -> Result<(), CliError> {
             "today_evening": summary.evening_items,
             "stats": summary.stats,
             "outbox": {"pending": summary.pending, "attention": summary.attention},
+            "sync": synced,
             "seconds": started.elapsed().as_secs_f64(),
         }));
     }

@@ -25,6 +25,7 @@ macro_rules! outln {
 
 mod commands;
 mod demo;
+mod demo_sync;
 mod error;
 mod input;
 mod output;
@@ -583,6 +584,9 @@ struct DemoArgs {
     /// 住户数 / number of households
     #[arg(long, default_value_t = 300)]
     households: usize,
+    /// 同步服务器（以 --demo 启动）：傍晚把一天的工作同步上去 / a sync server started with --demo: the evening syncs the day
+    #[arg(long, value_name = "URL", env = "GRIDWALK_DEMO_SERVER")]
+    server: Option<String>,
     /// 随机种子 / random seed
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -739,6 +743,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 dir: a.dir,
                 households: a.households,
                 seed: a.seed,
+                server: a.server,
             },
             cli.json,
         ),

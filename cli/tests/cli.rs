@@ -316,7 +316,9 @@ fn patrol_with_a_case_and_a_photo() {
     let env = Env::new();
     env.init();
     let photo = env.path().join("IMG_0001.png");
-    std::fs::write(&photo, b"\x89PNG\r\n\x1a\nnot really an image").expect("photo");
+    // A real 1x1 PNG: the core decodes and re-encodes photos (core/src/photos.rs).
+    const PNG_1X1: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\nIDATx\x9cc\0\x01\0\0\x05\0\x01\r\n-\xb4\0\0\0\0IEND\xaeB`\x82";
+    std::fs::write(&photo, PNG_1X1).expect("photo");
     let photo = photo.to_str().expect("utf-8 path");
 
     let p = env.json(&["patrol", "start"]);

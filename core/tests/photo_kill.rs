@@ -87,7 +87,7 @@ fn child_loop(path: &Path, seed: u64) -> ! {
     };
     let home = must(
         "household",
-        store.add_household(&common::household(&format!("K{seed}"))),
+        store.add_household(&common::household(&format!("K{}", seed % 1_000_000))),
     );
     let visit = common::visit(
         &store,

@@ -335,7 +335,7 @@ fn server_killed_mid_upload_resumes_on_restart() {
         });
         let proxy = &e.proxy;
         let handle = std::thread::scope(|s| {
-            let retarget = s.spawn(|| {
+            let retarget = s.spawn(move || {
                 let addr = rx.recv().unwrap();
                 proxy.retarget(addr);
                 proxy.cut_now();
@@ -425,22 +425,28 @@ fn client_killed_mid_upload_resumes_from_the_saved_offset() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        // Kill on a byte count, not on an acknowledgement: mostly in the middle of a chunk.
         let kill_after = rng.u64(1..total);
-        let mut lines = BufReader::new(stdout).lines();
-        let mut last = 0u64;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(n) = line.strip_prefix("P ") {
-                last = n.parse().unwrap();
-                if e.proxy.stats.patch_body.load(Ordering::SeqCst) - body0 >= kill_after {
-                    break;
+        let progress = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let p2 = progress.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line.strip_prefix("P ") {
+                    p2.store(n.parse().unwrap_or(0), Ordering::SeqCst);
                 }
-            } else if line.starts_with("DONE") {
-                break;
             }
+        });
+        let started = std::time::Instant::now();
+        while e.proxy.stats.patch_body.load(Ordering::SeqCst) - body0 < kill_after
+            && started.elapsed() < StdDuration::from_secs(60)
+        {
+            std::thread::sleep(StdDuration::from_micros(100));
         }
+        let last = progress.load(Ordering::SeqCst);
         child.kill().unwrap();
         child.wait().unwrap();
+        reader.join().unwrap();
         let saved: i64 = e
             .store
             .read(|c| Ok(c.query_row("SELECT coalesce(sum(DISTINCT upload_offset), 0) FROM photos WHERE upload_state != 'done'", [], |r| r.get(0))?))

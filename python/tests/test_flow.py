@@ -1,6 +1,7 @@
 """A grid worker's day through the generated Python bindings (also how data people script the
 core). Run by scripts/test-bindings.sh; same flow as the Kotlin and Swift suites."""
 
+import os
 import struct
 import threading
 import time
@@ -240,10 +241,94 @@ def test_today_list_holds_task_and_patrol_quota(store):
 
 
 def test_vocabularies_and_closed_store(store):
-    assert gw.CareTier.CLOSE.label_zh() == "连心户"
+    assert gw.CareTier.CLOSE.label_zh() == "放心户"
     assert gw.CareTier.CLOSE.code() == "close"
     assert any(t.code == "0203" and t.label_zh == "电动车违规充电" for t in gw.case_types())
     store.close_store()
     assert store.is_closed()
     with pytest.raises(gw.GridwalkError.Closed):
         store.my_grids()
+
+
+# ---- sync against the real server scripts/test-bindings.sh starts on loopback ---------------
+
+DEMO_USER, DEMO_PASSWORD = "wangfang", "demo-pass"  # sync-server/src/README.md
+
+
+@pytest.fixture
+def server_url() -> str:
+    url = os.environ.get("GRIDWALK_SERVER_URL")
+    assert url, "GRIDWALK_SERVER_URL is not set: run through scripts/test-bindings.sh"
+    return url
+
+
+class Progress(gw.SyncProgressListener):
+    def __init__(self):
+        self.reports: list[gw.SyncProgress] = []
+
+    def on_progress(self, progress):
+        self.reports.append(progress)
+
+
+def test_login_sync_upload_and_second_device(tmp_path: Path, server_url: str):
+    phone = gw.GridwalkStore.open(str(tmp_path / "phone.db"))
+    with pytest.raises(gw.GridwalkError.Auth) as not_signed_in:
+        phone.sync()
+    assert not_signed_in.value.code == "not_signed_in"
+    with pytest.raises(gw.GridwalkError.Auth) as wrong:
+        phone.login(server_url, DEMO_USER, "wrong-password")
+    assert wrong.value.code == "bad_credentials"
+
+    session = phone.login(server_url, DEMO_USER, DEMO_PASSWORD, "pytest")
+    assert session.username == DEMO_USER and GRID in session.grids
+    assert GRID in [g.code for g in phone.my_grids()]
+
+    # Work done offline: a household with a resident, a case with a photo.
+    h = phone.add_household(
+        gw.HouseholdInput(
+            grid_code=GRID,
+            address=gw.Address(community="幸福社区", building="9栋", unit="1单元", room="python"),
+            housing_type=gw.HousingType.RENTED,
+            care_tier=gw.CareTier.ATTENTION,
+        )
+    )
+    phone.add_resident(resident(h.id, "赵大海", gw.Relation.HEAD, gender=gw.Gender.MALE, birth_date="1975-06-01"))
+    case = phone.draft_case(
+        gw.CaseInput(type_code="0203", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="飞线充电", address="9栋楼下")
+    )
+    phone.add_photo(gw.PhotoOwner.CASE(id=case.id), png(40, 30))
+    phone.submit_case(case.id)
+
+    # Cancelled before it starts: nothing is lost, the next sync sends everything.
+    cancel = gw.CancelHandle()
+    cancel.cancel()
+    with pytest.raises(gw.GridwalkError.Cancelled):
+        phone.sync(cancel=cancel)
+    assert phone.get_household(h.id).sync_status == gw.SyncStatus.LOCAL_ONLY
+
+    progress = Progress()
+    report = phone.sync(progress, gw.CancelHandle())
+    assert report.pushed > 0 and report.rejected == 0
+    assert progress.reports and progress.reports[-1].phase == gw.SyncPhase.DONE
+    assert any(p.phase == gw.SyncPhase.PUSH for p in progress.reports)
+    assert phone.get_household(h.id).sync_status == gw.SyncStatus.SYNCED
+    assert phone.attention() == []
+    assert phone.conflicts() == []
+
+    uploads = Progress()
+    up = phone.upload_photos(uploads)
+    assert up.uploaded + up.already_on_server == 1 and up.failed == 0
+    assert uploads.reports[-1].phase == gw.SyncPhase.UPLOAD
+    assert phone.get_case(case.id).photos[0].upload_state == gw.PhotoUploadState.DONE
+
+    # A second device of the same worker receives the household.
+    tablet = gw.GridwalkStore.open(str(tmp_path / "tablet.db"))
+    tablet.login(server_url, DEMO_USER, DEMO_PASSWORD)
+    pulled = tablet.sync()
+    assert pulled.pulled > 0
+    assert tablet.get_household(h.id).address.room == "python"
+    assert [r.name for r in tablet.residents_of(h.id)] == ["赵大海"]
+    phone.logout()
+    assert phone.session() is None
+    tablet.close_store()
+    phone.close_store()

@@ -25,7 +25,9 @@ async fn main() {
         .admin()
         .issue_session_for_tests("wangfang", "bench-device")
         .expect("session");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let s = server.clone();
     tokio::spawn(async move {
@@ -34,7 +36,8 @@ async fn main() {
     let client = reqwest::Client::new();
     let token = session.access_token;
     let grid = gridwalk_sync_server::admin::DEMO_GRID;
-    let mut ms = chrono::Utc::now().timestamp_millis() - 10_000_000;
+    let visited_at = chrono::Utc::now().timestamp_millis() - 10_000_000;
+    let mut ms = visited_at;
     let mut stamp = || {
         ms += 1;
         format!("{ms:015}.00000.bench")
@@ -51,17 +54,22 @@ async fn main() {
                 "building": "3栋", "unit": "2单元", "floor": 5, "room": "502",
                 "housing_type": "rented", "care_tier": "attention", "tags": ["出租"],
                 "lat": 37.78, "lng": 107.4, "notes": null, "status": "active"}}));
-            changes.push(json!({"change_id": id(), "entity": "resident", "entity_id": id(),
+            changes.push(
+                json!({"change_id": id(), "entity": "resident", "entity_id": id(),
                 "op": "create", "hlc": stamp(), "payload": {"household_id": h, "name": "张三",
                 "id_number": null, "phone": "13800000000", "gender": "male",
                 "birth_date": "1960-01-02", "relation": "head", "residency": "registered",
                 "special_groups": [], "moved_in_on": null, "moved_out_on": null,
-                "status": "active", "notes": null}}));
+                "status": "active", "notes": null}}),
+            );
             changes.push(json!({"change_id": id(), "entity": "visit", "entity_id": id(),
                 "op": "create", "hlc": stamp(), "payload": {"household_id": h,
-                "visited_at": ms, "mode": "in_person", "outcome": "fine", "notes": "正常"}}));
+                "visited_at": visited_at, "mode": "in_person", "outcome": "fine", "notes": "正常"}}));
         }
-        bodies.push(serde_json::to_vec(&json!({"batch_id": format!("b{b}"), "changes": changes})).expect("json"));
+        bodies.push(
+            serde_json::to_vec(&json!({"batch_id": format!("b{b}"), "changes": changes}))
+                .expect("json"),
+        );
     }
     let total: usize = BATCHES * (MAX_PUSH_CHANGES / 3 * 3);
 
@@ -121,7 +129,10 @@ async fn main() {
     let mut size = 0;
     for _ in 0..n {
         let bytes = client
-            .get(format!("{base}/v1/sync/pull?cursor={}", cursor.as_deref().unwrap_or("")))
+            .get(format!(
+                "{base}/v1/sync/pull?cursor={}",
+                cursor.as_deref().unwrap_or("")
+            ))
             .header(HEADER_PROTOCOL, "1")
             .bearer_auth(&token)
             .send()

@@ -279,7 +279,9 @@ pub fn read_csv(text: &str) -> Result<Bootstrap> {
                 boundary: get("boundary")
                     .map(|s| serde_json::from_str(&s))
                     .transpose()
-                    .map_err(|_| Error::invalid(format!("row {line}.boundary"), "invalid_format"))?,
+                    .map_err(|_| {
+                        Error::invalid(format!("row {line}.boundary"), "invalid_format")
+                    })?,
             }),
             "user" => b.users.push(UserSpec {
                 username: need("username")?,
@@ -311,7 +313,8 @@ mod tests {
 
     #[test]
     fn csv_bootstrap_reads_units_and_users() {
-        let text = "type,code,name,level,parent_code,username,display_name,role,org_code,grids,password\n\
+        let text =
+            "type,code,name,level,parent_code,username,display_name,role,org_code,grids,password\n\
             org,1,区,district,,,,,,,\n\
             org,11,街道,street,1,,,,,,\n\
             user,,,,,amy,Amy,grid_worker,11,g1;g2,secret-pass\n";
@@ -326,8 +329,14 @@ mod tests {
     #[test]
     fn demo_org_matches_the_cli_demo() {
         let b = demo_bootstrap();
-        assert!(b.org.iter().any(|u| u.code == DEMO_GRID && u.boundary.is_some()));
+        assert!(b
+            .org
+            .iter()
+            .any(|u| u.code == DEMO_GRID && u.boundary.is_some()));
         assert!(b.org.iter().any(|u| u.code == DEMO_GRID_2));
-        assert!(b.org.iter().any(|u| u.code == DEMO_COMMUNITY && u.level == "community"));
+        assert!(b
+            .org
+            .iter()
+            .any(|u| u.code == DEMO_COMMUNITY && u.level == "community"));
     }
 }

@@ -148,8 +148,7 @@ impl FromRequestParts<AppState> for Principal {
 fn id_like(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -186,11 +185,13 @@ pub async fn login(
         return Err(ApiError::bad_credentials());
     }
     if !id_like(&req.device_id, 64) {
-        return Err(ApiError::bad_request(
-            "device_id 无效 / invalid device_id",
-        ));
+        return Err(ApiError::bad_request("device_id 无效 / invalid device_id"));
     }
-    if req.device_name.as_deref().is_some_and(|n| n.chars().count() > 100) {
+    if req
+        .device_name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 100)
+    {
         return Err(ApiError::bad_request(
             "device_name 过长 / device_name too long",
         ));
@@ -241,11 +242,15 @@ pub async fn refresh(
     let session = blocking(&state, move |s| {
         let now = now_ms();
         let t = issue(access_ttl, refresh_ttl, now);
-        let user_id =
-            match s.refresh_session(&token_hash(&req.refresh_token), &req.device_id, &t.stored, now)? {
-                Ok(u) => u,
-                Err(r) => return Ok(Err(ApiError::from(r))),
-            };
+        let user_id = match s.refresh_session(
+            &token_hash(&req.refresh_token),
+            &req.device_id,
+            &t.stored,
+            now,
+        )? {
+            Ok(u) => u,
+            Err(r) => return Ok(Err(ApiError::from(r))),
+        };
         Ok(Ok(Session {
             access_token: t.access_token,
             access_expires_at: t.stored.access_expires_at,

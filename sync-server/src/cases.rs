@@ -98,7 +98,9 @@ pub fn next_status(action: Action, current: &str) -> Option<&str> {
         (Action::Close, "verified") => "closed",
         (Action::Archive, "closed") => "archived",
         (Action::Return, "submitted" | "accepted") => "returned",
-        (Action::Escalate, s) if OPEN.contains(&s) => return OPEN.iter().copied().find(|o| *o == s),
+        (Action::Escalate, s) if OPEN.contains(&s) => {
+            return OPEN.iter().copied().find(|o| *o == s)
+        }
         (Action::CallBack, "verified") => "verified",
         (Action::CallBack, "closed") => "closed",
         _ => return None,
@@ -235,7 +237,11 @@ pub fn apply_action(
             set.insert("deadline_at".into(), json!(now_ms + hours * 3_600_000));
         }
         Action::Dispatch => {
-            let Some(a) = input.assignee.map(str::trim).filter(|a| !a.is_empty() && a.chars().count() <= 100) else {
+            let Some(a) = input
+                .assignee
+                .map(str::trim)
+                .filter(|a| !a.is_empty() && a.chars().count() <= 100)
+            else {
                 return Ok(Err(crate::engine::invalid("assignee")));
             };
             set.insert("assignee".into(), json!(a));
@@ -416,7 +422,10 @@ pub fn create_task(
     now_ms: i64,
 ) -> Result<Result<StoredRecord, Reason>> {
     use crate::engine::invalid;
-    if !gridwalk_core::model::TaskKind::ALL.iter().any(|k| k.as_str() == req.kind) {
+    if !gridwalk_core::model::TaskKind::ALL
+        .iter()
+        .any(|k| k.as_str() == req.kind)
+    {
         return Ok(Err(invalid("kind")));
     }
     let title = req.title.trim();
@@ -427,10 +436,17 @@ pub fn create_task(
         return Ok(Err(invalid("due_on")));
     }
     let priority = req.priority.as_deref().unwrap_or("normal");
-    if !gridwalk_core::model::Priority::ALL.iter().any(|p| p.as_str() == priority) {
+    if !gridwalk_core::model::Priority::ALL
+        .iter()
+        .any(|p| p.as_str() == priority)
+    {
         return Ok(Err(invalid("priority")));
     }
-    if req.notes.as_deref().is_some_and(|n| n.chars().count() > 1000) {
+    if req
+        .notes
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > 1000)
+    {
         return Ok(Err(invalid("notes")));
     }
     // The target must be visible; its grid is the default grid.
@@ -513,7 +529,10 @@ mod tests {
         assert_eq!(next_status(Action::Accept, "submitted"), Some("accepted"));
         assert_eq!(next_status(Action::Accept, "accepted"), None);
         assert_eq!(next_status(Action::Close, "handling"), None);
-        assert_eq!(next_status(Action::Reject, "verification_requested"), Some("rejected"));
+        assert_eq!(
+            next_status(Action::Reject, "verification_requested"),
+            Some("rejected")
+        );
         assert_eq!(next_status(Action::Handle, "rejected"), Some("handling"));
         assert_eq!(next_status(Action::Escalate, "handling"), Some("handling"));
         assert_eq!(next_status(Action::Escalate, "closed"), None);

@@ -21,7 +21,10 @@ const PREFIX: &str = "c1";
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{PREFIX}:{}:{}:{}", self.epoch, self.scope, self.rev))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{PREFIX}:{}:{}:{}",
+            self.epoch, self.scope, self.rev
+        ))
     }
 
     /// `None` when the text is not a cursor this server ever made.

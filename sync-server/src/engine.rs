@@ -81,8 +81,7 @@ const MAX_ID_CHARS: usize = 64;
 fn id_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_ID_CHARS
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
@@ -130,7 +129,10 @@ pub fn apply_change(
         return Ok(rejected(invalid(&field)));
     }
     if let Some(base) = &change.base {
-        if base.values().any(|v| v.as_str().is_none_or(|s| Stamp::parse(s).is_err())) {
+        if base
+            .values()
+            .any(|v| v.as_str().is_none_or(|s| Stamp::parse(s).is_err()))
+        {
             return Ok(rejected(invalid("base")));
         }
     }
@@ -240,7 +242,13 @@ fn merge_and_write(
     );
     let mut changed = !result.changed.is_empty() || rev.is_none();
     if !extra.is_empty() {
-        let stamp = tx.clock().tick(now_ms);
+        // Defaults filled in at creation are part of the creating change: stamped with its
+        // clock, so the author's later edits (made before it ever synced) still win over them.
+        let stamp = if rev.is_none() {
+            change.hlc.clone()
+        } else {
+            tx.clock().tick(now_ms)
+        };
         for (k, v) in extra {
             if data.get(&k) != Some(&v) {
                 data.insert(k.clone(), v);
@@ -343,14 +351,26 @@ fn household(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i6
         }
         None if change.op == Op::Update => return Ok(Err(out_of_scope())),
         None => {
-            let g = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            let g = change
+                .payload
+                .get("grid_code")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !who.in_scope(g) {
                 return Ok(Err(out_of_scope()));
             }
             g.to_string()
         }
     };
-    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), true, now_ms)?))
+    Ok(Ok(merge_and_write(
+        tx,
+        change,
+        current,
+        &grid,
+        Map::new(),
+        true,
+        now_ms,
+    )?))
 }
 
 fn resident(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
@@ -360,14 +380,28 @@ fn resident(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64
     }
     // A resident lives in the grid of their household; a transfer names the new household.
     let grid = if change.payload.contains_key("household_id") {
-        try_refuse!(parent_grid(tx, who, entity::HOUSEHOLD, "household_id", &change.payload)?)
+        try_refuse!(parent_grid(
+            tx,
+            who,
+            entity::HOUSEHOLD,
+            "household_id",
+            &change.payload
+        )?)
     } else {
         match &current {
             Some(r) => r.grid_code.clone(),
             None => return Ok(Err(invalid("household_id"))),
         }
     };
-    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), true, now_ms)?))
+    Ok(Ok(merge_and_write(
+        tx,
+        change,
+        current,
+        &grid,
+        Map::new(),
+        true,
+        now_ms,
+    )?))
 }
 
 /// Writes an append-only record once; a second create of the same id is a quiet no-op.
@@ -414,10 +448,22 @@ fn append_only(
     if change.op != Op::Create {
         return write_once(tx, who, change, "", &change.payload);
     }
-    let grid = try_refuse!(parent_grid(tx, who, parent_entity, parent_field, &change.payload)?);
+    let grid = try_refuse!(parent_grid(
+        tx,
+        who,
+        parent_entity,
+        parent_field,
+        &change.payload
+    )?);
     if change.entity == entity::RESIDENT_MOVE {
         // The household a resident moved to or from must be visible too.
-        try_refuse!(parent_grid(tx, who, entity::HOUSEHOLD, "household_id", &change.payload)?);
+        try_refuse!(parent_grid(
+            tx,
+            who,
+            entity::HOUSEHOLD,
+            "household_id",
+            &change.payload
+        )?);
     }
     write_once(tx, who, change, &grid, &change.payload)
 }
@@ -432,7 +478,13 @@ fn photo(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
         Some(kind) => kind,
     }
     .to_string();
-    let grid = try_refuse!(parent_grid(tx, who, &owner_entity, "owner_id", &change.payload)?);
+    let grid = try_refuse!(parent_grid(
+        tx,
+        who,
+        &owner_entity,
+        "owner_id",
+        &change.payload
+    )?);
     write_once(tx, who, change, &grid, &change.payload)
 }
 
@@ -442,7 +494,11 @@ fn patrol(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
         Some(r) => r.grid_code.clone(),
         None if change.op == Op::Update => return Ok(Err(out_of_scope())),
         None => {
-            let g = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            let g = change
+                .payload
+                .get("grid_code")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !who.in_scope(g) {
                 return Ok(Err(out_of_scope()));
             }
@@ -455,7 +511,15 @@ fn patrol(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
         }
     }
     // One author per patrol: plain last-writer-wins, no conflict records.
-    Ok(Ok(merge_and_write(tx, change, current, &grid, Map::new(), false, 0)?))
+    Ok(Ok(merge_and_write(
+        tx,
+        change,
+        current,
+        &grid,
+        Map::new(),
+        false,
+        0,
+    )?))
 }
 
 fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) -> Step {
@@ -463,7 +527,11 @@ fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
     match current {
         None if change.op == Op::Update => Ok(Err(out_of_scope())),
         None => {
-            let grid = change.payload.get("grid_code").and_then(Value::as_str).unwrap_or("");
+            let grid = change
+                .payload
+                .get("grid_code")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !who.in_scope(grid) {
                 return Ok(Err(out_of_scope()));
             }
@@ -506,11 +574,23 @@ fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
             conflicts: Vec::new(),
         })),
         Some(r) => {
-            if change.payload.get("grid_code").is_some_and(|g| g.as_str() != Some(&r.grid_code)) {
+            if change
+                .payload
+                .get("grid_code")
+                .is_some_and(|g| g.as_str() != Some(&r.grid_code))
+            {
                 return Ok(Err(invalid("grid_code")));
             }
             let grid = r.grid_code.clone();
-            Ok(Ok(merge_and_write(tx, change, Some(r), &grid, Map::new(), true, now_ms)?))
+            Ok(Ok(merge_and_write(
+                tx,
+                change,
+                Some(r),
+                &grid,
+                Map::new(),
+                true,
+                now_ms,
+            )?))
         }
     }
 }
@@ -519,11 +599,19 @@ fn case_event(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i
     if change.op != Op::Create {
         return write_once(tx, who, change, "", &change.payload);
     }
-    let kind = change.payload.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = change
+        .payload
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if kind == EVENT_SERVER_UPDATE {
         return Ok(Err(server_owned("kind")));
     }
-    let case_id = change.payload.get("case_id").and_then(Value::as_str).unwrap_or("");
+    let case_id = change
+        .payload
+        .get("case_id")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let case = match tx.get(entity::CASE, case_id)? {
         Some(c) if who.in_scope(&c.grid_code) => c,
         _ => return Ok(Err(parent_unknown("case_id"))),
@@ -581,7 +669,9 @@ fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
                     return Ok(Err(invalid("assignee")));
                 }
             }
-            Ok(Ok(merge_and_write(tx, change, None, &grid, extra, true, now_ms)?))
+            Ok(Ok(merge_and_write(
+                tx, change, None, &grid, extra, true, now_ms,
+            )?))
         }
         Some(r) => {
             if change.op == Op::Update {
@@ -619,7 +709,15 @@ fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
                     }
                 }
             }
-            Ok(Ok(merge_and_write(tx, &change, Some(r), &grid, Map::new(), true, now_ms)?))
+            Ok(Ok(merge_and_write(
+                tx,
+                &change,
+                Some(r),
+                &grid,
+                Map::new(),
+                true,
+                now_ms,
+            )?))
         }
     }
 }
@@ -641,7 +739,10 @@ fn task_grid(
     let kind = payload.get("target_kind").and_then(Value::as_str);
     if let Some(kind) = kind {
         if kind == "grid" {
-            let g = payload.get("target_id").and_then(Value::as_str).unwrap_or("");
+            let g = payload
+                .get("target_id")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             return Ok(if who.in_scope(g) {
                 Ok(g.to_string())
             } else {
@@ -668,5 +769,13 @@ fn conflict(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64
         return Ok(Err(out_of_scope()));
     };
     let grid = current.grid_code.clone();
-    Ok(Ok(merge_and_write(tx, change, Some(current), &grid, Map::new(), true, now_ms)?))
+    Ok(Ok(merge_and_write(
+        tx,
+        change,
+        Some(current),
+        &grid,
+        Map::new(),
+        true,
+        now_ms,
+    )?))
 }

@@ -114,7 +114,10 @@ pub const EVENT_SERVER_UPDATE: &str = "server_update";
 
 fn owner_kind(s: &str) -> bool {
     // `verification`: after-evidence on a case (owner_id is the case id); see core's photos.rs.
-    matches!(s, "case" | "household" | "visit" | "patrol" | "verification")
+    matches!(
+        s,
+        "case" | "household" | "visit" | "patrol" | "verification"
+    )
 }
 
 fn target_kind(s: &str) -> bool {
@@ -334,7 +337,9 @@ fn date_ok(s: &str) -> bool {
 
 fn value_ok(ty: Ty, v: &Value) -> bool {
     match ty {
-        Ty::Str(n) => v.as_str().is_some_and(|s| !s.trim().is_empty() && str_ok(s, n)),
+        Ty::Str(n) => v
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty() && str_ok(s, n)),
         Ty::OptStr(n) => v.is_null() || v.as_str().is_some_and(|s| str_ok(s, n)),
         Ty::Int => v.is_i64(),
         Ty::OptInt => v.is_null() || v.is_i64(),

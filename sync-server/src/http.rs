@@ -185,8 +185,7 @@ async fn health() -> Json<Health> {
 
 fn batch_id_ok(s: &str) -> bool {
     s.len() <= 100
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -285,7 +284,10 @@ async fn list_cases(
         params.map_err(|_| ApiError::bad_request("查询参数无效 / malformed query string"))?;
     let status = params.get("status").filter(|s| !s.is_empty()).cloned();
     if let Some(s) = &status {
-        if !gridwalk_core::model::CaseStatus::ALL.iter().any(|c| c.as_str() == s) {
+        if !gridwalk_core::model::CaseStatus::ALL
+            .iter()
+            .any(|c| c.as_str() == s)
+        {
             return Err(ApiError::bad_request("status 无效 / invalid status"));
         }
     }
@@ -305,10 +307,12 @@ async fn get_case(
     Path(id): Path<String>,
 ) -> Result<Json<ServerRecord>, ApiError> {
     require_supervisor(&who)?;
-    blocking(&state, move |s| s.get_record(&who, gridwalk_protocol::entity::CASE, &id))
-        .await?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+    blocking(&state, move |s| {
+        s.get_record(&who, gridwalk_protocol::entity::CASE, &id)
+    })
+    .await?
+    .map(Json)
+    .ok_or_else(ApiError::not_found)
 }
 
 fn refusal(reason: gridwalk_protocol::Reason) -> ApiError {

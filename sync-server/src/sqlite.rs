@@ -14,7 +14,9 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use gridwalk_protocol::hlc::HlcClock;
-use gridwalk_protocol::{entity, Change, ChangeResult, OrgUnit, PushResponse, Reason, Role, UserInfo};
+use gridwalk_protocol::{
+    entity, Change, ChangeResult, OrgUnit, PushResponse, Reason, Role, UserInfo,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
@@ -84,7 +86,10 @@ impl SqliteStorage {
             let tx = conn.transaction()?;
             tx.execute_batch(SCHEMA_V1)?;
             let epoch = uuid::Uuid::now_v7().simple().to_string();
-            tx.execute("INSERT INTO meta (key, value) VALUES ('epoch', ?1)", [&epoch])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('epoch', ?1)",
+                [&epoch],
+            )?;
             for (cat, n, u, e) in cases::DEFAULT_DEADLINES {
                 for (urgency, hours) in [("normal", n), ("urgent", u), ("emergency", e)] {
                     tx.execute(
@@ -98,13 +103,17 @@ impl SqliteStorage {
             tx.commit()?;
         }
         let epoch: String =
-            conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))?;
+            conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })?;
         let last_hlc: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'hlc'", [], |r| r.get(0))
             .optional()?;
         let clock = HlcClock::new("srv", last_hlc.as_deref());
         let max_rev: i64 =
-            conn.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| r.get(0))?;
+            conn.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| {
+                r.get(0)
+            })?;
         Ok(SqliteStorage {
             path: path.to_path_buf(),
             hlc: RwLock::new(clock.current()),
@@ -193,7 +202,11 @@ fn parse_obj(text: &str) -> Result<Map<String, Value>> {
     Ok(serde_json::from_str(text)?)
 }
 
-fn map_record(entity: &str, id: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredRecord, String, String)> {
+fn map_record(
+    entity: &str,
+    id: &str,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(StoredRecord, String, String)> {
     Ok((
         StoredRecord {
             entity: entity.to_string(),
@@ -361,9 +374,27 @@ impl RecordTx for WriteTx<'_> {
     }
 }
 
+/// family, expires_at, used, session revoked, user id, device id, user disabled, device revoked.
+type RefreshRow = (String, i64, bool, bool, String, String, bool, bool);
+/// family, session revoked, expires_at, user id, role, org code, user disabled, device id,
+/// device revoked.
+type AccessRow = (
+    String,
+    bool,
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    bool,
+);
+
 fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<()> {
-    tx.prepare_cached("INSERT INTO access_tokens (hash, family_id, expires_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![t.access_hash, family, t.access_expires_at])?;
+    tx.prepare_cached(
+        "INSERT INTO access_tokens (hash, family_id, expires_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![t.access_hash, family, t.access_expires_at])?;
     tx.prepare_cached(
         "INSERT INTO refresh_tokens (hash, family_id, expires_at) VALUES (?1, ?2, ?3)",
     )?
@@ -372,9 +403,15 @@ fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<(
 }
 
 fn revoke_family(tx: &Transaction<'_>, family: &str) -> Result<()> {
-    tx.execute("UPDATE sessions SET revoked = 1 WHERE family_id = ?1", [family])?;
+    tx.execute(
+        "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
+        [family],
+    )?;
     tx.execute("DELETE FROM access_tokens WHERE family_id = ?1", [family])?;
-    tx.execute("UPDATE refresh_tokens SET used = 1 WHERE family_id = ?1", [family])?;
+    tx.execute(
+        "UPDATE refresh_tokens SET used = 1 WHERE family_id = ?1",
+        [family],
+    )?;
     Ok(())
 }
 
@@ -397,7 +434,10 @@ impl Storage for SqliteStorage {
                 if u.name.trim().is_empty() {
                     return Err(Error::invalid(field("name"), "required"));
                 }
-                if !matches!(u.level.as_str(), "district" | "street" | "community" | "grid") {
+                if !matches!(
+                    u.level.as_str(),
+                    "district" | "street" | "community" | "grid"
+                ) {
                     return Err(Error::invalid(field("level"), "invalid_value"));
                 }
                 if u.parent_code.is_none() && u.level != "district" {
@@ -444,9 +484,8 @@ impl Storage for SqliteStorage {
             return Err(Error::invalid("display_name", "invalid_value"));
         }
         self.write(|w| {
-            let level: Option<String> = w
-                .tx
-                .query_row(
+            let level: Option<String> =
+                w.tx.query_row(
                     "SELECT level FROM org_units WHERE code = ?1",
                     [&user.org_code],
                     |r| r.get(0),
@@ -455,10 +494,9 @@ impl Storage for SqliteStorage {
             if level.is_none() {
                 return Err(Error::invalid("org_code", "unknown_reference"));
             }
-            let taken = w
-                .tx
-                .prepare_cached("SELECT 1 FROM users WHERE username = ?1")?
-                .exists([username])?;
+            let taken =
+                w.tx.prepare_cached("SELECT 1 FROM users WHERE username = ?1")?
+                    .exists([username])?;
             if taken {
                 return Err(Error::invalid("username", "duplicate"));
             }
@@ -521,19 +559,17 @@ impl Storage for SqliteStorage {
 
     fn add_user_grid(&self, username: &str, grid: &str) -> Result<()> {
         self.write(|w| {
-            let id: String = w
-                .tx
-                .query_row(
+            let id: String =
+                w.tx.query_row(
                     "SELECT id FROM users WHERE username = ?1 OR id = ?1",
                     [username],
                     |r| r.get(0),
                 )
                 .optional()?
                 .ok_or(Error::NotFound { what: "user" })?;
-            let is_grid = w
-                .tx
-                .prepare_cached("SELECT 1 FROM org_units WHERE code = ?1 AND level = 'grid'")?
-                .exists([grid])?;
+            let is_grid =
+                w.tx.prepare_cached("SELECT 1 FROM org_units WHERE code = ?1 AND level = 'grid'")?
+                    .exists([grid])?;
             if !is_grid {
                 return Err(Error::invalid("grid", "unknown_reference"));
             }
@@ -547,9 +583,8 @@ impl Storage for SqliteStorage {
 
     fn revoke_device(&self, device_id: &str) -> Result<()> {
         self.write(|w| {
-            let n = w
-                .tx
-                .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])?;
+            let n =
+                w.tx.execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])?;
             if n == 0 {
                 return Err(Error::NotFound { what: "device" });
             }
@@ -575,15 +610,17 @@ impl Storage for SqliteStorage {
 
     fn login_user(&self, username: &str) -> Result<Option<LoginUser>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT id, password_hash, disabled FROM users WHERE username = ?1")?
-                .query_row([username], |r| {
-                    Ok(LoginUser {
-                        id: r.get(0)?,
-                        password_hash: r.get(1)?,
-                        disabled: r.get(2)?,
-                    })
+            Ok(c.prepare_cached(
+                "SELECT id, password_hash, disabled FROM users WHERE username = ?1",
+            )?
+            .query_row([username], |r| {
+                Ok(LoginUser {
+                    id: r.get(0)?,
+                    password_hash: r.get(1)?,
+                    disabled: r.get(2)?,
                 })
-                .optional()?)
+            })
+            .optional()?)
         })
     }
 
@@ -596,11 +633,12 @@ impl Storage for SqliteStorage {
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>> {
         self.write(|w| {
-            let revoked: Option<bool> = w
-                .tx
-                .query_row("SELECT revoked FROM devices WHERE id = ?1", [device_id], |r| {
-                    r.get(0)
-                })
+            let revoked: Option<bool> =
+                w.tx.query_row(
+                    "SELECT revoked FROM devices WHERE id = ?1",
+                    [device_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if revoked == Some(true) {
                 return Ok(Err(SessionRefusal::DeviceRevoked));
@@ -641,9 +679,8 @@ impl Storage for SqliteStorage {
         now_ms: i64,
     ) -> Result<Result<String, SessionRefusal>> {
         self.write(|w| {
-            let row: Option<(String, i64, bool, bool, String, String, bool, bool)> = w
-                .tx
-                .query_row(
+            let row: Option<RefreshRow> =
+                w.tx.query_row(
                     "SELECT r.family_id, r.expires_at, r.used, s.revoked, s.user_id, s.device_id,
                             u.disabled, d.revoked
                      FROM refresh_tokens r JOIN sessions s ON s.family_id = r.family_id
@@ -687,10 +724,7 @@ impl Storage for SqliteStorage {
                 "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1",
                 [old_refresh_hash],
             )?;
-            w.tx.execute(
-                "DELETE FROM access_tokens WHERE family_id = ?1",
-                [&family],
-            )?;
+            w.tx.execute("DELETE FROM access_tokens WHERE family_id = ?1", [&family])?;
             session_tokens(&w.tx, &family, tokens)?;
             w.tx.execute(
                 "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
@@ -706,7 +740,7 @@ impl Storage for SqliteStorage {
         now_ms: i64,
     ) -> Result<Result<Principal, SessionRefusal>> {
         self.read(|c| {
-            let row: Option<(String, bool, i64, String, String, String, bool, String, bool)> = c
+            let row: Option<AccessRow> = c
                 .prepare_cached(
                     "SELECT s.family_id, s.revoked, a.expires_at, u.id, u.role, u.org_code,
                             u.disabled, d.id, d.revoked
@@ -832,7 +866,11 @@ impl Storage for SqliteStorage {
                  WHERE rev > ?1 AND grid_code IN (SELECT value FROM json_each(?2))
                  ORDER BY rev LIMIT ?3",
             )?;
-            let mut rows = stmt.query(params![after_rev, grids_json(&who.grids)?, limit as i64 + 1])?;
+            let mut rows = stmt.query(params![
+                after_rev,
+                grids_json(&who.grids)?,
+                limit as i64 + 1
+            ])?;
             let mut records = Vec::new();
             let mut has_more = false;
             while let Some(r) = rows.next()? {
@@ -858,7 +896,9 @@ impl Storage for SqliteStorage {
                 // Everything up to the snapshot's newest revision has been seen: later pulls
                 // need not rescan revisions outside the scope.
                 let max: i64 =
-                    c.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| r.get(0))?;
+                    c.query_row("SELECT coalesce(max(rev), 0) FROM records", [], |r| {
+                        r.get(0)
+                    })?;
                 max.max(after_rev)
             };
             Ok(PullPage {

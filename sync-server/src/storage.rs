@@ -29,7 +29,9 @@ pub struct Principal {
 
 impl Principal {
     pub fn in_scope(&self, grid: &str) -> bool {
-        self.grids.binary_search_by(|g| g.as_str().cmp(grid)).is_ok()
+        self.grids
+            .binary_search_by(|g| g.as_str().cmp(grid))
+            .is_ok()
     }
 
     /// A short fingerprint of the scope: changes whenever a grid joins or leaves it, which
@@ -47,7 +49,10 @@ pub fn scope_version(grids: &[String]) -> String {
         h.update(g.as_bytes());
         h.update([0u8]);
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A record as stored: latest state of one entity instance.
@@ -98,7 +103,10 @@ pub trait RecordTx {
     /// Inserts or replaces a record with the next global revision; returns that revision.
     fn put(&mut self, rec: NewRecord<'_>) -> Result<i64>;
     /// The stored result of an already-applied change, with the user who pushed it.
-    fn applied(&mut self, change_id: &str) -> Result<Option<(String, gridwalk_protocol::ChangeResult)>>;
+    fn applied(
+        &mut self,
+        change_id: &str,
+    ) -> Result<Option<(String, gridwalk_protocol::ChangeResult)>>;
     fn remember(
         &mut self,
         change_id: &str,
@@ -211,8 +219,11 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Result<String, SessionRefusal>>;
     /// Resolves an access token, re-checking the user and the device.
-    fn authenticate(&self, access_hash: &str, now_ms: i64)
-        -> Result<Result<Principal, SessionRefusal>>;
+    fn authenticate(
+        &self,
+        access_hash: &str,
+        now_ms: i64,
+    ) -> Result<Result<Principal, SessionRefusal>>;
     /// Who the user is and what they see (sent at login).
     fn user_info(&self, user_id: &str) -> Result<UserInfo>;
 
@@ -225,8 +236,12 @@ pub trait Storage: Send + Sync + 'static {
     fn get_record(&self, who: &Principal, entity: &str, id: &str) -> Result<Option<ServerRecord>>;
 
     // The case loop.
-    fn list_cases(&self, who: &Principal, filter: &CaseFilter, now_ms: i64)
-        -> Result<Vec<ServerRecord>>;
+    fn list_cases(
+        &self,
+        who: &Principal,
+        filter: &CaseFilter,
+        now_ms: i64,
+    ) -> Result<Vec<ServerRecord>>;
     /// Runs a supervisor action; `Err(reason)` inside when the loop refuses it.
     fn case_action(
         &self,

@@ -819,3 +819,146 @@ async fn download(
     );
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridwalk_protocol::Role;
+
+    fn who(device: &str) -> Principal {
+        Principal {
+            user_id: "u1".into(),
+            role: Role::GridWorker,
+            org_code: "g".into(),
+            grids: vec!["g".into()],
+            device_id: device.into(),
+            session_id: "s".into(),
+        }
+    }
+
+    fn sha_hex(b: &[u8]) -> String {
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    }
+
+    fn req(data: &[u8]) -> CreateUpload {
+        CreateUpload {
+            sha256: sha_hex(data),
+            length: data.len() as u64,
+            photo_id: Some("p1".into()),
+        }
+    }
+
+    fn created(u: &Uploads, w: &Principal, data: &[u8]) -> String {
+        match u.create(w, &req(data), now_ms()).unwrap() {
+            Ok(Some((id, 0))) => id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunks_are_checked_offsets_enforced_and_the_file_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let w = who("d1");
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let id = created(&u, &w, &data);
+        // Asking again (the phone was killed before saving the location): the same upload.
+        assert_eq!(created(&u, &w, &data), id);
+        // Another device does not see it.
+        assert_eq!(u.offset(&who("d2"), &id).unwrap(), None);
+
+        let (a, b) = data.split_at(600);
+        assert_eq!(
+            u.append(&w, &id, 0, "bad", a).unwrap(),
+            Some(Appended::ChunkChecksum(0))
+        );
+        assert_eq!(
+            u.append(&w, &id, 0, &sha256_b64(a), a).unwrap(),
+            Some(Appended::Partial(600))
+        );
+        assert_eq!(
+            u.append(&w, &id, 0, &sha256_b64(a), a).unwrap(),
+            Some(Appended::OffsetMismatch(600)),
+            "a chunk sent twice is not appended twice"
+        );
+        assert_eq!(u.offset(&w, &id).unwrap(), Some((600, 1000, false)));
+        assert_eq!(
+            u.append(&w, &id, 600, &sha256_b64(b), b).unwrap(),
+            Some(Appended::Complete(1000))
+        );
+        assert_eq!(u.blobs().len(&sha_hex(&data)).unwrap(), Some(1000));
+        assert_eq!(
+            u.offset(&w, &id).unwrap(),
+            None,
+            "finished uploads are gone"
+        );
+        // Known blob: nothing to send.
+        assert_eq!(u.create(&w, &req(&data), now_ms()).unwrap(), Ok(None));
+
+        // A declared hash the bytes do not have: dropped at the end, offset 0.
+        let mut lie = req(b"0123456789");
+        lie.sha256 = sha_hex(b"something else");
+        let Ok(Some((id2, _))) = u.create(&w, &lie, now_ms()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            u.append(&w, &id2, 0, &sha256_b64(b"0123456789"), b"0123456789")
+                .unwrap(),
+            Some(Appended::FileChecksum)
+        );
+        assert_eq!(u.offset(&w, &id2).unwrap(), Some((0, 10, false)));
+        assert_eq!(u.stats.chunks_refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn limits_refuse_large_files_and_too_many_open_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = UploadConfig {
+            max_file_bytes: 100,
+            max_open_per_device: 2,
+            ..UploadConfig::default()
+        };
+        let u = Uploads::open(dir.path(), config).unwrap();
+        let w = who("d1");
+        let big = req(&[1u8; 101]);
+        assert_eq!(
+            u.create(&w, &big, now_ms()).unwrap().unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        created(&u, &w, b"a");
+        created(&u, &w, b"b");
+        let e = u.create(&w, &req(b"c"), now_ms()).unwrap().unwrap_err();
+        assert_eq!(e.code, upload_codes::TOO_MANY_UPLOADS);
+        // Another device has its own allowance.
+        created(&u, &who("d2"), b"c");
+        let mut bad = req(b"x");
+        bad.sha256 = "../../etc".into();
+        assert!(u.create(&w, &bad, now_ms()).unwrap().is_err());
+    }
+
+    #[test]
+    fn abandoned_uploads_expire_and_survive_a_restart_until_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = who("d1");
+        let id = {
+            let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+            let id = created(&u, &w, b"hello world");
+            u.append(&w, &id, 0, &sha256_b64(b"hello"), b"hello")
+                .unwrap();
+            id
+        };
+        // A restart keeps it, with its offset; a stray part file is swept.
+        std::fs::write(dir.path().join("uploads/deadbeef.part"), b"x").unwrap();
+        let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        assert_eq!(u.offset(&w, &id).unwrap(), Some((5, 11, false)));
+        assert!(!dir.path().join("uploads/deadbeef.part").exists());
+        // Eight days later it has expired.
+        let later = now_ms() + 8 * 24 * 3600 * 1000;
+        assert_eq!(u.sweep(later).unwrap(), (1, 0));
+        assert_eq!(u.offset(&w, &id).unwrap(), None);
+        assert_eq!(u.open_count(), 0);
+    }
+}

@@ -11,7 +11,11 @@ async fn login_returns_scope_and_bad_password_is_refused() {
     let t = start().await;
     let s = t.login("wangfang", "dev-a").await;
     assert_eq!(s.user.grids, vec![DEMO_GRID.to_string()]);
-    assert!(s.user.org.iter().any(|u| u.code == DEMO_GRID && u.boundary.is_some()));
+    assert!(s
+        .user
+        .org
+        .iter()
+        .any(|u| u.code == DEMO_GRID && u.boundary.is_some()));
     assert!(s.user.org.iter().any(|u| u.level == "district"));
 
     let (st, body) = t
@@ -54,7 +58,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let s2: gridwalk_protocol::Session = serde_json::from_value(body).unwrap();
     assert_ne!(s2.refresh_token, s1.refresh_token);
     // The new access token works; the old one was replaced.
-    assert_eq!(t.get("/v1/sync/pull", Some(&s2.access_token)).await.0, StatusCode::OK);
+    assert_eq!(
+        t.get("/v1/sync/pull", Some(&s2.access_token)).await.0,
+        StatusCode::OK
+    );
     assert_eq!(
         t.get("/v1/sync/pull", Some(&s1.access_token)).await.0,
         StatusCode::UNAUTHORIZED
@@ -115,7 +122,10 @@ async fn disabled_user_and_revoked_device_are_refused_on_the_next_request() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "user_disabled");
     admin.enable_user("wangfang").unwrap();
-    assert_eq!(t.get("/v1/sync/pull", Some(&s.access_token)).await.0, StatusCode::OK);
+    assert_eq!(
+        t.get("/v1/sync/pull", Some(&s.access_token)).await.0,
+        StatusCode::OK
+    );
 
     admin.revoke_device("dev-a").unwrap();
     let (st, body) = t.get("/v1/sync/pull", Some(&s.access_token)).await;
@@ -206,5 +216,7 @@ async fn admin_users_and_passwords() {
             password: "whatever-pass".into(),
         })
         .unwrap_err();
-    assert!(matches!(err, gridwalk_sync_server::Error::Invalid { ref field, code: "duplicate" } if field == "username"));
+    assert!(
+        matches!(err, gridwalk_sync_server::Error::Invalid { ref field, code: "duplicate" } if field == "username")
+    );
 }

@@ -11,7 +11,13 @@ use serde_json::{json, Value};
 
 async fn expect_error(res: reqwest::Response, status: StatusCode, code: &str) {
     assert_eq!(res.status(), status);
-    let ct = res.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(ct.starts_with("application/json"), "{ct}");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -25,8 +31,18 @@ async fn malformed_oversized_and_wrong_requests_answer_json() {
     let tok = s.access_token.as_str();
 
     // Malformed JSON, wrong types, missing fields.
-    for body in ["{not json", r#"{"batch_id": 5, "changes": []}"#, r#"{"changes": "x"}"#, ""] {
-        let res = t.req(Method::POST, "/v1/sync/push", Some(tok)).body(body).send().await.unwrap();
+    for body in [
+        "{not json",
+        r#"{"batch_id": 5, "changes": []}"#,
+        r#"{"changes": "x"}"#,
+        "",
+    ] {
+        let res = t
+            .req(Method::POST, "/v1/sync/push", Some(tok))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     }
     // A wrong-typed value is not echoed back (it could be personal data).
@@ -40,7 +56,13 @@ async fn malformed_oversized_and_wrong_requests_answer_json() {
     assert!(!text.contains("110105194912310025"), "{text}");
 
     // Missing or wrong protocol header.
-    let res = t.client.get(format!("{}/v1/sync/pull", t.base)).bearer_auth(tok).send().await.unwrap();
+    let res = t
+        .client
+        .get(format!("{}/v1/sync/pull", t.base))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     let res = t
         .client
@@ -54,8 +76,10 @@ async fn malformed_oversized_and_wrong_requests_answer_json() {
 
     // Too many changes.
     let changes: Vec<Value> = (0..MAX_PUSH_CHANGES + 1)
-        .map(|_| json!({"change_id": id(), "entity": "visit", "entity_id": id(), "op": "create",
-                        "hlc": hlc(now(), "w"), "payload": {}}))
+        .map(|_| {
+            json!({"change_id": id(), "entity": "visit", "entity_id": id(), "op": "create",
+                        "hlc": hlc(now(), "w"), "payload": {}})
+        })
         .collect();
     let res = t
         .req(Method::POST, "/v1/sync/push", Some(tok))
@@ -67,7 +91,12 @@ async fn malformed_oversized_and_wrong_requests_answer_json() {
 
     // Too large a body, plain and as a small zstd bomb.
     let big = vec![b' '; MAX_BODY_BYTES + 10];
-    let res = t.req(Method::POST, "/v1/sync/push", Some(tok)).body(big.clone()).send().await.unwrap();
+    let res = t
+        .req(Method::POST, "/v1/sync/push", Some(tok))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
     expect_error(res, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
     let bomb = zstd::encode_all(&big[..], 19).unwrap();
     assert!(bomb.len() < 10_000);
@@ -101,9 +130,33 @@ async fn malformed_oversized_and_wrong_requests_answer_json() {
     assert!(body["error"]["code"].is_string());
 
     // Unknown route, wrong method, bad limit.
-    expect_error(t.req(Method::GET, "/v1/nothing", Some(tok)).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
-    expect_error(t.req(Method::DELETE, "/v1/sync/push", Some(tok)).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
-    expect_error(t.req(Method::GET, "/v1/sync/pull?limit=abc", Some(tok)).send().await.unwrap(), StatusCode::BAD_REQUEST, "bad_request").await;
+    expect_error(
+        t.req(Method::GET, "/v1/nothing", Some(tok))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        t.req(Method::DELETE, "/v1/sync/push", Some(tok))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    expect_error(
+        t.req(Method::GET, "/v1/sync/pull?limit=abc", Some(tok))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
 
     // Still serving.
     let (st, _) = t.get("/v1/sync/pull", Some(tok)).await;
@@ -177,7 +230,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -8,7 +8,13 @@ use serde_json::{json, Value};
 
 fn start(data: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo", "--insecure-fast-hash"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--insecure-fast-hash",
+        ])
         .env("GRIDWALK_SERVER_DATA", data)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -19,13 +25,20 @@ fn start(data: &std::path::Path) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
     (child, format!("http://{addr}"))
 }
 
 fn post(base: &str, path: &str, token: Option<&str>, body: &Value) -> Value {
     let c = reqwest::blocking::Client::new();
-    let mut r = c.post(format!("{base}{path}")).header(HEADER_PROTOCOL, "1").json(body);
+    let mut r = c
+        .post(format!("{base}{path}"))
+        .header(HEADER_PROTOCOL, "1")
+        .json(body);
     if let Some(t) = token {
         r = r.bearer_auth(t);
     }
@@ -57,7 +70,12 @@ fn acknowledged_pushes_survive_sigkill() {
                         "building": "1栋", "housing_type": "owned", "care_tier": "routine"}})
             })
             .collect();
-        let res = post(&base, "/v1/sync/push", Some(&token), &json!({"batch_id": format!("b{b}"), "changes": changes}));
+        let res = post(
+            &base,
+            "/v1/sync/push",
+            Some(&token),
+            &json!({"batch_id": format!("b{b}"), "changes": changes}),
+        );
         acked.extend(
             res["results"]
                 .as_array()

@@ -48,9 +48,17 @@ async fn push_applies_per_change_and_pull_shows_only_scope() {
     assert_eq!(outcomes[1], Outcome::Rejected);
     assert_eq!(res.results[1].reason.as_ref().unwrap().code, "out_of_scope");
     assert_eq!(outcomes[2], Outcome::Applied);
-    assert_eq!(res.results[3].reason.as_ref().unwrap().code, "parent_unknown");
+    assert_eq!(
+        res.results[3].reason.as_ref().unwrap().code,
+        "parent_unknown"
+    );
     assert_eq!(res.results[4].reason.as_ref().unwrap().code, "invalid");
-    assert!(res.results[4].reason.as_ref().unwrap().message.contains("floor"));
+    assert!(res.results[4]
+        .reason
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("floor"));
     assert_eq!(res.results[5].reason.as_ref().unwrap().code, "invalid");
     assert_eq!(res.results[6].reason.as_ref().unwrap().code, "invalid");
     assert_eq!(outcomes[7], Outcome::Applied);
@@ -78,14 +86,42 @@ async fn push_applies_per_change_and_pull_shows_only_scope() {
         .push(
             &li.access_token,
             vec![
-                change("household", &h1, Op::Update, &hlc(ms + 10, "l"), json!({"notes": "x"})),
-                change("household", &id(), Op::Update, &hlc(ms + 10, "l"), json!({"notes": "x"})),
-                change("resident", &id(), Op::Create, &hlc(ms + 10, "l"), resident_payload(&h1)),
-                change("resident", &id(), Op::Create, &hlc(ms + 10, "l"), resident_payload(&id())),
+                change(
+                    "household",
+                    &h1,
+                    Op::Update,
+                    &hlc(ms + 10, "l"),
+                    json!({"notes": "x"}),
+                ),
+                change(
+                    "household",
+                    &id(),
+                    Op::Update,
+                    &hlc(ms + 10, "l"),
+                    json!({"notes": "x"}),
+                ),
+                change(
+                    "resident",
+                    &id(),
+                    Op::Create,
+                    &hlc(ms + 10, "l"),
+                    resident_payload(&h1),
+                ),
+                change(
+                    "resident",
+                    &id(),
+                    Op::Create,
+                    &hlc(ms + 10, "l"),
+                    resident_payload(&id()),
+                ),
             ],
         )
         .await;
-    let r: Vec<_> = res.results.iter().map(|r| r.reason.clone().unwrap()).collect();
+    let r: Vec<_> = res
+        .results
+        .iter()
+        .map(|r| r.reason.clone().unwrap())
+        .collect();
     assert_eq!(r[0], r[1]);
     assert_eq!(r[0].code, "out_of_scope");
     assert_eq!(r[2], r[3]);
@@ -99,13 +135,33 @@ async fn replayed_batches_apply_once() {
     let ms = now();
     let h = id();
     let batch = vec![
-        change("household", &h, Op::Create, &hlc(ms, "w"), household_payload(DEMO_GRID)),
-        change("visit", &id(), Op::Create, &hlc(ms + 1, "w"),
-            json!({"household_id": h, "visited_at": ms, "mode": "phone", "outcome": "fine", "notes": null})),
-        change("household", &h, Op::Update, &hlc(ms + 2, "w"), json!({"notes": "门口有狗"})),
+        change(
+            "household",
+            &h,
+            Op::Create,
+            &hlc(ms, "w"),
+            household_payload(DEMO_GRID),
+        ),
+        change(
+            "visit",
+            &id(),
+            Op::Create,
+            &hlc(ms + 1, "w"),
+            json!({"household_id": h, "visited_at": ms, "mode": "phone", "outcome": "fine", "notes": null}),
+        ),
+        change(
+            "household",
+            &h,
+            Op::Update,
+            &hlc(ms + 2, "w"),
+            json!({"notes": "门口有狗"}),
+        ),
     ];
     let first = t.push(&wang.access_token, batch.clone()).await;
-    assert!(first.results.iter().all(|r| !r.replayed && r.outcome == Outcome::Applied));
+    assert!(first
+        .results
+        .iter()
+        .all(|r| !r.replayed && r.outcome == Outcome::Applied));
     let (recs, cursor) = t.pull_all(&wang.access_token, None).await;
     assert_eq!(recs.len(), 2);
     for _ in 0..4 {
@@ -135,16 +191,32 @@ async fn concurrent_edits_merge_per_field_and_record_conflicts() {
     let create_hlc = hlc(ms, "p1");
     t.push(
         &wang.access_token,
-        vec![change("household", &h, Op::Create, &create_hlc, household_payload(DEMO_GRID))],
+        vec![change(
+            "household",
+            &h,
+            Op::Create,
+            &create_hlc,
+            household_payload(DEMO_GRID),
+        )],
     )
     .await;
 
     // Both edit `notes` having seen the created value; they also edit different fields.
-    let mut a = change("household", &h, Op::Update, &hlc(ms + 10, "p1"),
-        json!({"notes": "from wang", "room": "503"}));
+    let mut a = change(
+        "household",
+        &h,
+        Op::Update,
+        &hlc(ms + 10, "p1"),
+        json!({"notes": "from wang", "room": "503"}),
+    );
     a.base = Some(obj(json!({"notes": create_hlc, "room": create_hlc})));
-    let mut b = change("household", &h, Op::Update, &hlc(ms + 20, "p2"),
-        json!({"notes": "from zhao", "care_tier": "close"}));
+    let mut b = change(
+        "household",
+        &h,
+        Op::Update,
+        &hlc(ms + 20, "p2"),
+        json!({"notes": "from zhao", "care_tier": "close"}),
+    );
     b.base = Some(obj(json!({"notes": create_hlc, "care_tier": create_hlc})));
     // The later edit arrives first; the earlier one loses on `notes` and is recorded.
     let rb = t.push(&lead.access_token, vec![b]).await;
@@ -167,7 +239,13 @@ async fn concurrent_edits_merge_per_field_and_record_conflicts() {
     assert_eq!(conflict["data"]["status"], "open");
     assert_eq!(conflict["data"]["lost_value"], "from wang");
     let notes_clock = hh["clocks"]["notes"].as_str().unwrap().to_string();
-    let mut seq = change("household", &h, Op::Update, &hlc(ms + 30, "p1"), json!({"notes": "agreed"}));
+    let mut seq = change(
+        "household",
+        &h,
+        Op::Update,
+        &hlc(ms + 30, "p1"),
+        json!({"notes": "agreed"}),
+    );
     seq.base = Some(obj(json!({"notes": notes_clock})));
     let r = t.push(&wang.access_token, vec![seq]).await;
     assert_eq!(r.results[0].outcome, Outcome::Applied);
@@ -175,9 +253,16 @@ async fn concurrent_edits_merge_per_field_and_record_conflicts() {
     // The conflict can be resolved from a device.
     let cid = conflict["id"].as_str().unwrap();
     let seen = conflict["clocks"]["status"].clone();
-    let mut resolve = change("conflict", cid, Op::Update, &hlc(ms + 60_000, "p2"),
-        json!({"status": "resolved", "resolution": "kept", "resolved_at": ms + 40}));
-    resolve.base = Some(obj(json!({"status": seen, "resolution": seen, "resolved_at": seen})));
+    let mut resolve = change(
+        "conflict",
+        cid,
+        Op::Update,
+        &hlc(ms + 60_000, "p2"),
+        json!({"status": "resolved", "resolution": "kept", "resolved_at": ms + 40}),
+    );
+    resolve.base = Some(obj(
+        json!({"status": seen, "resolution": seen, "resolved_at": seen}),
+    ));
     let r = t.push(&lead.access_token, vec![resolve]).await;
     assert_eq!(r.results[0].outcome, Outcome::Applied, "{:?}", r.results[0]);
 }
@@ -193,15 +278,39 @@ async fn append_only_kinds_and_patrols() {
         .push(
             &wang.access_token,
             vec![
-                change("household", &h, Op::Create, &hlc(ms, "w"), household_payload(DEMO_GRID)),
+                change(
+                    "household",
+                    &h,
+                    Op::Create,
+                    &hlc(ms, "w"),
+                    household_payload(DEMO_GRID),
+                ),
                 change("visit", &v, Op::Create, &hlc(ms + 1, "w"), visit.clone()),
                 // Same visit id again (another change id): no second write.
                 change("visit", &v, Op::Create, &hlc(ms + 2, "w"), visit.clone()),
-                change("visit", &v, Op::Update, &hlc(ms + 3, "w"), json!({"notes": "edited"})),
-                change("patrol", &p, Op::Create, &hlc(ms + 4, "w"), json!({"grid_code": DEMO_GRID, "started_at": ms - 60_000})),
-                change("patrol", &p, Op::Update, &hlc(ms + 5, "w"), json!({
+                change(
+                    "visit",
+                    &v,
+                    Op::Update,
+                    &hlc(ms + 3, "w"),
+                    json!({"notes": "edited"}),
+                ),
+                change(
+                    "patrol",
+                    &p,
+                    Op::Create,
+                    &hlc(ms + 4, "w"),
+                    json!({"grid_code": DEMO_GRID, "started_at": ms - 60_000}),
+                ),
+                change(
+                    "patrol",
+                    &p,
+                    Op::Update,
+                    &hlc(ms + 5, "w"),
+                    json!({
                     "ended_at": ms, "notes": null, "distance_m": 812.5, "duration_s": 60,
-                    "track": [[ms - 60_000, 37.78, 107.4, 5.0], [ms, 37.781, 107.401, null]]})),
+                    "track": [[ms - 60_000, 37.78, 107.4, 5.0], [ms, 37.781, 107.401, null]]}),
+                ),
             ],
         )
         .await;
@@ -223,7 +332,15 @@ async fn cursors_page_and_expire() {
     let wang = t.login("wangfang", "dev-w").await;
     let ms = now();
     let changes: Vec<_> = (0..120)
-        .map(|i| change("household", &id(), Op::Create, &hlc(ms + i, "w"), household_payload(DEMO_GRID)))
+        .map(|i| {
+            change(
+                "household",
+                &id(),
+                Op::Create,
+                &hlc(ms + i, "w"),
+                household_payload(DEMO_GRID),
+            )
+        })
         .collect();
     t.push(&wang.access_token, changes).await;
     let (recs, cursor) = t.pull_all(&wang.access_token, None).await;
@@ -233,7 +350,11 @@ async fn cursors_page_and_expire() {
 
     // A no-op sync: one empty page, well under 1 KB.
     let res = t
-        .req(reqwest::Method::GET, &format!("/v1/sync/pull?cursor={cursor}"), Some(&wang.access_token))
+        .req(
+            reqwest::Method::GET,
+            &format!("/v1/sync/pull?cursor={cursor}"),
+            Some(&wang.access_token),
+        )
         .send()
         .await
         .unwrap();
@@ -245,13 +366,18 @@ async fn cursors_page_and_expire() {
     assert_eq!(body["has_more"], false);
 
     // Garbage cursor: 400. A cursor from another server database: 410.
-    let (st, body) = t.get("/v1/sync/pull?cursor=nonsense!", Some(&wang.access_token)).await;
+    let (st, body) = t
+        .get("/v1/sync/pull?cursor=nonsense!", Some(&wang.access_token))
+        .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
     let other = start().await;
     let w2 = other.login("wangfang", "dev-w").await;
     let (_, foreign) = other.pull_all(&w2.access_token, None).await;
     let (st, body) = t
-        .get(&format!("/v1/sync/pull?cursor={foreign}"), Some(&wang.access_token))
+        .get(
+            &format!("/v1/sync/pull?cursor={foreign}"),
+            Some(&wang.access_token),
+        )
         .await;
     assert_eq!(st, StatusCode::GONE);
     assert_eq!(body["error"]["code"], "cursor_expired");
@@ -259,9 +385,27 @@ async fn cursors_page_and_expire() {
     // The scope grows (a second grid): old cursors expire, the snapshot has the new grid.
     let li = t.login("lijun", "dev-l").await;
     let lh = id();
-    t.push(&li.access_token, vec![change("household", &lh, Op::Create, &hlc(ms, "l"), household_payload(DEMO_GRID_2))]).await;
-    t.server.admin().add_user_grid("wangfang", DEMO_GRID_2).unwrap();
-    let (st, body) = t.get(&format!("/v1/sync/pull?cursor={cursor}"), Some(&wang.access_token)).await;
+    t.push(
+        &li.access_token,
+        vec![change(
+            "household",
+            &lh,
+            Op::Create,
+            &hlc(ms, "l"),
+            household_payload(DEMO_GRID_2),
+        )],
+    )
+    .await;
+    t.server
+        .admin()
+        .add_user_grid("wangfang", DEMO_GRID_2)
+        .unwrap();
+    let (st, body) = t
+        .get(
+            &format!("/v1/sync/pull?cursor={cursor}"),
+            Some(&wang.access_token),
+        )
+        .await;
     assert_eq!(st, StatusCode::GONE);
     assert_eq!(body["error"]["code"], "cursor_expired");
     let (recs, _) = t.pull_all(&wang.access_token, None).await;

@@ -378,6 +378,12 @@ impl Run<'_> {
         let mut restarts = 0u32;
         loop {
             self.check_cancel()?;
+            // A server that keeps moving the ground (offsets, vanished uploads) is not followed
+            // forever: the photo stays pending for the next run.
+            if restarts > 10 {
+                tracing::warn!(photo = %p.photo_id, "upload keeps restarting; left for later");
+                return Ok(PhotoEnd::Failed);
+            }
             let loc = match &location {
                 Some(l) => l.clone(),
                 None => match self.create(p)? {
@@ -414,9 +420,6 @@ impl Run<'_> {
                 // Full but not confirmed: ask again (the server finishes it on HEAD).
                 offset = None;
                 restarts += 1;
-                if restarts > 3 {
-                    return Ok(PhotoEnd::Failed);
-                }
                 continue;
             }
             let want = (p.length - at).min(self.opts.chunk_size as u64) as usize;
@@ -450,11 +453,15 @@ impl Run<'_> {
                     offset = Some(new);
                     self.report_progress(progress);
                 }
-                Reply::Refused(409, _) => offset = None,
+                Reply::Refused(409, _) => {
+                    offset = None;
+                    restarts += 1;
+                }
                 Reply::Refused(404, _) => {
                     forget_location(self.store, &p.sha256)?;
                     location = None;
                     offset = None;
+                    restarts += 1;
                 }
                 Reply::Refused(STATUS_CHECKSUM_MISMATCH, code) => {
                     self.report.chunks_refused += 1;

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use gridwalk_sync_server::{Config, Server};
 
-pub use gridwalk_sync_server::admin::{DEMO_COMMUNITY, DEMO_GRID, DEMO_GRID_2, DEMO_PASSWORD};
+#[allow(unused_imports)]
+pub use gridwalk_sync_server::admin::{DEMO_GRID, DEMO_PASSWORD};
 
 /// A server on a loopback port, on its own runtime.
 pub struct ServerHandle {

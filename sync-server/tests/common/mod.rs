@@ -68,7 +68,12 @@ impl TestServer {
 
     /// POST JSON; returns status and JSON body.
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
-        let res = self.req(Method::POST, path, token).json(body).send().await.unwrap();
+        let res = self
+            .req(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status();
         (status, res.json().await.unwrap_or(Value::Null))
     }
@@ -97,7 +102,11 @@ impl TestServer {
             changes,
         };
         let (s, body) = self
-            .post("/v1/sync/push", Some(token), &serde_json::to_value(&req).unwrap())
+            .post(
+                "/v1/sync/push",
+                Some(token),
+                &serde_json::to_value(&req).unwrap(),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{body}");
         serde_json::from_value(body).unwrap()
