@@ -5,7 +5,9 @@
 //! It talks to a real `gridwalk-server` (started by `scripts/demo.sh`, or any server seeded with
 //! `--demo`), so every line it prints is something the sync engine actually did.
 
-use gridwalk_core::sync::{CancelToken, HttpTransport, SyncOptions, SyncPhase, SyncReport};
+use gridwalk_core::sync::{
+    CancelToken, HttpTransport, SyncOptions, SyncPhase, SyncReport, UploadOptions,
+};
 use gridwalk_core::{CaseStatus, Store, TaskKind};
 use serde_json::{json, Value};
 
@@ -121,6 +123,22 @@ pub fn evening(
         );
     }
     let first = sync_with_progress(store, &t, say)?;
+    let photos = store
+        .upload_photos(
+            &t,
+            &UploadOptions::default(),
+            &mut |_| {},
+            &CancelToken::new(),
+        )
+        .map_err(sync_err)?;
+    if say {
+        outln!(
+            "  照片随后上传（可断点续传）/ photos follow, resumable: {} 张上传 uploaded, {} 张服务器已有 already there, {} 字节 bytes",
+            photos.uploaded,
+            photos.already_on_server,
+            photos.bytes_sent
+        );
+    }
 
     // The grid leader's device receives the day.
     let leader = Store::open(dir.join("leader.db"))?;
@@ -180,6 +198,7 @@ pub fn evening(
     }
     Ok(json!({
         "first_sync": first,
+        "photos": photos,
         "leader_sync": leader_report,
         "case": {"id": case.id, "server_status": status, "device_status": now_case.status.as_str()},
         "verification_tasks": verify_tasks.len(),

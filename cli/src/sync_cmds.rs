@@ -12,6 +12,7 @@ use std::io::BufRead;
 use clap::{Args, Subcommand};
 use gridwalk_core::sync::{
     CancelToken, ConflictChoice, HttpTransport, SyncError, SyncOptions, SyncPhase, SyncProgress,
+    UploadOptions, UploadProgress,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -204,10 +205,35 @@ pub fn sync(ctx: &Ctx, a: SyncArgs) -> Res {
         bar.tick();
     };
     let result = store.sync(&t, &opts, &mut on_progress, &CancelToken::new());
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(sync_err(e));
+        }
+    };
+    // Photos follow the records: the case text is on the server already, its pictures resume
+    // from wherever an earlier run stopped.
+    let mut on_upload = |p: &UploadProgress| {
+        bar.set_message(format!(
+            "照片 / photos {}/{} ({:.1}/{:.1} KiB)",
+            p.photos_done,
+            p.photos_total,
+            p.bytes_done as f64 / 1024.0,
+            p.bytes_total as f64 / 1024.0
+        ));
+        bar.tick();
+    };
+    let photos = store.upload_photos(
+        &t,
+        &UploadOptions::default(),
+        &mut on_upload,
+        &CancelToken::new(),
+    );
     bar.finish_and_clear();
-    let report = result.map_err(sync_err)?;
+    let photos = photos.map_err(sync_err)?;
     if ctx.json {
-        return print_json(&report);
+        return print_json(&json!({"records": report, "photos": photos}));
     }
     let rows = vec![
         ("已上传 / pushed".into(), report.pushed.to_string()),
@@ -220,6 +246,13 @@ pub fn sync(ctx: &Ctx, a: SyncArgs) -> Res {
             report.parked.to_string(),
         ),
         ("重试 / retries".into(), report.retries.to_string()),
+        (
+            "照片 / photos (uploaded/already there/failed)".into(),
+            format!(
+                "{} / {} / {}",
+                photos.uploaded, photos.already_on_server, photos.failed
+            ),
+        ),
         (
             "流量 / bytes (sent/received)".into(),
             format!("{} / {}", report.bytes_sent, report.bytes_received),

@@ -241,7 +241,7 @@ def test_today_list_holds_task_and_patrol_quota(store):
 
 
 def test_vocabularies_and_closed_store(store):
-    assert gw.CareTier.CLOSE.label_zh() == "放心户"
+    assert gw.CareTier.CLOSE.label_zh() == "连心户"
     assert gw.CareTier.CLOSE.code() == "close"
     assert any(t.code == "0203" and t.label_zh == "电动车违规充电" for t in gw.case_types())
     store.close_store()

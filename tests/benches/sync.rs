@@ -22,6 +22,8 @@ use gridwalk_e2e::InProcessServer;
 use gridwalk_protocol::{Change, Op, PushRequest};
 
 type BenchResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// Bytes up, bytes down, requests.
+type Counters = (u64, u64, u64);
 
 /// Counts bytes both ways and HTTP requests (by their protocol header) between a client and
 /// the server.
@@ -64,7 +66,7 @@ impl Proxy {
         })
     }
 
-    fn counters(&self) -> (u64, u64, u64) {
+    fn counters(&self) -> Counters {
         (
             self.up.load(Ordering::SeqCst),
             self.down.load(Ordering::SeqCst),
@@ -247,7 +249,7 @@ fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
     let records = fill(&a, sizes)?;
     let (up0, down0, _) = proxy.counters();
     let t0 = Instant::now();
-    let push_end: Mutex<Option<(Instant, (u64, u64, u64))>> = Mutex::new(None);
+    let push_end: Mutex<Option<(Instant, Counters)>> = Mutex::new(None);
     let report = a.sync(
         &ta,
         &sync_opts(),

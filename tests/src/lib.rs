@@ -96,7 +96,14 @@ pub fn server_binary() -> PathBuf {
     BUILD_SERVER.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "gridwalk-sync-server", "--bin", "gridwalk-server"]);
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "gridwalk-sync-server",
+            "--bin",
+            "gridwalk-server",
+        ]);
         if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
             cmd.arg("--release");
         }

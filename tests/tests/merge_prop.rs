@@ -16,14 +16,28 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone)]
 enum Step {
     /// Device edits a household's notes.
-    HouseholdNotes { dev: usize, rec: usize },
+    HouseholdNotes {
+        dev: usize,
+        rec: usize,
+    },
     /// Device edits a resident's phone.
-    ResidentPhone { dev: usize, rec: usize },
+    ResidentPhone {
+        dev: usize,
+        rec: usize,
+    },
     /// Device edits a resident's notes.
-    ResidentNotes { dev: usize, rec: usize },
-    Sync { dev: usize },
+    ResidentNotes {
+        dev: usize,
+        rec: usize,
+    },
+    Sync {
+        dev: usize,
+    },
     /// Device's wall clock moves to now + `days` (negative = behind).
-    Skew { dev: usize, days: i64 },
+    Skew {
+        dev: usize,
+        days: i64,
+    },
 }
 
 const DEVICES: usize = 3;
@@ -85,7 +99,10 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             .store
             .add_household(&household(DEMO_GRID, &format!("{}", 201 + i)))
             .unwrap();
-        let r = devs[0].store.add_resident(&resident(&h.id, "马淑珍")).unwrap();
+        let r = devs[0]
+            .store
+            .add_resident(&resident(&h.id, "马淑珍"))
+            .unwrap();
         hs.push(h.id);
         rs.push(r.id);
     }
@@ -170,7 +187,12 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     // Convergence: every device and the server (seen through a fresh device) agree.
     let want = snapshot(&fresh.store, &hs, &rs);
     for d in &devs {
-        prop_assert_eq!(&snapshot(&d.store, &hs, &rs), &want, "device {} differs", d.name);
+        prop_assert_eq!(
+            &snapshot(&d.store, &hs, &rs),
+            &want,
+            "device {} differs",
+            d.name
+        );
         prop_assert_eq!(pending(&d.store), 0);
     }
 

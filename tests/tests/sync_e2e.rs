@@ -68,7 +68,10 @@ fn offline_edits_on_both_sides_converge() {
     let r = a.store.add_resident(&resident(&h.id, "张桂兰")).unwrap();
     a.sync().unwrap();
     b.sync().unwrap();
-    assert_eq!(b.store.household(&h.id).unwrap().address.room.as_deref(), Some("502"));
+    assert_eq!(
+        b.store.household(&h.id).unwrap().address.room.as_deref(),
+        Some("502")
+    );
 
     // Both offline: each edits different records and fields, and adds new ones.
     a.store
@@ -95,7 +98,10 @@ fn offline_edits_on_both_sides_converge() {
             },
         )
         .unwrap();
-    let h2 = b.store.add_household(&household(DEMO_GRID_2, "101")).unwrap();
+    let h2 = b
+        .store
+        .add_household(&household(DEMO_GRID_2, "101"))
+        .unwrap();
     let h3 = a.store.add_household(&household(DEMO_GRID, "601")).unwrap();
 
     a.sync().unwrap();
@@ -113,7 +119,10 @@ fn offline_edits_on_both_sides_converge() {
     assert_eq!(on_a, on_b);
     assert_eq!(on_a.len(), 2);
     assert!(on_a.iter().any(|(id, _)| *id == h3.id));
-    assert_eq!(residents_by_id(&a.store, &h.id), residents_by_id(&b.store, &h.id));
+    assert_eq!(
+        residents_by_id(&a.store, &h.id),
+        residents_by_id(&b.store, &h.id)
+    );
     assert_eq!(
         b.store.resident(&r.id).unwrap().phone.as_deref(),
         Some("13800001111")
@@ -123,7 +132,10 @@ fn offline_edits_on_both_sides_converge() {
         Some("楼道堆物已清理")
     );
     assert_eq!(count(&b.store, "visits"), 1);
-    assert!(a.store.household(&h2.id).is_err(), "grid 2 must not reach grid 1's worker");
+    assert!(
+        a.store.household(&h2.id).is_err(),
+        "grid 2 must not reach grid 1's worker"
+    );
     for d in [&a, &b] {
         assert!(d.store.conflicts(true).unwrap().is_empty());
     }
@@ -247,7 +259,9 @@ fn a_batch_replayed_one_to_five_times_applies_once() {
         let scratch = tempfile::tempdir().unwrap();
         let s = Store::open(scratch.path().join("s.db")).unwrap();
         s.upsert_org_units(&a.store.org_units().unwrap()).unwrap();
-        let h = s.add_household(&household(DEMO_GRID, &format!("{replays}01"))).unwrap();
+        let h = s
+            .add_household(&household(DEMO_GRID, &format!("{replays}01")))
+            .unwrap();
         s.add_resident(&resident(&h.id, "王建华")).unwrap();
         s.update_household(
             &h.id,
@@ -265,7 +279,11 @@ fn a_batch_replayed_one_to_five_times_applies_once() {
                 change_id: e.change_id,
                 entity: e.entity,
                 entity_id: e.entity_id,
-                op: if e.op == "create" { Op::Create } else { Op::Update },
+                op: if e.op == "create" {
+                    Op::Create
+                } else {
+                    Op::Update
+                },
                 hlc: e.hlc,
                 payload: e.payload.as_object().cloned().unwrap_or_default(),
                 base: e.base,
@@ -298,8 +316,13 @@ fn a_worker_cannot_read_or_write_another_grids_households() {
     let dir = tempfile::tempdir().unwrap();
     let fang = Device::login(dir.path(), "fang", &srv.url, "wangfang");
     let jun = Device::login(dir.path(), "jun", &srv.url, "lijun");
-    let theirs = jun.store.add_household(&household(DEMO_GRID_2, "808")).unwrap();
-    jun.store.add_resident(&resident(&theirs.id, "刘德明")).unwrap();
+    let theirs = jun
+        .store
+        .add_household(&household(DEMO_GRID_2, "808"))
+        .unwrap();
+    jun.store
+        .add_resident(&resident(&theirs.id, "刘德明"))
+        .unwrap();
     jun.sync().unwrap();
 
     // By pull: nothing of grid 2 reaches grid 1's worker.
@@ -315,7 +338,10 @@ fn a_worker_cannot_read_or_write_another_grids_households() {
     let mut new_resident = Map::new();
     new_resident.insert("household_id".into(), json!(theirs.id));
     new_resident.insert("name".into(), json!("假冒"));
-    let mine = fang.store.add_household(&household(DEMO_GRID, "101")).unwrap();
+    let mine = fang
+        .store
+        .add_household(&household(DEMO_GRID, "101"))
+        .unwrap();
     let res = raw_push(
         &fang,
         vec![
@@ -365,7 +391,10 @@ fn a_worker_cannot_read_or_write_another_grids_households() {
     stray.grid_code = DEMO_GRID_2.into();
     let stray = fang.store.add_household(&stray);
     if let Ok(stray) = stray {
-        let after = fang.store.add_household(&household(DEMO_GRID, "102")).unwrap();
+        let after = fang
+            .store
+            .add_household(&household(DEMO_GRID, "102"))
+            .unwrap();
         let report = fang.sync().unwrap();
         assert_eq!(report.rejected, 1, "{report:?}");
         let att = fang.store.attention().unwrap();
@@ -426,8 +455,8 @@ fn a_revoked_device_is_refused() {
 #[test]
 fn an_expired_access_token_refreshes_transparently() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = gridwalk_sync_server::Config::with_data_dir(dir.path().join("srv"))
-        .argon2_light();
+    let mut config =
+        gridwalk_sync_server::Config::with_data_dir(dir.path().join("srv")).argon2_light();
     config.access_ttl_secs = 1;
     let srv = InProcessServer::start(config);
     let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
@@ -502,8 +531,13 @@ fn the_server_killed_mid_push_and_mid_pull_loses_and_duplicates_nothing() {
         max_attempts: 1,
         ..fast_options()
     };
-    let (started, handle) =
-        sync_in_thread(a_path.clone(), server.url.clone(), opts.clone(), SyncPhase::Push, 200);
+    let (started, handle) = sync_in_thread(
+        a_path.clone(),
+        server.url.clone(),
+        opts.clone(),
+        SyncPhase::Push,
+        200,
+    );
     started.recv_timeout(Duration::from_secs(60)).unwrap();
     server.kill();
     let first = handle.join().unwrap();
@@ -511,7 +545,10 @@ fn the_server_killed_mid_push_and_mid_pull_loses_and_duplicates_nothing() {
     server.restart();
     let a = Store::open(&a_path).unwrap();
     let left = pending(&a);
-    assert!(left > 0 && left < 3000, "some acknowledged, some not: {left}");
+    assert!(
+        left > 0 && left < 3000,
+        "some acknowledged, some not: {left}"
+    );
     let t = gridwalk_core::sync::HttpTransport::new(&server.url).unwrap();
     a.sync(&t, &fast_options(), &mut |_| {}, &CancelToken::new())
         .unwrap();
@@ -521,14 +558,22 @@ fn the_server_killed_mid_push_and_mid_pull_loses_and_duplicates_nothing() {
     let b = Device::login(dir.path(), "b", &server.url, "zhaomin");
     let b_path = b.store.path().to_path_buf();
     drop(b);
-    let (started, handle) =
-        sync_in_thread(b_path.clone(), server.url.clone(), opts, SyncPhase::Pull, 600);
+    let (started, handle) = sync_in_thread(
+        b_path.clone(),
+        server.url.clone(),
+        opts,
+        SyncPhase::Pull,
+        600,
+    );
     started.recv_timeout(Duration::from_secs(60)).unwrap();
     server.kill();
     assert!(handle.join().unwrap().is_err(), "the pull was cut short");
     let b = Store::open(&b_path).unwrap();
     let partial = count(&b, "households") + count(&b, "residents");
-    assert!(partial > 0 && partial < 3000, "partial feed applied: {partial}");
+    assert!(
+        partial > 0 && partial < 3000,
+        "partial feed applied: {partial}"
+    );
     server.restart();
     let t = gridwalk_core::sync::HttpTransport::new(&server.url).unwrap();
     b.sync(&t, &fast_options(), &mut |_| {}, &CancelToken::new())

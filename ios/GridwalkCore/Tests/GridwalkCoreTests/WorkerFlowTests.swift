@@ -218,7 +218,7 @@ final class WorkerFlowTests: XCTestCase {
     }
 
     func testVocabulariesAndClosedStore() throws {
-        XCTAssertEqual(CareTier.close.labelZh(), "放心户")
+        XCTAssertEqual(CareTier.close.labelZh(), "连心户")
         XCTAssertTrue(caseTypes().contains { $0.code == "0203" && $0.labelZh == "电动车违规充电" })
         store.closeStore()
         XCTAssertTrue(store.isClosed())

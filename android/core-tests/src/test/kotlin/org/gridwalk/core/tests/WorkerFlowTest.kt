@@ -297,7 +297,7 @@ class WorkerFlowTest {
 
     @Test
     fun `vocabularies carry labels, and a closed store says so`() {
-        assertEquals("放心户", CareTier.CLOSE.labelZh())
+        assertEquals("连心户", CareTier.CLOSE.labelZh())
         assertEquals("close", CareTier.CLOSE.code())
         assertTrue(caseTypes().any { it.code == "0203" && it.labelZh == "电动车违规充电" })
         store.closeStore()
