@@ -30,8 +30,9 @@ mkdir -p "$out/kotlin" "$out/swift" "$out/python" "$out/lib"
 for lang in kotlin swift python; do
     "$bindgen" generate --library "$lib" --language "$lang" --no-format --out-dir "$out/$lang" >/dev/null
 done
-cp "$lib" "$out/lib/"
-cp "$lib" "$out/python/"
+# Hard links where possible: the unstripped debug library is large.
+ln -f "$lib" "$out/lib/" 2>/dev/null || cp "$lib" "$out/lib/"
+ln -f "$lib" "$out/python/" 2>/dev/null || cp "$lib" "$out/python/"
 echo "bindings: generated Kotlin, Swift and Python from $lib into $out"
 
 if [ "$release" = 1 ]; then

@@ -40,6 +40,9 @@ dpkg -s libjna-jni >/dev/null 2>&1 || need_apt+=(libjna-jni)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ! -x "$VENV/bin/pytest" ]; then
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     as_root apt-get update -qq

@@ -360,15 +360,14 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
         .find(|u| u.code == grid)
         .ok_or("demo grid missing")?;
     let homes = sample::sample_households(7, &unit, devices * 2, today);
-    let mut batches: Vec<Vec<Change>> = Vec::new();
+    // One write per device's household; the outbox is read once and split at the seq where
+    // each write ended.
+    let mut ends: Vec<i64> = Vec::new();
     for sh in homes
         .iter()
         .filter(|h| h.residents.len() >= 2)
         .take(devices)
     {
-        let before = scratch
-            .read(|c| changes::list(c, "pending", 1_000_000))?
-            .len();
         scratch.write(|ctx| {
             let h = households::insert(ctx, &sh.household)?;
             for r in sh.residents.iter().take(3) {
@@ -379,25 +378,30 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
             }
             Ok(())
         })?;
-        let all = scratch.read(|c| changes::list(c, "pending", 1_000_000))?;
-        batches.push(
-            all[before..]
-                .iter()
-                .map(|e| Change {
-                    change_id: e.change_id.clone(),
-                    entity: e.entity.clone(),
-                    entity_id: e.entity_id.clone(),
-                    op: if e.op == "create" {
-                        Op::Create
-                    } else {
-                        Op::Update
-                    },
-                    hlc: e.hlc.clone(),
-                    payload: e.payload.as_object().cloned().unwrap_or_default(),
-                    base: e.base.clone(),
-                })
-                .collect(),
+        ends.push(
+            scratch.read(|c| Ok(c.query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))?))?,
         );
+    }
+    let all = scratch.read(|c| changes::list(c, "pending", 10_000_000))?;
+    let mut batches: Vec<Vec<Change>> = vec![Vec::new(); ends.len()];
+    for e in all {
+        let group = ends.partition_point(|end| *end < e.seq);
+        let op = if e.op == "create" {
+            Op::Create
+        } else {
+            Op::Update
+        };
+        if let Some(batch) = batches.get_mut(group) {
+            batch.push(Change {
+                op,
+                payload: e.payload.as_object().cloned().unwrap_or_default(),
+                change_id: e.change_id,
+                entity: e.entity,
+                entity_id: e.entity_id,
+                hlc: e.hlc,
+                base: e.base,
+            });
+        }
     }
     let admin = srv.server.admin();
     let mut jobs = Vec::new();
