@@ -94,6 +94,8 @@ run_swift() {
     local pkg="$out/swift-package"
     rm -rf "$pkg" && mkdir -p "$pkg"
     cp -r ios/GridwalkCore/. "$pkg/"
+    # The generated sources' folders are not in git (their contents are generated).
+    mkdir -p "$pkg/Sources/GridwalkCore" "$pkg/Sources/GridwalkCoreFFI"
     rm -rf "$pkg/.build"
     cp "$out/swift/GridwalkCore.swift" "$pkg/Sources/GridwalkCore/"
     cp "$out/swift/GridwalkCoreFFI.h" "$pkg/Sources/GridwalkCoreFFI/"

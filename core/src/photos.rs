@@ -907,7 +907,8 @@ fn report(conn: &Connection, dir: &Path, settings: &PhotoSettings) -> Result<Pho
     let mut pending_upload_bytes = 0u64;
     let mut releasable_bytes = 0u64;
     let mut stmt = conn.prepare(
-        "SELECT file_name, max(byte_len), min(upload_state = 'done'), max(upload_offset)
+        "SELECT file_name, max(byte_len), min(upload_state = 'done'), max(upload_offset),
+                min(sync_state = 'synced')
          FROM photos WHERE file_state = 'present' GROUP BY file_name",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -916,17 +917,20 @@ fn report(conn: &Connection, dir: &Path, settings: &PhotoSettings) -> Result<Pho
             r.get::<_, i64>(1)?,
             r.get::<_, bool>(2)?,
             r.get::<_, i64>(3)?,
+            r.get::<_, bool>(4)?,
         ))
     })?;
     for row in rows {
-        let (name, len, done, offset) = row?;
+        let (name, len, done, offset, recorded) = row?;
         let on_disk = sizes.get(&name).copied();
         if on_disk.is_some() {
             file_count += 1;
         }
         let len = u64::try_from(len).unwrap_or(0);
-        if done {
+        if done && recorded {
             releasable_bytes += on_disk.unwrap_or(0);
+        } else if done {
+            // On the server, but its record is not yet: neither pending upload nor releasable.
         } else {
             pending_upload_count += 1;
             pending_upload_bytes += len.saturating_sub(u64::try_from(offset).unwrap_or(0));
@@ -1058,11 +1062,14 @@ impl Store {
             } else {
                 u64::MAX
             };
-            // A file goes only if every row naming it is uploaded and old enough.
+            // A file goes only if every row naming it is uploaded, its record is on the server
+            // (a blob without a record in scope could never be downloaded again) and it is old
+            // enough.
             let mut stmt = ctx.tx.prepare(
                 "SELECT file_name FROM photos WHERE file_state = 'present'
                  GROUP BY file_name
-                 HAVING min(upload_state = 'done') = 1 AND max(added_at) <= ?1
+                 HAVING min(upload_state = 'done') = 1 AND min(sync_state = 'synced') = 1
+                    AND max(added_at) <= ?1
                  ORDER BY max(added_at)",
             )?;
             let names = stmt

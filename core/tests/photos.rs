@@ -435,6 +435,18 @@ fn mark_uploaded(s: &Store, sha: &str, at: chrono::DateTime<Utc>) {
     .unwrap();
 }
 
+/// What the sync engine does when the server acknowledges the photo's record.
+fn mark_recorded(s: &Store, sha: &str) {
+    s.write(|ctx| {
+        ctx.tx.execute(
+            "UPDATE photos SET sync_state = 'synced', server_rev = 1 WHERE sha256 = ?1",
+            [sha],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+}
+
 #[test]
 fn storage_report_quota_and_retention_only_release_confirmed_files() {
     let f = fixture();
@@ -468,6 +480,17 @@ fn storage_report_quota_and_retention_only_release_confirmed_files() {
 
     f.clock.advance(Duration::days(10));
     mark_uploaded(s, &a.sha256, f.clock.now());
+    // The bytes are on the server but the photo's record is not: the file stays, or a blob no
+    // record points at would be all that is left of it.
+    let unrecorded = s
+        .release_uploaded_photos(&RetentionPolicy {
+            keep_days: 0,
+            only_over_quota: false,
+        })
+        .unwrap();
+    assert_eq!(unrecorded.files_deleted, 0);
+    assert_eq!(s.photo_storage_report().unwrap().releasable_bytes, 0);
+    mark_recorded(s, &a.sha256);
     // Kept for 30 days by this policy.
     let kept = s
         .release_uploaded_photos(&RetentionPolicy {

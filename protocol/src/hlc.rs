@@ -22,6 +22,9 @@ pub struct HlcClock {
     node: String,
 }
 
+/// Largest counter value (five digits in the encoded stamp).
+pub const MAX_COUNTER: u32 = 99_999;
+
 /// A parsed stamp.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
@@ -37,11 +40,16 @@ impl Stamp {
         let wall_ms = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let counter = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let node = it.next().filter(|n| !n.is_empty()).ok_or_else(bad)?;
-        Ok(Stamp {
+        let stamp = Stamp {
             wall_ms,
             counter,
             node: node.to_string(),
-        })
+        };
+        // Stamps are compared as strings: only the canonical fixed-width form orders correctly.
+        if wall_ms < 0 || counter > MAX_COUNTER || stamp.encode() != s {
+            return Err(HlcError);
+        }
+        Ok(stamp)
     }
 
     pub fn encode(&self) -> String {
@@ -75,7 +83,17 @@ impl HlcClock {
         } else {
             self.counter = self.counter.saturating_add(1);
         }
+        self.carry();
         self.current()
+    }
+
+    /// Keeps the counter within its five digits: past the last one, the clock moves on a
+    /// millisecond (a stamp with a sixth counter digit would sort before its predecessors).
+    fn carry(&mut self) {
+        if self.counter > MAX_COUNTER {
+            self.wall_ms += 1;
+            self.counter = 0;
+        }
     }
 
     /// Merges a stamp received from elsewhere so later local stamps sort after it.
@@ -92,6 +110,7 @@ impl HlcClock {
             0
         };
         self.wall_ms = max_wall;
+        self.carry();
         Ok(())
     }
 
@@ -146,6 +165,15 @@ mod tests {
         };
         assert_eq!(Stamp::parse(&s.encode()).unwrap(), s);
         assert!(Stamp::parse("garbage").is_err());
+        // Only the canonical fixed-width form: anything else would sort wrongly as a string.
+        assert!(Stamp::parse("9.0.x").is_err());
+        assert!(Stamp::parse("000000000000009.100000.x").is_err());
+
+        // The counter never grows a sixth digit: the wall clock carries instead.
+        let mut c = HlcClock::new("n", Some("000000000001000.99999.n"));
+        let next = c.tick(10);
+        assert_eq!(next, "000000000001001.00000.n");
+        assert!(next.as_str() > "000000000001000.99999.n");
         assert!(HlcClock::new("x", None).observe("1.2", 0).is_err());
     }
 }

@@ -695,17 +695,16 @@ fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
                 }
             }
             let grid = r.grid_code.clone();
-            // A valid open → done/cancelled step was made on the status the server holds, so
-            // it is sequential even when the device sent no base clocks (core's finish_task
-            // does not): fill them in rather than record a conflict for every finished task.
+            // The state machine has just checked that open → done/cancelled follows the status
+            // the server holds, so the step is sequential: its base is the server's clock of
+            // those fields, whatever the device sent (its base is the task row's last stamp,
+            // which differs when another field changed later), and no conflict is recorded.
             let mut change = change.clone();
             if change.payload.contains_key("status") {
                 let base = change.base.get_or_insert_with(Map::new);
                 for f in ["status", "completed_at"] {
-                    if !base.contains_key(f) {
-                        if let Some(c) = r.clocks.get(f) {
-                            base.insert(f.to_string(), c.clone());
-                        }
+                    if let Some(c) = r.clocks.get(f) {
+                        base.insert(f.to_string(), c.clone());
                     }
                 }
             }

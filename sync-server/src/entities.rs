@@ -125,7 +125,7 @@ fn target_kind(s: &str) -> bool {
 }
 
 fn conflict_status(s: &str) -> bool {
-    matches!(s, "open" | "resolved" | "dismissed")
+    matches!(s, "open" | "resolved")
 }
 
 fn sha256_hex(s: &str) -> bool {

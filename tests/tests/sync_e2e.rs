@@ -598,3 +598,25 @@ fn the_server_killed_mid_push_and_mid_pull_loses_and_duplicates_nothing() {
     let report = c.sync().unwrap();
     assert_eq!(report.pulled, 3000, "{report:?}");
 }
+
+#[test]
+fn another_user_cannot_sign_in_over_unsent_work() {
+    let srv = InProcessServer::demo();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    a.store.add_household(&household(DEMO_GRID, "502")).unwrap();
+    a.store.logout().unwrap();
+    // A colleague picks up the phone: her unsent household must not go out under his name.
+    let err = a
+        .store
+        .login(&a.transport, "lijun", DEMO_PASSWORD, None)
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_state", "{err:?}");
+    assert_eq!(pending(&a.store), 1, "her work is kept");
+    // She signs back in and it syncs as hers.
+    a.store
+        .login(&a.transport, "wangfang", DEMO_PASSWORD, None)
+        .unwrap();
+    a.sync().unwrap();
+    assert_eq!(pending(&a.store), 0);
+}

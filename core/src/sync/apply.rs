@@ -128,11 +128,13 @@ pub(crate) fn state_after(conn: &rusqlite::Connection, entity_name: &str, id: &s
     .to_string())
 }
 
-/// Whether a change to this record is still waiting to be pushed.
+/// Whether a change to this record has not reached the server: still waiting to be pushed,
+/// or refused and waiting for the worker. Either way the local values are the worker's.
 fn has_pending(conn: &rusqlite::Connection, entity_name: &str, id: &str) -> R<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT 1 FROM outbox WHERE entity = ?1 AND entity_id = ?2 AND state = 'pending'",
+            "SELECT 1 FROM outbox WHERE entity = ?1 AND entity_id = ?2
+               AND state IN ('pending', 'attention')",
         )?
         .exists(params![entity_name, id])?)
 }

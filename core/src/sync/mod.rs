@@ -61,6 +61,8 @@ impl SyncError {
             SyncError::AlreadyRunning => "already_running",
             SyncError::Cancelled => "cancelled",
             SyncError::Transport(t) => t.code(),
+            SyncError::Store(crate::Error::InvalidState { .. }) => "invalid_state",
+            SyncError::Store(crate::Error::Validation(_)) => "invalid",
             SyncError::Store(_) => "storage",
         }
     }

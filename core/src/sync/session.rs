@@ -13,7 +13,7 @@
 use std::sync::Mutex;
 
 use gridwalk_protocol::{LoginRequest, RefreshRequest, Role, Session, UserInfo};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::transport::{Transport, TransportError};
@@ -23,6 +23,8 @@ use crate::geometry::Boundary;
 use crate::store::{get_meta, set_meta, Store, Tx};
 
 const META_SESSION: &str = "sync_session";
+/// Id of the user whose changes are in the outbox (survives logout).
+const META_OUTBOX_OWNER: &str = "sync_outbox_owner";
 pub(crate) const META_CURSOR: &str = "sync_cursor";
 
 /// Refresh a little before the access token runs out, so a request does not die in flight.
@@ -152,6 +154,32 @@ impl Store {
         };
         let session = transport.login(&req)?;
         let info = self.write(|ctx| {
+            // The outbox belongs to whoever made it: another user may not sign in and push a
+            // colleague's unsent work under their own name. Kept across logout on purpose.
+            let owner: Option<String> = ctx
+                .tx
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [META_OUTBOX_OWNER],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let unsent: i64 = ctx
+                .tx
+                .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            if unsent > 0 && owner.as_ref().is_some_and(|o| *o != session.user.id) {
+                return Err(crate::Error::InvalidState {
+                    entity: "session",
+                    id: session.user.id.clone(),
+                    state: "unsent_changes_of_another_user".into(),
+                    action: "login",
+                });
+            }
+            ctx.tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![META_OUTBOX_OWNER, session.user.id],
+            )?;
             let previous = load(ctx.tx)?;
             if previous
                 .as_ref()

@@ -258,12 +258,23 @@ impl Run<'_> {
         }
     }
 
+    /// The URL of an upload location. Absolute locations are followed only on the configured
+    /// server: the bearer token never goes anywhere else.
     fn url(&self, location: &str) -> String {
+        let base = self.t.url("");
         if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            self.t.url(location)
+            if location.starts_with(base.trim_end_matches('/')) {
+                return location.to_string();
+            }
+            // Another origin: keep only the path, on our server.
+            let path = location
+                .splitn(4, '/')
+                .nth(3)
+                .map(|p| format!("/{p}"))
+                .unwrap_or_default();
+            return self.t.url(&path);
         }
+        self.t.url(location)
     }
 
     /// `POST /v1/uploads`: `None` when the server already has the file, else (location,
