@@ -535,6 +535,17 @@ fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
             if !who.in_scope(grid) {
                 return Ok(Err(out_of_scope()));
             }
+            // A case may name the household and patrol it was found on: they must be records
+            // the server holds in the reporter's scope, or every device would wait forever for
+            // a parent that never comes.
+            for (field, parent) in [
+                ("household_id", entity::HOUSEHOLD),
+                ("patrol_id", entity::PATROL),
+            ] {
+                if change.payload.get(field).is_some_and(|v| !v.is_null()) {
+                    try_refuse!(parent_grid(tx, who, parent, field, &change.payload)?);
+                }
+            }
             let grid = grid.to_string();
             let mut payload = change.payload.clone();
             payload.remove("status");

@@ -620,3 +620,52 @@ fn another_user_cannot_sign_in_over_unsent_work() {
     a.sync().unwrap();
     assert_eq!(pending(&a.store), 0);
 }
+
+#[test]
+fn a_case_naming_a_household_the_server_lacks_is_refused_not_parked() {
+    let srv = InProcessServer::demo();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    // A scratch phone files a case on a household the server never received.
+    let scratch = Store::open(dir.path().join("scratch.db")).unwrap();
+    scratch
+        .upsert_org_units(&a.store.org_units().unwrap())
+        .unwrap();
+    let h = scratch.add_household(&household(DEMO_GRID, "303")).unwrap();
+    let c = scratch
+        .draft_case(&CaseInput {
+            type_code: gridwalk_core::cases::CASE_TYPES[0].code.into(),
+            urgency: Urgency::Normal,
+            description: "楼道堆放杂物".into(),
+            location: None,
+            address: Some("3栋2单元".into()),
+            grid_code: DEMO_GRID.into(),
+            household_id: Some(h.id.clone()),
+            patrol_id: None,
+        })
+        .unwrap();
+    scratch.submit_case(&c.id).unwrap();
+    let case_change = scratch
+        .read(|conn| changes::list(conn, "pending", 100))
+        .unwrap()
+        .into_iter()
+        .find(|e| e.entity == "case")
+        .unwrap();
+    let res = raw_push(
+        &a,
+        vec![Change {
+            change_id: case_change.change_id,
+            entity: case_change.entity,
+            entity_id: case_change.entity_id,
+            op: Op::Create,
+            hlc: case_change.hlc,
+            payload: case_change.payload.as_object().cloned().unwrap_or_default(),
+            base: None,
+        }],
+    );
+    assert_eq!(res.results[0].outcome, Outcome::Rejected);
+    assert_eq!(
+        res.results[0].reason.as_ref().map(|r| r.code.as_str()),
+        Some("parent_unknown")
+    );
+}
