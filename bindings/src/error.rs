@@ -41,6 +41,8 @@ pub enum ValidationCode {
     UnsupportedFormat,
     /// A file that claims a supported format but is damaged or truncated.
     Corrupt,
+    /// A field this version does not know (a payload from a newer or patched app).
+    UnknownField,
 }
 
 impl From<Code> for ValidationCode {
@@ -60,6 +62,7 @@ impl From<Code> for ValidationCode {
             Code::Mismatch => ValidationCode::Mismatch,
             Code::UnsupportedFormat => ValidationCode::UnsupportedFormat,
             Code::Corrupt => ValidationCode::Corrupt,
+            Code::UnknownField => ValidationCode::UnknownField,
         }
     }
 }
@@ -81,6 +84,7 @@ impl From<ValidationCode> for Code {
             ValidationCode::Mismatch => Code::Mismatch,
             ValidationCode::UnsupportedFormat => Code::UnsupportedFormat,
             ValidationCode::Corrupt => Code::Corrupt,
+            ValidationCode::UnknownField => Code::UnknownField,
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Why it exists: it is the quickest way to see what the core does (and a smoke test of the
 //! whole stack on realistic data). Everything goes through the same public API as the other
-//! commands; the sample data comes from `gridwalk_core::sample`, so ID numbers, phones, addresses
+//! commands; the sample data comes from `gridwalk_sample`, so ID numbers, phones, addresses
 //! and tracks pass real validation.
 //!
 //! Time. The core refuses timestamps in the future, and it is right to. The demo therefore runs
@@ -30,10 +30,6 @@ use gridwalk_core::changes;
 use gridwalk_core::geometry;
 use gridwalk_core::households;
 use gridwalk_core::residents;
-use gridwalk_core::sample::{
-    grid_centre, sample_case_descriptions, sample_households, sample_org, sample_track,
-    sample_visit_note,
-};
 use gridwalk_core::stats::Period;
 use gridwalk_core::store::{NowFn, Settings};
 use gridwalk_core::tasks::{TodayItem, TodayKind, VisitPolicy};
@@ -42,6 +38,10 @@ use gridwalk_core::{
     CareTier, CaseInput, Code, Error, GeoPoint, Household, HousingType, OrgUnit, Patrol, Priority,
     Relation, Residency, Resident, Store, TaskInput, TaskKind, TaskSource, TaskStatus, TaskTarget,
     TrackPoint, Urgency, ValidationError, VisitInput, VisitMode, VisitOutcome,
+};
+use gridwalk_sample::{
+    grid_centre, sample_case_descriptions, sample_households, sample_org, sample_track,
+    sample_visit_note,
 };
 use serde_json::json;
 
@@ -1277,7 +1277,7 @@ mod tests {
     #[test]
     fn gpx_round_trips_through_the_core() {
         let t0 = Utc::now() - Duration::hours(2);
-        let track = sample_track(5, gridwalk_core::sample::SAMPLE_CENTRE, t0, 5);
+        let track = sample_track(5, gridwalk_sample::SAMPLE_CENTRE, t0, 5);
         let parsed = geometry::parse_gpx(gpx(&track).as_bytes()).unwrap();
         assert_eq!(parsed.len(), track.len());
         assert_eq!(parsed[0].at.timestamp(), track[0].at.timestamp());

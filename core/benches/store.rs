@@ -18,9 +18,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, NaiveDate};
 use gridwalk_core::model::{CaseStatus, VisitMode, VisitOutcome};
-use gridwalk_core::sample::{self, SampleHousehold};
 use gridwalk_core::tasks::VisitPolicy;
 use gridwalk_core::*;
+use gridwalk_sample::{self as sample, SampleHousehold};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 

@@ -15,20 +15,19 @@ pub mod hlc;
 pub mod households;
 pub mod import;
 pub mod ledger;
-pub mod model;
 pub mod org;
 pub mod patrols;
 pub mod photos;
 pub mod residents;
-pub mod sample;
 pub mod schema;
 pub mod search;
 pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod tasks;
-pub mod validate;
 pub mod visits;
+
+pub use gridwalk_domain::{entities, model, taxonomy, validate};
 
 pub use error::{Code, Error, Result, ValidationError};
 pub use model::*;

@@ -147,7 +147,7 @@ fn child_loop(path: &Path, seed: u64) -> ! {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let cases = gridwalk_core::sample::sample_case_descriptions();
+    let cases = gridwalk_sample::sample_case_descriptions();
 
     for n in 0u64.. {
         let roll = if homes.is_empty() { 0 } else { rng.u32(0..100) };

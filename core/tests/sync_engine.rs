@@ -163,10 +163,10 @@ impl Fake {
                 outcome: Outcome::Rejected,
                 rev: None,
                 replayed: false,
-                reason: Some(Reason {
-                    code: "out_of_scope".into(),
-                    message: "不在您的网格范围内 / not in your scope".into(),
-                }),
+                reason: Some(Reason::new(
+                    "out_of_scope",
+                    "不在您的网格范围内 / not in your scope",
+                )),
                 conflicts: vec![],
             };
         }

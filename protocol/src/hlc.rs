@@ -24,6 +24,31 @@ pub struct HlcClock {
 
 /// Largest counter value (five digits in the encoded stamp).
 pub const MAX_COUNTER: u32 = 99_999;
+/// Largest wall time a stamp can carry (fifteen digits: the year 33658). A clock never moves
+/// past it, so stamps keep their fixed width and their string order.
+pub const MAX_WALL_MS: i64 = 999_999_999_999_999;
+/// Longest node id. A node id is 1–32 of `[A-Za-z0-9_-]`: no dot (the separator), nothing a
+/// string comparison or a log line could trip on.
+pub const MAX_NODE_CHARS: usize = 32;
+/// How far ahead of the server's wall clock a pushed stamp may be (10 minutes, the skew the
+/// phone's own checks tolerate). A stamp further ahead comes from a phone whose clock is wrong;
+/// the server refuses it (`clock_ahead`) rather than let it win every later merge and drag every
+/// clock of the grid into the future.
+pub const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// Whether `node` is a valid node id.
+pub fn node_ok(node: &str) -> bool {
+    !node.is_empty()
+        && node.len() <= MAX_NODE_CHARS
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether a stamp is at most [`MAX_AHEAD_MS`] ahead of the wall clock `now_ms`.
+pub fn within_bound(stamp: &Stamp, now_ms: i64) -> bool {
+    stamp.wall_ms <= now_ms.saturating_add(MAX_AHEAD_MS)
+}
 
 /// A parsed stamp.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,14 +64,14 @@ impl Stamp {
         let mut it = s.splitn(3, '.');
         let wall_ms = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let counter = it.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let node = it.next().filter(|n| !n.is_empty()).ok_or_else(bad)?;
+        let node = it.next().filter(|n| node_ok(n)).ok_or_else(bad)?;
         let stamp = Stamp {
             wall_ms,
             counter,
             node: node.to_string(),
         };
         // Stamps are compared as strings: only the canonical fixed-width form orders correctly.
-        if wall_ms < 0 || counter > MAX_COUNTER || stamp.encode() != s {
+        if !(0..=MAX_WALL_MS).contains(&wall_ms) || counter > MAX_COUNTER || stamp.encode() != s {
             return Err(HlcError);
         }
         Ok(stamp)
@@ -58,17 +83,45 @@ impl Stamp {
 }
 
 impl HlcClock {
-    /// A clock for `node` (a short device id, no dots) starting from a persisted stamp if any.
+    /// A clock for `node` (a short device id) starting from a persisted stamp if any. Characters
+    /// a node id may not hold become `-`, and it is cut to [`MAX_NODE_CHARS`].
     pub fn new(node: &str, last: Option<&str>) -> HlcClock {
         let (wall_ms, counter) = match last.and_then(|s| Stamp::parse(s).ok()) {
             Some(s) => (s.wall_ms, s.counter),
             None => (0, 0),
         };
+        let mut node: String = node
+            .chars()
+            .take(MAX_NODE_CHARS)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if node.is_empty() {
+            node.push('-');
+        }
         HlcClock {
             wall_ms,
             counter,
-            node: node.replace('.', "-"),
+            node,
         }
+    }
+
+    /// Sets the clock back to the wall time `now_ms`, forgetting a future it had reached (a
+    /// phone's clock that ran ahead and was corrected). Only for a device whose unsent changes
+    /// are re-stamped in the same transaction (see core's `sync::clock`).
+    pub fn reset(&mut self, now_ms: i64) {
+        self.wall_ms = now_ms.clamp(0, MAX_WALL_MS);
+        self.counter = 0;
+    }
+
+    /// The wall time of the latest stamp issued.
+    pub fn wall_ms(&self) -> i64 {
+        self.wall_ms
     }
 
     pub fn node(&self) -> &str {
@@ -91,6 +144,11 @@ impl HlcClock {
     /// millisecond (a stamp with a sixth counter digit would sort before its predecessors).
     fn carry(&mut self) {
         if self.counter > MAX_COUNTER {
+            if self.wall_ms >= MAX_WALL_MS {
+                // The end of time: stay at the last stamp rather than grow a sixteenth digit.
+                self.counter = MAX_COUNTER;
+                return;
+            }
             self.wall_ms += 1;
             self.counter = 0;
         }
@@ -128,6 +186,29 @@ impl HlcClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_keep_their_fixed_width() {
+        let max = format!("{MAX_WALL_MS:015}.{MAX_COUNTER:05}.n");
+        assert!(Stamp::parse(&max).is_ok());
+        let mut c = HlcClock::new("srv", None);
+        c.observe(&max, 0).unwrap();
+        let next = c.tick(0);
+        assert_eq!(next.len(), max.len() + 2, "{next}");
+        assert!(Stamp::parse("1000000000000000.00000.n").is_err());
+        assert!(Stamp::parse("000000000000001.00000.bad node").is_err());
+        assert!(Stamp::parse(&format!("000000000000001.00000.{}", "a".repeat(33))).is_err());
+        assert_eq!(HlcClock::new("a.b c", None).node(), "a-b-c");
+    }
+
+    #[test]
+    fn the_bound_refuses_stamps_far_ahead() {
+        let now = 1_700_000_000_000;
+        let ok = Stamp::parse(&format!("{:015}.00000.n", now + MAX_AHEAD_MS)).unwrap();
+        let far = Stamp::parse(&format!("{:015}.00000.n", now + MAX_AHEAD_MS + 1)).unwrap();
+        assert!(within_bound(&ok, now));
+        assert!(!within_bound(&far, now));
+    }
 
     #[test]
     fn monotonic_even_when_wall_clock_goes_back() {

@@ -208,6 +208,25 @@ pub enum Outcome {
 pub struct Reason {
     pub code: String,
     pub message: String,
+    /// For `invalid`: the payload field that was refused (never its value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `invalid`: the validation code of that field (`invalid_checksum`, `future_date`, …),
+    /// the same codes the phone's own forms use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_code: Option<String>,
+}
+
+impl Reason {
+    /// A reason without a field.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Reason {
+        Reason {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            field_code: None,
+        }
+    }
 }
 
 /// Per-change result of a push, in request order.
@@ -296,4 +315,8 @@ pub mod codes {
     pub const INVALID_TRANSITION: &str = "invalid_transition";
     /// Per-change rejection: the field is owned by the server (case and task status).
     pub const SERVER_OWNED: &str = "server_owned";
+    /// Per-change rejection: the change's HLC stamp is further ahead of the server's clock than
+    /// [`crate::hlc::MAX_AHEAD_MS`]: the phone's clock is wrong. Nothing is lost: the phone
+    /// re-stamps its unsent changes once its clock is right and pushes them again.
+    pub const CLOCK_AHEAD: &str = "clock_ahead";
 }

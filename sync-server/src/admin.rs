@@ -204,9 +204,9 @@ pub const DEMO_GRID_2: &str = "640323001001002";
 pub const DEMO_COMMUNITY: &str = "640323001001";
 pub const DEMO_STREET: &str = "640323001";
 
-/// The CLI demo's organisation (`gridwalk_core::sample::sample_org(12)`) and its demo users.
+/// The CLI demo's organisation (`gridwalk_sample::sample_org(12)`) and its demo users.
 pub fn demo_bootstrap() -> Bootstrap {
-    let org = gridwalk_core::sample::sample_org(12)
+    let org = gridwalk_sample::sample_org(12)
         .units
         .into_iter()
         .map(|u| OrgUnit {

@@ -306,7 +306,7 @@ pub fn apply_action(
 
     // The timeline line every device shows.
     let event = obj(json!({
-        "case_id": case.id, "kind": crate::entities::EVENT_SERVER_UPDATE, "at": now_ms,
+        "case_id": case.id, "kind": gridwalk_domain::entities::EVENT_SERVER_UPDATE, "at": now_ms,
         "status": next, "note": reason, "action": input.action.as_str(), "actor": actor,
     }));
     let event_stamp = tx.clock().tick(now_ms);
@@ -358,7 +358,7 @@ fn loop_task(
 ) -> Result<i64> {
     let type_zh = case
         .str_field("type_code")
-        .and_then(gridwalk_core::cases::case_type)
+        .and_then(gridwalk_domain::taxonomy::case_type)
         .map(|t| t.zh)
         .unwrap_or("事件");
     let due = now_ms + Duration::days(days).num_milliseconds();
@@ -422,7 +422,7 @@ pub fn create_task(
     now_ms: i64,
 ) -> Result<Result<StoredRecord, Reason>> {
     use crate::engine::invalid;
-    if !gridwalk_core::model::TaskKind::ALL
+    if !gridwalk_domain::model::TaskKind::ALL
         .iter()
         .any(|k| k.as_str() == req.kind)
     {
@@ -436,7 +436,7 @@ pub fn create_task(
         return Ok(Err(invalid("due_on")));
     }
     let priority = req.priority.as_deref().unwrap_or("normal");
-    if !gridwalk_core::model::Priority::ALL
+    if !gridwalk_domain::model::Priority::ALL
         .iter()
         .any(|p| p.as_str() == priority)
     {
@@ -457,12 +457,17 @@ pub fn create_task(
             if !who.in_scope(code) {
                 return Ok(Err(invalid("target_id")));
             }
-            grid.get_or_insert_with(|| code.to_string());
+            // The target lies in the task's grid, so whoever works the task can see it.
+            if grid.get_or_insert_with(|| code.to_string()) != code {
+                return Ok(Err(invalid("target_id")));
+            }
         }
         (Some(kind @ ("household" | "resident" | "case")), Some(id)) => {
             match tx.grid_of(kind, id)? {
                 Some(g) if who.in_scope(&g) => {
-                    grid.get_or_insert(g);
+                    if *grid.get_or_insert_with(|| g.clone()) != g {
+                        return Ok(Err(invalid("target_id")));
+                    }
                 }
                 _ => return Ok(Err(invalid("target_id"))),
             }
@@ -498,6 +503,16 @@ pub fn create_task(
         "notes": req.notes, "completed_at": null, "created_by": who.user_id,
         "created_at": now_ms,
     }));
+    // The same field rules as a task a phone pushes.
+    let spec = gridwalk_domain::entities::entity(entity::TASK);
+    let now = gridwalk_domain::entities::Now::china(now_ms);
+    if let Some(e) = spec.and_then(|s| {
+        gridwalk_domain::entities::check_payload(s, &data, true, now)
+            .and_then(|()| gridwalk_domain::entities::check_record(s, &data))
+            .err()
+    }) {
+        return Ok(Err(crate::engine::invalid_value(&e)));
+    }
     let stamp = tx.clock().tick(now_ms);
     let clocks = stamp_all(&data, &stamp);
     let id = uuid::Uuid::now_v7().to_string();

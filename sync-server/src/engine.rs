@@ -20,13 +20,16 @@
 //! Case and task *status* belong to the server's loop ([`crate::cases`]): a device changing a
 //! case's status is refused `server_owned`; a task may only go open → done/cancelled.
 
-use gridwalk_protocol::hlc::Stamp;
+use gridwalk_domain::entities::{
+    self, Entity, Now, EVENT_CALL_BACK, EVENT_SERVER_UPDATE, EVENT_VERIFICATION,
+};
+use gridwalk_domain::ValidationError;
+use gridwalk_protocol::hlc::{self, Stamp};
 use gridwalk_protocol::merge::{incoming_from_change, merge_fields, FieldConflict};
 use gridwalk_protocol::{codes, entity, Change, ChangeResult, Op, Outcome, Reason};
 use serde_json::{json, Map, Value};
 
 use crate::cases::{self, Action};
-use crate::entities::{self, EVENT_CALL_BACK, EVENT_SERVER_UPDATE, EVENT_VERIFICATION};
 use crate::error::Result;
 use crate::storage::{NewRecord, Principal, RecordTx, StoredRecord};
 
@@ -34,10 +37,7 @@ use crate::storage::{NewRecord, Principal, RecordTx, StoredRecord};
 pub type Refusal = Reason;
 
 pub fn refuse(code: &str, message: impl Into<String>) -> Refusal {
-    Reason {
-        code: code.to_string(),
-        message: message.into(),
-    }
+    Reason::new(code, message)
 }
 
 fn out_of_scope() -> Refusal {
@@ -57,9 +57,34 @@ fn parent_unknown(field: &str) -> Refusal {
 }
 
 pub fn invalid(field: &str) -> Refusal {
-    refuse(
+    let mut r = refuse(
         codes::INVALID,
         format!("字段 {field} 无效 / invalid field {field}"),
+    );
+    r.field = Some(field.to_string());
+    r
+}
+
+/// `invalid`, naming the field and the validation code the phone's own form would show.
+pub fn invalid_value(e: &ValidationError) -> Refusal {
+    Reason {
+        code: codes::INVALID.to_string(),
+        message: format!(
+            "字段 {f}：{} / field {f}: {}",
+            e.code.message_zh(),
+            e.code.message_en(),
+            f = e.field
+        ),
+        field: Some(e.field.clone()),
+        field_code: Some(e.code.as_str().to_string()),
+    }
+}
+
+fn clock_ahead() -> Refusal {
+    refuse(
+        codes::CLOCK_AHEAD,
+        "手机时间不正确（比服务器快），请校准手机时间后重新同步，数据不会丢失 / \
+         the phone's clock is wrong (ahead of the server); set the time and sync again, nothing is lost",
     )
 }
 
@@ -76,14 +101,7 @@ struct Done {
     conflicts: Vec<FieldConflict>,
 }
 
-const MAX_ID_CHARS: usize = 64;
-
-fn id_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_ID_CHARS
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
+use entities::id_ok;
 
 /// Applies one change inside the caller's transaction and returns its result.
 pub fn apply_change(
@@ -113,28 +131,45 @@ pub fn apply_change(
     if !id_ok(&change.entity_id) {
         return Ok(rejected(invalid("entity_id")));
     }
-    if Stamp::parse(&change.hlc).is_err() {
+    let Ok(stamp) = Stamp::parse(&change.hlc) else {
         return Ok(rejected(invalid("hlc")));
+    };
+    // A stamp from a phone whose clock runs ahead would win every merge against honest later
+    // edits and drag every clock of the grid forward with it: refused before anything else.
+    if !hlc::within_bound(&stamp, now_ms) {
+        return Ok(rejected(clock_ahead()));
     }
-    let Some(spec) = entities::spec(&change.entity) else {
+    let Some(spec) = entities::entity(&change.entity) else {
         return Ok(rejected(invalid("entity")));
     };
-    // Server-owned case fields first: the answer must say *why* a status edit was refused.
-    if change.entity == entity::CASE {
-        if let Some(f) = case_server_field(change) {
-            return Ok(rejected(server_owned(f)));
-        }
+    // Server-owned fields first: the answer must say *why* a status edit was refused.
+    if let Some(f) = server_field(spec, change) {
+        return Ok(rejected(server_owned(f)));
     }
-    if let Err(field) = entities::check(spec, &change.payload, change.op == Op::Create) {
-        return Ok(rejected(invalid(&field)));
+    let create = change.op == Op::Create;
+    let now = Now::china(now_ms);
+    if let Err(e) = entities::check_payload(spec, &change.payload, create, now) {
+        return Ok(rejected(invalid_value(&e)));
     }
     if let Some(base) = &change.base {
-        if base
-            .values()
-            .any(|v| v.as_str().is_none_or(|s| Stamp::parse(s).is_err()))
-        {
+        if base.iter().any(|(k, v)| {
+            spec.field(k).is_none() || v.as_str().is_none_or(|s| Stamp::parse(s).is_err())
+        }) {
             return Ok(rejected(invalid("base")));
         }
+    }
+    // Rules between fields hold for the record as it would be stored: the payload over the
+    // stored record (only one the pusher may see: a foreign record answers like a missing one).
+    let mut merged = match tx.get(&change.entity, &change.entity_id)? {
+        Some(r) if !create && who.in_scope(&r.grid_code) => r.data,
+        _ => Map::new(),
+    };
+    merged.extend(change.payload.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Err(e) = entities::check_record(spec, &merged) {
+        return Ok(rejected(invalid_value(&e)));
+    }
+    if let Some(refusal) = check_references(tx, who, spec, &change.payload)? {
+        return Ok(rejected(refusal));
     }
     // Observe only stamps of changes that passed the checks, so garbage cannot move the clock.
     tx.clock()
@@ -174,16 +209,47 @@ pub fn apply_change(
     Ok(result)
 }
 
-fn case_server_field(change: &Change) -> Option<&'static str> {
-    entities::CASE_SERVER_FIELDS
+fn server_field(spec: &Entity, change: &Change) -> Option<&'static str> {
+    spec.server_owned
         .iter()
         .copied()
         .find(|f| match change.payload.get(*f) {
             None => false,
             // A report may say it is submitted; nothing else.
-            Some(v) if *f == "status" && change.op == Op::Create => v != "submitted",
+            Some(v) if spec.name == entity::CASE && *f == "status" && change.op == Op::Create => {
+                v != "submitted"
+            }
             Some(_) => true,
         })
+}
+
+/// Every reference a payload carries, on create and on update, must name a record the pusher
+/// can see: a case pointed at another grid's household, a photo at another grid's case, a task
+/// at a target outside its grid, all answer `parent_unknown` (as if the record did not exist).
+fn check_references(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    spec: &Entity,
+    payload: &Map<String, Value>,
+) -> Result<Option<Refusal>> {
+    let named = |field: &str| payload.get(field).and_then(Value::as_str);
+    for field in spec.fields {
+        let (Some(parent), Some(_)) = (field.refers, named(field.name)) else {
+            continue;
+        };
+        if let Err(r) = parent_grid(tx, who, parent, field.name, payload)? {
+            return Ok(Some(r));
+        }
+    }
+    if spec.name == entity::PHOTO {
+        if let Some(kind) = named("owner_kind") {
+            let parent = entities::photo_owner_entity(kind).unwrap_or(entity::CASE);
+            if let Err(r) = parent_grid(tx, who, parent, "owner_id", payload)? {
+                return Ok(Some(r));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The current record when it exists *and* is in scope; `Err(out_of_scope)` when it exists
@@ -686,9 +752,7 @@ fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
         }
         Some(r) => {
             if change.op == Op::Update {
-                if let Some(f) = entities::TASK_FIXED_FIELDS
-                    .iter()
-                    .find(|f| change.payload.contains_key(**f))
+                if let Some(f) = spec_fixed(entity::TASK).find(|f| change.payload.contains_key(**f))
                 {
                     return Ok(Err(server_owned(f)));
                 }
@@ -732,6 +796,13 @@ fn task(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
     }
 }
 
+fn spec_fixed(name: &str) -> impl Iterator<Item = &'static &'static str> {
+    entities::entity(name)
+        .map(|e| e.fixed)
+        .unwrap_or_default()
+        .iter()
+}
+
 /// The grid a new task belongs to: its `grid_code`, else its target's grid, else the pusher's
 /// own grid.
 fn task_grid(
@@ -739,27 +810,34 @@ fn task_grid(
     who: &Principal,
     payload: &Map<String, Value>,
 ) -> Result<Result<String, Refusal>> {
-    if let Some(g) = payload.get("grid_code").and_then(Value::as_str) {
-        return Ok(if who.in_scope(g) {
-            Ok(g.to_string())
-        } else {
-            Err(out_of_scope())
-        });
+    let explicit = payload.get("grid_code").and_then(Value::as_str);
+    if explicit.is_some_and(|g| !who.in_scope(g)) {
+        return Ok(Err(out_of_scope()));
     }
-    let kind = payload.get("target_kind").and_then(Value::as_str);
-    if let Some(kind) = kind {
-        if kind == "grid" {
-            let g = payload
-                .get("target_id")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return Ok(if who.in_scope(g) {
-                Ok(g.to_string())
-            } else {
-                Err(parent_unknown("target_id"))
-            });
+    let target_id = payload.get("target_id").and_then(Value::as_str);
+    let target_grid = match (
+        payload.get("target_kind").and_then(Value::as_str),
+        target_id,
+    ) {
+        (Some("grid"), Some(g)) if who.in_scope(g) => Some(g.to_string()),
+        (Some("grid"), Some(_)) => return Ok(Err(parent_unknown("target_id"))),
+        (Some(kind), Some(_)) => Some(try_refuse!(parent_grid(
+            tx,
+            who,
+            kind,
+            "target_id",
+            payload
+        )?)),
+        _ => None,
+    };
+    // A task's target lies in the task's grid: whoever works the grid can see it.
+    if let (Some(g), Some(t)) = (explicit, &target_grid) {
+        if g != t {
+            return Ok(Err(parent_unknown("target_id")));
         }
-        return parent_grid(tx, who, kind, "target_id", payload);
+    }
+    if let Some(g) = explicit.map(str::to_string).or(target_grid) {
+        return Ok(Ok(g));
     }
     Ok(if who.in_scope(&who.org_code) {
         Ok(who.org_code.clone())

@@ -138,10 +138,7 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            error: Reason {
-                code: self.code.to_string(),
-                message: self.message.clone(),
-            },
+            error: Reason::new(self.code, self.message.clone()),
         }
     }
 }

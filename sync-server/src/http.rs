@@ -284,7 +284,7 @@ async fn list_cases(
         params.map_err(|_| ApiError::bad_request("查询参数无效 / malformed query string"))?;
     let status = params.get("status").filter(|s| !s.is_empty()).cloned();
     if let Some(s) = &status {
-        if !gridwalk_core::model::CaseStatus::ALL
+        if !gridwalk_domain::model::CaseStatus::ALL
             .iter()
             .any(|c| c.as_str() == s)
         {

@@ -15,7 +15,6 @@ pub mod cases;
 pub mod config;
 pub mod cursor;
 pub mod engine;
-pub mod entities;
 pub mod error;
 pub mod http;
 pub mod sqlite;

@@ -20,6 +20,7 @@ use gridwalk_core::sync::{CancelToken, HttpTransport, SyncOptions, SyncPhase};
 use gridwalk_core::*;
 use gridwalk_e2e::InProcessServer;
 use gridwalk_protocol::{Change, Op, PushRequest};
+use gridwalk_sample as sample;
 
 type BenchResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// Bytes up, bytes down, requests.

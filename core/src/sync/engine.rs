@@ -365,9 +365,11 @@ fn record_results(
                 }
             }
             Outcome::Rejected => {
-                let reason = r.reason.clone().unwrap_or(gridwalk_protocol::Reason {
-                    code: "rejected".into(),
-                    message: "服务器拒绝了此变更 / the server refused this change".into(),
+                let reason = r.reason.clone().unwrap_or_else(|| {
+                    gridwalk_protocol::Reason::new(
+                        "rejected",
+                        "服务器拒绝了此变更 / the server refused this change",
+                    )
                 });
                 mark_attention(ctx, q, &reason)?;
                 report.rejected += 1;
@@ -484,7 +486,7 @@ impl Run<'_> {
                         size = (batch.len() / 2).max(1);
                         continue;
                     }
-                    let reason = gridwalk_protocol::Reason { code, message };
+                    let reason = gridwalk_protocol::Reason::new(code, message);
                     let q = &batch[0];
                     self.store.write(|ctx| mark_attention(ctx, q, &reason))?;
                     self.report.rejected += 1;

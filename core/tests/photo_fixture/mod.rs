@@ -1,9 +1,8 @@
 //! Test images for the photo pipeline: JPEGs and PNGs made in-test, with an EXIF block written
 //! by `kamadak-exif`'s (experimental) writer and spliced in as an APP1 segment, the way a phone
-//! camera writes it. Shared by `tests/photos.rs`, `tests/photo_kill.rs` and the upload benchmark.
+//! camera writes it. Shared by `tests/photos.rs`, `tests/photo_kill.rs`, and by the e2e crate's upload test and
+//! benchmark (`tests/tests/photo_upload.rs`, through `#[path]`).
 #![allow(dead_code)]
-
-pub mod net;
 
 use std::io::Cursor;
 

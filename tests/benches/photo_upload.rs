@@ -9,10 +9,12 @@
 //! sent again after the connection is dropped at ~40 % of the upload (target ≤ one chunk).
 //! Run: `cargo bench -p gridwalk-core --bench photo_upload`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../core/tests/common/mod.rs"]
 mod common;
-#[path = "../tests/photo_fixture/mod.rs"]
+#[path = "../../core/tests/photo_fixture/mod.rs"]
 mod photo_fixture;
+#[path = "../tests/photo_net.rs"]
+mod photo_net;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, Utc};
 use gridwalk_core::sync::*;
 use gridwalk_core::*;
-use photo_fixture::net::*;
+use photo_net::*;
 
 const PHOTOS: u64 = 20;
 

@@ -3,6 +3,8 @@
 //! can drop all connections at a chosen upstream byte, and can flip one byte inside the body of
 //! the next PATCH (a chunk damaged on the way).
 
+#![allow(dead_code)]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

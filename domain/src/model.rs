@@ -11,7 +11,6 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, ValidationError};
@@ -73,16 +72,18 @@ macro_rules! str_enum {
             }
         }
 
-        impl ToSql for $name {
-            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                Ok(ToSqlOutput::from(self.as_str()))
+        #[cfg(feature = "rusqlite")]
+        impl rusqlite::types::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
             }
         }
 
-        impl FromSql for $name {
-            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        #[cfg(feature = "rusqlite")]
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
                 let s = value.as_str()?;
-                s.parse().map_err(|_| FromSqlError::Other(format!("unknown {} code {s:?}", stringify!($name)).into()))
+                s.parse().map_err(|_| rusqlite::types::FromSqlError::Other(format!("unknown {} code {s:?}", stringify!($name)).into()))
             }
         }
     };
@@ -487,7 +488,7 @@ pub struct Patrol {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseInput {
-    /// A sub-type code from [`crate::cases::CASE_TYPES`], e.g. `0203`.
+    /// A sub-type code from [`crate::taxonomy::CASE_TYPES`], e.g. `0203`.
     pub type_code: String,
     pub urgency: Urgency,
     pub description: String,

@@ -48,7 +48,7 @@ const PROVINCE_CODES: &[u8] = &[
 ];
 
 /// Tolerated clock skew between the phone and the truth when checking instants.
-const CLOCK_SKEW_MINUTES: i64 = 10;
+pub const CLOCK_SKEW_MINUTES: i64 = 10;
 
 /// Longest accepted person name, in characters.
 const NAME_MAX_CHARS: usize = 50;

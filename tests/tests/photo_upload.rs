@@ -1,6 +1,6 @@
 //! Photo uploads end to end: the phone's uploader (`sync/upload.rs`) against the real server
 //! (`sync-server/src/uploads.rs`), through a proxy that counts wire bytes, drops connections and
-//! damages chunks (`photo_fixture/net.rs`).
+//! damages chunks (`photo_net.rs`).
 //!
 //! What is shown: uploads interrupted at random points — connection dropped, server killed,
 //! client killed — resume and complete, sending again at most the one chunk that was in flight;
@@ -9,8 +9,11 @@
 //! confirmed its hash; downloads follow the records' grid scope.
 #![cfg(unix)]
 
+#[path = "../../core/tests/common/mod.rs"]
 mod common;
+#[path = "../../core/tests/photo_fixture/mod.rs"]
 mod photo_fixture;
+mod photo_net;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -22,8 +25,8 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, Utc};
 use gridwalk_core::sync::*;
 use gridwalk_core::*;
-use photo_fixture::net::*;
 use photo_fixture::*;
+use photo_net::*;
 
 const CHILD_DB_ENV: &str = "GRIDWALK_UPLOAD_CHILD_DB";
 const CHILD_CHUNK_ENV: &str = "GRIDWALK_UPLOAD_CHILD_CHUNK";

@@ -15,11 +15,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 
-use crate::model::{
+use gridwalk_domain::model::{
     Address, CareTier, Gender, GeoPoint, GridLevel, HouseholdInput, HousingType, OrgUnit, Relation,
     Residency, ResidentInput, SpecialGroup, TrackPoint, VisitMode,
 };
-use crate::validate::id_check_digit;
+use gridwalk_domain::validate::id_check_digit;
 
 /// Code of the sample district (a 6-digit administrative division code).
 pub const SAMPLE_DISTRICT_CODE: &str = "640323";
@@ -1299,15 +1299,16 @@ mod tests {
                 assert_eq!(id_check_digit(&id[..17]), id.chars().last(), "{id}");
                 assert!(seen.insert(id.to_string()), "duplicate {id}");
                 // The real validator accepts it, and birth date and gender agree with it.
-                let (normalised, info) = crate::validate::id_number("id_number", id, today())
-                    .unwrap_or_else(|e| panic!("{id}: {e:?}"));
+                let (normalised, info) =
+                    gridwalk_domain::validate::id_number("id_number", id, today())
+                        .unwrap_or_else(|e| panic!("{id}: {e:?}"));
                 assert_eq!(normalised, id);
                 assert_eq!(Some(info.birth_date), r.birth_date);
                 assert_eq!(Some(info.gender), r.gender);
                 assert!(info.birth_date <= today());
-                crate::validate::person_name("name", &r.name).unwrap();
+                gridwalk_domain::validate::person_name("name", &r.name).unwrap();
                 if let Some(p) = &r.phone {
-                    assert_eq!(&crate::validate::mobile("phone", p).unwrap(), p);
+                    assert_eq!(&gridwalk_domain::validate::mobile("phone", p).unwrap(), p);
                 }
                 total += 1;
             }
@@ -1355,7 +1356,7 @@ mod tests {
         let (w, h_) = local_xy(min, max);
         for h in &households {
             let p = h.household.location.unwrap();
-            crate::validate::coordinates("location", p).unwrap();
+            gridwalk_domain::validate::coordinates("location", p).unwrap();
             let (x, y) = local_xy(min, p);
             assert!((-70.0..=w + 70.0).contains(&x) && (-70.0..=h_ + 70.0).contains(&y));
             assert_eq!(h.household.grid_code, grid.code);
