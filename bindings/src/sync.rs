@@ -295,6 +295,10 @@ pub struct AttentionItem {
     pub server_message: String,
     pub attempts: i64,
     pub created_at_ms: i64,
+    /// For `invalid`: the field the server refused (the form field to fix), never its value.
+    pub field: Option<String>,
+    /// For `invalid`: that field's validation code (as `ValidationCode::code`).
+    pub field_code: Option<String>,
 }
 
 impl From<core::sync::AttentionItem> for AttentionItem {
@@ -308,6 +312,8 @@ impl From<core::sync::AttentionItem> for AttentionItem {
             server_message: a.message,
             attempts: a.attempts,
             created_at_ms: to_ms(a.created_at),
+            field: a.field,
+            field_code: a.field_code,
         }
     }
 }

@@ -104,6 +104,17 @@ impl<'a> Tx<'a> {
         Ok(self.clock.observe(remote, self.now.timestamp_millis())?)
     }
 
+    /// Wall time of the clock's latest stamp.
+    pub(crate) fn clock_wall_ms(&self) -> i64 {
+        self.clock.wall_ms()
+    }
+
+    /// Sets a clock that ran ahead back to now (see `sync/clock.rs`, which re-stamps the unsent
+    /// changes in the same transaction).
+    pub(crate) fn reset_clock(&mut self) {
+        self.clock.reset(self.now.timestamp_millis());
+    }
+
     /// Boundary of an org unit, parsed once and cached.
     pub fn boundary(&mut self, grid_code: &str) -> Result<Option<Arc<Boundary>>> {
         load_boundary(self.tx, self.boundaries, grid_code)

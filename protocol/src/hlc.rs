@@ -172,6 +172,22 @@ impl HlcClock {
         Ok(())
     }
 
+    /// The clock as of wall time `now_ms`, without issuing a stamp: the latest stamp, or `now_ms`
+    /// itself when the wall clock is past it. What a server answers as its clock, so a device can
+    /// tell how far its own clock is from the server's even before the server stamped anything.
+    pub fn current_at(&self, now_ms: i64) -> String {
+        if now_ms > self.wall_ms {
+            Stamp {
+                wall_ms: now_ms.min(MAX_WALL_MS),
+                counter: 0,
+                node: self.node.clone(),
+            }
+            .encode()
+        } else {
+            self.current()
+        }
+    }
+
     /// The latest stamp issued (for persistence).
     pub fn current(&self) -> String {
         Stamp {

@@ -257,7 +257,10 @@ async fn pull(
         }
         .encode(),
         has_more: page.has_more,
-        server_hlc: state.storage.server_hlc(),
+        // The server's clock as of now, even before it stamped anything: devices judge their
+        // own clock against it.
+        server_hlc: gridwalk_protocol::hlc::HlcClock::new("srv", Some(&state.storage.server_hlc()))
+            .current_at(now_ms()),
     }))
 }
 

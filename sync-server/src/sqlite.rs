@@ -853,7 +853,7 @@ impl Storage for SqliteStorage {
             }
             Ok(PushResponse {
                 results,
-                server_hlc: w.clock.current(),
+                server_hlc: w.clock.current_at(now_ms),
             })
         })
     }

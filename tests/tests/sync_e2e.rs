@@ -202,6 +202,11 @@ fn same_field_on_both_sides_keeps_the_winner_and_records_the_conflict() {
         .resolve_conflict(&c.id, &gridwalk_core::sync::ConflictChoice::TakeLost)
         .unwrap();
     a.sync().unwrap();
+    assert!(
+        a.store.attention().unwrap().is_empty(),
+        "{:?}",
+        a.store.attention().unwrap()
+    );
     b.sync().unwrap();
     for d in [&a, &b] {
         assert_eq!(d.store.household(&h.id).unwrap().care_tier, CareTier::Close);
@@ -667,5 +672,100 @@ fn a_case_naming_a_household_the_server_lacks_is_refused_not_parked() {
     assert_eq!(
         res.results[0].reason.as_ref().map(|r| r.code.as_str()),
         Some("parent_unknown")
+    );
+}
+
+#[test]
+fn a_phone_whose_clock_ran_ahead_keeps_its_work_and_resends_it_once_the_time_is_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = InProcessServer::demo();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    let b = Device::login(dir.path(), "b", &srv.url, "zhaomin");
+    // A battery pull: the phone wakes up a day ahead and the worker carries on.
+    a.skew(Days::days(1));
+    let h = a.store.add_household(&household(DEMO_GRID, "701")).unwrap();
+    a.store
+        .update_household(
+            &h.id,
+            &HouseholdPatch {
+                notes: Some(Some("楼道堆物".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let report = a.sync().unwrap();
+    assert_eq!((report.pushed, report.rejected), (0, 2), "{report:?}");
+    let att = a.store.attention().unwrap();
+    assert_eq!(att.len(), 2);
+    assert!(att.iter().all(|i| i.code == "clock_ahead"), "{att:?}");
+    assert!(att[0].message.contains("手机时间"));
+    // Nothing is lost: the household is on the phone, marked for attention.
+    let kept = a.store.household(&h.id).unwrap();
+    assert_eq!(kept.notes.as_deref(), Some("楼道堆物"));
+    assert_eq!(kept.sync_status, SyncStatus::NeedsAttention);
+    // A sync while the time is still wrong changes nothing and loses nothing.
+    let report = a.sync().unwrap();
+    assert_eq!((report.pushed, report.rejected), (0, 2), "{report:?}");
+
+    // The worker sets the time right: the changes are re-stamped and go through.
+    a.skew(Days::zero());
+    let report = a.sync().unwrap();
+    assert_eq!((report.pushed, report.rejected), (2, 0), "{report:?}");
+    assert!(a.store.attention().unwrap().is_empty());
+    assert_eq!(
+        a.store.household(&h.id).unwrap().sync_status,
+        SyncStatus::Synced
+    );
+    b.sync().unwrap();
+    let seen = b.store.household(&h.id).unwrap();
+    assert_eq!(seen.notes.as_deref(), Some("楼道堆物"));
+    // An honest edit made after the recovery wins over the recovered one.
+    b.store
+        .update_household(
+            &h.id,
+            &HouseholdPatch {
+                notes: Some(Some("已清理".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    b.sync().unwrap();
+    a.sync().unwrap();
+    assert_eq!(
+        a.store.household(&h.id).unwrap().notes.as_deref(),
+        Some("已清理")
+    );
+}
+
+#[test]
+fn a_value_the_server_refuses_stays_on_the_phone_with_its_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = InProcessServer::demo();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    let bad = a.store.add_household(&household(DEMO_GRID, "801")).unwrap();
+    let good = a.store.add_household(&household(DEMO_GRID, "802")).unwrap();
+    // What an old or patched app could have queued: a floor no building has.
+    a.store
+        .write(|ctx| {
+            ctx.tx.execute(
+                "UPDATE outbox SET payload = json_set(payload, '$.floor', -1000)
+                 WHERE entity_id = ?1",
+                [&bad.id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let report = a.sync().unwrap();
+    assert_eq!((report.pushed, report.rejected), (1, 1), "{report:?}");
+    let att = a.store.attention().unwrap();
+    assert_eq!(att.len(), 1);
+    assert_eq!(att[0].entity_id, bad.id);
+    assert_eq!(att[0].code, "invalid");
+    assert_eq!(att[0].field.as_deref(), Some("floor"));
+    assert_eq!(att[0].field_code.as_deref(), Some("out_of_range"));
+    assert!(a.store.household(&bad.id).is_ok());
+    assert_eq!(
+        a.store.household(&good.id).unwrap().sync_status,
+        SyncStatus::Synced
     );
 }

@@ -81,6 +81,10 @@ pub struct AttentionItem {
     pub code: String,
     /// The server's message (Chinese first, then English).
     pub message: String,
+    /// For `invalid`: the field the server refused (the form field to fix), never its value.
+    pub field: Option<String>,
+    /// For `invalid`: that field's validation code (`invalid_checksum`, `future_date`, …).
+    pub field_code: Option<String>,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -327,10 +331,10 @@ impl Store {
                 let reason = err
                     .as_deref()
                     .and_then(|e| serde_json::from_str::<gridwalk_protocol::Reason>(e).ok());
-                let (code, message) = match (reason, err) {
-                    (Some(r), _) => (r.code, r.message),
-                    (None, Some(e)) => ("unknown".to_string(), e),
-                    (None, None) => ("unknown".to_string(), String::new()),
+                let (code, message, field, field_code) = match (reason, err) {
+                    (Some(r), _) => (r.code, r.message, r.field, r.field_code),
+                    (None, Some(e)) => ("unknown".to_string(), e, None, None),
+                    (None, None) => ("unknown".to_string(), String::new(), None, None),
                 };
                 Ok(AttentionItem {
                     change_id: r.get(0)?,
@@ -339,6 +343,8 @@ impl Store {
                     op: r.get(3)?,
                     code,
                     message,
+                    field,
+                    field_code,
                     attempts: r.get(5)?,
                     created_at: from_ms(r.get(6)?),
                 })

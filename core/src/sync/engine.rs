@@ -29,12 +29,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gridwalk_protocol::{Change, Op, Outcome, PushRequest, PushResponse};
+use gridwalk_protocol::{codes, Change, Op, Outcome, PushRequest, PushResponse};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::apply::{self, table_of, value_text};
+use super::clock;
 use super::session::META_CURSOR;
 use super::transport::{Transport, TransportError};
 use super::SyncError;
@@ -161,6 +162,9 @@ pub struct SyncReport {
     pub resnapshot: bool,
     /// Transient failures retried.
     pub retries: usize,
+    /// Changes refused because the phone's clock ran ahead, re-stamped once the phone's time was
+    /// right again and pushed once more (`sync/clock.rs`).
+    pub restamped: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -304,6 +308,12 @@ fn record_results(
     resp: &PushResponse,
     report: &mut SyncReport,
 ) -> Result<()> {
+    let clock_ahead = resp.results.iter().any(|r| {
+        r.outcome == Outcome::Rejected
+            && r.reason
+                .as_ref()
+                .is_some_and(|x| x.code == codes::CLOCK_AHEAD)
+    });
     let _ = ctx.observe(&resp.server_hlc);
     let by_id: HashMap<&str, _> = resp
         .results
@@ -375,6 +385,13 @@ fn record_results(
                 report.rejected += 1;
             }
         }
+    }
+    if clock_ahead {
+        // The server's clock is in this answer: if the phone's time is right again, the
+        // refused changes are re-stamped and go back in the queue (not refused after all).
+        let requeued = clock::recover(ctx, &resp.server_hlc)?;
+        report.rejected -= requeued.min(report.rejected);
+        report.restamped += requeued;
     }
     Ok(())
 }
@@ -583,7 +600,13 @@ impl Store {
             start_bytes: transport.wire_bytes(),
             report: SyncReport::default(),
         };
+        // Changes refused because the phone's clock ran ahead are judged afresh; when the time
+        // is right again they are re-stamped during the push and pushed once more.
+        self.write(clock::requeue)?;
         run.push()?;
+        if run.report.restamped > 0 {
+            run.push()?;
+        }
         run.pull()?;
         let (sent, received) = run.bytes();
         run.report.bytes_sent = sent;

@@ -10,6 +10,7 @@
 //! | `http.rs` | [`HttpTransport`]: JSON over HTTP, zstd bodies, byte counters, uploads' client |
 //! | `session.rs` | sign-in, the session in `meta`, token refresh ([`Store::with_access`](crate::Store::with_access)) |
 //! | `engine.rs` | [`Store::sync`](crate::Store::sync): push phase, pull phase, backoff, cancel, progress |
+//! | `clock.rs` | recovering from a phone clock that ran ahead: re-stamping unsent changes |
 //! | `apply.rs` | applying pulled records to the local tables (field merge, parking) |
 //! | `conflicts.rs` | conflicts, the "needs attention" list, sync counts |
 //! | `upload.rs` | [`Store::upload_photos`](crate::Store::upload_photos): photo files, resumable chunked upload |
@@ -18,6 +19,7 @@
 //! [`CancelToken`].
 
 mod apply;
+pub mod clock;
 pub mod conflicts;
 pub mod engine;
 pub mod http;
