@@ -18,6 +18,7 @@ pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod http;
+pub mod photos;
 pub mod sqlite;
 pub mod storage;
 pub mod uploads;
