@@ -35,6 +35,9 @@ pub mod codes {
     pub const FILE_CHECKSUM_MISMATCH: &str = "file_checksum_mismatch";
     /// 429: too many unfinished uploads for this device; finish or wait for expiry.
     pub const TOO_MANY_UPLOADS: &str = "too_many_uploads";
+    /// 415 after the last chunk (or on the first): the file is not a JPEG, the only format the
+    /// phone stores; the server dropped the upload.
+    pub const NOT_AN_IMAGE: &str = "not_an_image";
 }
 
 /// `POST /v1/uploads`.

@@ -17,6 +17,7 @@ pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod photos;
 pub mod sqlite;
 pub mod storage;
 pub mod uploads;

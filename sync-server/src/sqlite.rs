@@ -28,8 +28,10 @@ use crate::storage::{
 };
 
 /// Schema version this server writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
+/// Upgrades, each applied in its own transaction to a database at the version before it.
+const UPGRADES: &[(i64, &str)] = &[(2, include_str!("../sql/schema_v2.sql"))];
 
 struct Writer {
     conn: Connection,
@@ -99,8 +101,20 @@ impl SqliteStorage {
                     )?;
                 }
             }
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.pragma_update(None, "user_version", 1)?;
             tx.commit()?;
+        }
+        for (to, sql) in UPGRADES {
+            let at: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if at < *to {
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", to)?;
+                tx.commit()?;
+                if at > 0 {
+                    tracing::info!(from = at, to, "database schema upgraded");
+                }
+            }
         }
         let epoch: String =
             conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
@@ -371,6 +385,19 @@ impl RecordTx for WriteTx<'_> {
 
     fn clock(&mut self) -> &mut HlcClock {
         &mut self.clock
+    }
+
+    fn claim_photo(&mut self, photo_id: &str, sha256: &str, user_id: &str) -> Result<()> {
+        // Called just before the record is first written: a claim that outlived its record (a
+        // rolled-back write elsewhere) is replaced, never inherited.
+        self.tx
+            .prepare_cached(
+                "INSERT INTO photo_claims (photo_id, sha256, user_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (photo_id) DO UPDATE SET sha256 = excluded.sha256,
+                    user_id = excluded.user_id",
+            )?
+            .execute(params![photo_id, sha256, user_id])?;
+        Ok(())
     }
 }
 
@@ -923,6 +950,57 @@ impl Storage for SqliteStorage {
             Ok(get_record(c, entity, id)?
                 .filter(|r| who.in_scope(&r.grid_code))
                 .map(|r| r.to_wire()))
+        })
+    }
+
+    fn grant_blob(&self, sha256: &str, user_id: &str, device_id: &str, now_ms: i64) -> Result<()> {
+        self.write(|w| {
+            w.tx.prepare_cached(
+                "INSERT OR IGNORE INTO blob_holders (sha256, user_id, device_id, since)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![sha256, user_id, device_id, now_ms])?;
+            Ok(())
+        })
+    }
+
+    fn blob_right(&self, who: &Principal, sha256: &str) -> Result<crate::photos::BlobRight> {
+        use crate::photos::BlobRight;
+        self.read(|c| {
+            let holder = c
+                .prepare_cached("SELECT 1 FROM blob_holders WHERE sha256 = ?1 AND user_id = ?2")?
+                .exists(params![sha256, who.user_id])?;
+            if holder {
+                return Ok(BlobRight::Holder);
+            }
+            let in_scope = c
+                .prepare_cached(
+                    "SELECT 1 FROM photo_claims p
+                     JOIN blob_holders h ON h.sha256 = p.sha256 AND h.user_id = p.user_id
+                     JOIN records r ON r.entity = 'photo' AND r.id = p.photo_id
+                     WHERE p.sha256 = ?1 AND r.grid_code IN (SELECT value FROM json_each(?2))
+                     LIMIT 1",
+                )?
+                .exists(params![sha256, grids_json(&who.grids)?])?;
+            Ok(if in_scope {
+                BlobRight::InScope
+            } else {
+                BlobRight::None
+            })
+        })
+    }
+
+    fn photo_serves_blob(&self, who: &Principal, photo_id: &str, sha256: &str) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT 1 FROM records r
+                 JOIN photo_claims p ON p.photo_id = r.id AND p.sha256 = ?2
+                 JOIN blob_holders h ON h.sha256 = p.sha256 AND h.user_id = p.user_id
+                 WHERE r.entity = 'photo' AND r.id = ?1
+                   AND json_extract(r.data, '$.sha256') = ?2
+                   AND r.grid_code IN (SELECT value FROM json_each(?3))",
+            )?
+            .exists(params![photo_id, sha256, grids_json(&who.grids)?])?)
         })
     }
 

@@ -123,6 +123,8 @@ pub trait RecordTx {
     fn user_in_grid(&mut self, username_or_id: &str, grid: &str) -> Result<Option<String>>;
     /// The server clock: observe remote stamps, tick for server-made changes.
     fn clock(&mut self) -> &mut gridwalk_protocol::hlc::HlcClock;
+    /// Records that `user_id` pushed photo record `photo_id` naming `sha256` (`photos.rs`).
+    fn claim_photo(&mut self, photo_id: &str, sha256: &str, user_id: &str) -> Result<()>;
 }
 
 /// A user to create (password already hashed).
@@ -234,6 +236,16 @@ pub trait Storage: Send + Sync + 'static {
     fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>>;
     /// One record when it is in the caller's scope.
     fn get_record(&self, who: &Principal, entity: &str, id: &str) -> Result<Option<ServerRecord>>;
+
+    // Photo blobs (`photos.rs`): who holds which bytes, which records may serve them.
+    /// Records that `user_id` proved to hold the bytes of `sha256` (an upload of theirs, from
+    /// `device_id`, completed with them).
+    fn grant_blob(&self, sha256: &str, user_id: &str, device_id: &str, now_ms: i64) -> Result<()>;
+    /// What the caller may do with blob `sha256`.
+    fn blob_right(&self, who: &Principal, sha256: &str) -> Result<crate::photos::BlobRight>;
+    /// Whether photo record `photo_id` is in the caller's scope, carries `sha256` and is linked
+    /// (its pusher holds those bytes): the one way to download a blob.
+    fn photo_serves_blob(&self, who: &Principal, photo_id: &str, sha256: &str) -> Result<bool>;
 
     // The case loop.
     fn list_cases(

@@ -17,8 +17,15 @@
 //! device. Abandoned uploads expire after [`UploadConfig::expire_after_secs`] without activity:
 //! swept at startup and, at most every [`UploadConfig::sweep_every_secs`], on the next create.
 //!
+//! Rights ([`crate::photos`]): a completed upload records its user as a *holder* of the hash
+//! (before the file becomes a blob); `POST` answers "already complete" only to holders and to
+//! callers who can already see the blob, and answers everyone else as for an unknown hash.
 //! Downloads: `GET /v1/uploads/blobs/{sha256}?photo_id=` serves a blob only when the photo record
-//! `photo_id` is in the caller's scope (the server's record scoping) and carries that hash.
+//! `photo_id` is in the caller's scope, carries that hash, and was pushed by a holder of it.
+//!
+//! Only JPEGs become blobs: the first chunk must start like one and the verified file must pass
+//! the header check ([`crate::photos::sniff_file`]), else the upload is dropped (`415
+//! not_an_image`).
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -44,14 +51,25 @@ use sha2::{Digest, Sha256};
 use crate::blobs::{is_sha256, sync_dir, BlobStore, FsBlobStore};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{now_ms, WireJson};
+use crate::photos::{self, StorageRights};
 use crate::storage::Principal;
 use crate::AppState;
+
+/// Who may use a stored blob without sending it, and who proved they hold one. The database
+/// answers in the server ([`StorageRights`]); the upload mechanics only ask.
+pub trait BlobRights {
+    /// The caller may use the stored blob `sha256` without sending its bytes.
+    fn may_use(&self, who: &Principal, sha256: &str) -> Result<bool>;
+    /// An upload of the caller was verified to hash to `sha256`: they hold those bytes.
+    fn grant(&self, who: &Principal, sha256: &str) -> Result<()>;
+}
 
 /// Limits and expiry of uploads (part of the server [`crate::Config`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UploadConfig {
-    /// Largest photo file accepted (default 20 MiB; the phone stores ~0.3-1 MB JPEGs).
+    /// Largest photo file accepted (default and ceiling 20 MiB,
+    /// [`photos::MAX_PHOTO_BYTES`]; the phone stores ~0.3-1 MB JPEGs).
     pub max_file_bytes: u64,
     /// Largest PATCH body (default 4 MiB; the phone sends 256 KiB).
     pub max_chunk_bytes: u64,
@@ -66,7 +84,7 @@ pub struct UploadConfig {
 impl Default for UploadConfig {
     fn default() -> Self {
         UploadConfig {
-            max_file_bytes: 20 * 1024 * 1024,
+            max_file_bytes: photos::MAX_PHOTO_BYTES,
             max_chunk_bytes: 4 * 1024 * 1024,
             max_open_per_device: 64,
             expire_after_secs: 7 * 24 * 3600,
@@ -171,6 +189,8 @@ pub enum Appended {
     ChunkChecksum(u64),
     /// The whole file did not hash to the declared SHA-256; dropped, offset 0 (460).
     FileChecksum,
+    /// The file is not a JPEG; the upload was dropped (415).
+    NotAnImage,
 }
 
 impl Uploads {
@@ -187,7 +207,10 @@ impl Uploads {
         config: UploadConfig,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Uploads> {
-        if config.max_file_bytes == 0 || config.max_chunk_bytes == 0 {
+        if config.max_file_bytes == 0
+            || config.max_file_bytes > photos::MAX_PHOTO_BYTES
+            || config.max_chunk_bytes == 0
+        {
             return Err(Error::invalid("uploads", "out_of_range"));
         }
         let dir = data_dir.join("uploads");
@@ -320,12 +343,14 @@ impl Uploads {
         }
     }
 
-    /// Starts (or resumes) an upload. `Ok(None)` means the blob is already complete.
+    /// Starts (or resumes) an upload. `Ok(None)` means the blob is already complete *for this
+    /// caller*: a stored blob the caller may not use is answered like an unknown one.
     pub fn create(
         &self,
         who: &Principal,
         req: &CreateUpload,
         now: i64,
+        rights: &dyn BlobRights,
     ) -> Result<Result<Option<(String, u64)>, ApiError>> {
         self.maybe_sweep(now);
         if !is_sha256(&req.sha256) {
@@ -349,7 +374,7 @@ impl Uploads {
                 self.config.max_file_bytes, self.config.max_file_bytes
             ))));
         }
-        if self.blobs.len(&req.sha256)? == Some(req.length) {
+        if self.blobs.len(&req.sha256)? == Some(req.length) && rights.may_use(who, &req.sha256)? {
             return Ok(Ok(None));
         }
         let mut open = lock(&self.open);
@@ -403,7 +428,12 @@ impl Uploads {
     /// (offset, length, complete) of an upload of the caller. An upload whose bytes are all
     /// there but unverified (the server died between the last append and the check) is
     /// finished here.
-    pub fn offset(&self, who: &Principal, id: &str) -> Result<Option<(u64, u64, bool)>> {
+    pub fn offset(
+        &self,
+        who: &Principal,
+        id: &str,
+        rights: &dyn BlobRights,
+    ) -> Result<Option<(u64, u64, bool)>> {
         let Some(m) = self.owned(who, id) else {
             return Ok(None);
         };
@@ -416,15 +446,24 @@ impl Uploads {
         if at < m.length {
             return Ok(Some((at, m.length, false)));
         }
-        Ok(Some(match self.finish(id, &m)? {
-            Appended::Complete(n) => (n, m.length, true),
-            _ => (0, m.length, false),
-        }))
+        Ok(match self.finish(who, id, &m, rights)? {
+            Appended::Complete(n) => Some((n, m.length, true)),
+            Appended::NotAnImage => None,
+            _ => Some((0, m.length, false)),
+        })
     }
 
-    /// Verifies a full part file and moves it into the blob store (or restarts it at 0).
+    /// Verifies a full part file and moves it into the blob store (or restarts it at 0, or
+    /// drops it when it is not a JPEG). The caller is recorded as holding the bytes before they
+    /// become a blob, so a failure there leaves a full part file the next HEAD finishes again.
     /// Call with the upload's lock held.
-    fn finish(&self, id: &str, meta: &UploadMeta) -> Result<Appended> {
+    fn finish(
+        &self,
+        who: &Principal,
+        id: &str,
+        meta: &UploadMeta,
+        rights: &dyn BlobRights,
+    ) -> Result<Appended> {
         let part = self.part(id);
         if part_len(&part)? != meta.length || file_sha256(&part)? != meta.sha256 {
             tracing::warn!(upload = %id, "whole-file checksum mismatch; upload restarted");
@@ -434,6 +473,10 @@ impl Uploads {
                 .set_len(0)?;
             return Ok(Appended::FileChecksum);
         }
+        if photos::sniff_file(&part)?.is_none() {
+            return self.drop_not_an_image(id);
+        }
+        rights.grant(who, &meta.sha256)?;
         self.blobs.put_file(&meta.sha256, &part)?;
         remove_if_exists(&self.sidecar(id))?;
         lock(&self.open).remove(id);
@@ -441,6 +484,16 @@ impl Uploads {
         self.stats.completed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(upload = %id, bytes = meta.length, "upload complete");
         Ok(Appended::Complete(meta.length))
+    }
+
+    /// Drops an upload whose bytes are not a photo. Call with the upload's lock held.
+    fn drop_not_an_image(&self, id: &str) -> Result<Appended> {
+        tracing::warn!(upload = %id, "upload is not a JPEG; dropped");
+        remove_if_exists(&self.part(id))?;
+        remove_if_exists(&self.sidecar(id))?;
+        lock(&self.open).remove(id);
+        lock(&self.locks).remove(id);
+        Ok(Appended::NotAnImage)
     }
 
     /// Appends one chunk at `offset` after checking it against `checksum` (base64 SHA-256).
@@ -451,6 +504,7 @@ impl Uploads {
         offset: u64,
         checksum: &str,
         chunk: &[u8],
+        rights: &dyn BlobRights,
     ) -> Result<Option<Appended>> {
         self.stats
             .bytes_received
@@ -476,6 +530,10 @@ impl Uploads {
             self.stats.chunks_refused.fetch_add(1, Ordering::Relaxed);
             return Ok(Some(Appended::ChunkChecksum(current)));
         }
+        if offset == 0 && !photos::starts_like_jpeg(chunk) {
+            // Not worth receiving the rest.
+            return self.drop_not_an_image(id).map(Some);
+        }
         {
             let mut f = std::fs::OpenOptions::new().write(true).open(&part)?;
             f.seek(SeekFrom::Start(offset))?;
@@ -489,7 +547,7 @@ impl Uploads {
         if now_at < meta.length {
             return Ok(Some(Appended::Partial(now_at)));
         }
-        self.finish(id, &meta).map(Some)
+        self.finish(who, id, &meta, rights).map(Some)
     }
 
     /// Abandons an upload of the caller.
@@ -540,13 +598,21 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Runs blocking upload work off the async runtime.
+/// Runs blocking upload work off the async runtime, with the database's [`BlobRights`].
 async fn blocking<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&Uploads) -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&Uploads, &StorageRights<'_>) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let uploads = state.uploads.clone();
-    match tokio::task::spawn_blocking(move || f(&uploads)).await {
+    let storage = state.storage.clone();
+    let run = move || {
+        let rights = StorageRights {
+            storage: &*storage,
+            now_ms: now_ms(),
+        };
+        f(&uploads, &rights)
+    };
+    match tokio::task::spawn_blocking(run).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(panicked = e.is_panic(), "upload task failed");
@@ -579,15 +645,24 @@ fn checksum_status() -> StatusCode {
     StatusCode::from_u16(STATUS_CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
+/// `200` only for a blob the caller may use (they hold it, or a linked record in their scope
+/// carries it); any other hash is `404`, stored or not.
 async fn blob_head(
     State(state): State<AppState>,
-    _who: Principal,
+    who: Principal,
     UrlPath(sha): UrlPath<String>,
 ) -> Result<Response, ApiError> {
     if !is_sha256(&sha) {
         return Err(ApiError::not_found());
     }
-    let len = blocking(&state, move |u| u.blobs.len(&sha).map_err(ApiError::from)).await?;
+    let len = blocking(&state, move |u, rights| {
+        let Some(n) = u.blobs.len(&sha)? else {
+            return Ok(None);
+        };
+        let right = rights.storage.blob_right(&who, &sha)?;
+        Ok((right != photos::BlobRight::None).then_some(n))
+    })
+    .await?;
     match len {
         Some(n) => Ok(with_headers(
             StatusCode::OK,
@@ -605,8 +680,9 @@ async fn create(
     who: Principal,
     WireJson(req): WireJson<CreateUpload>,
 ) -> Result<Response, ApiError> {
-    let r = blocking(&state, move |u| {
-        u.create(&who, &req, now_ms()).map_err(ApiError::from)
+    let r = blocking(&state, move |u, rights| {
+        u.create(&who, &req, now_ms(), rights)
+            .map_err(ApiError::from)
     })
     .await??;
     Ok(match r {
@@ -647,7 +723,10 @@ async fn head(
     if !valid_id(&id) {
         return Err(ApiError::not_found());
     }
-    let r = blocking(&state, move |u| u.offset(&who, &id).map_err(ApiError::from)).await?;
+    let r = blocking(&state, move |u, rights| {
+        u.offset(&who, &id, rights).map_err(ApiError::from)
+    })
+    .await?;
     match r {
         Some((offset, length, complete)) => {
             let mut h = vec![
@@ -708,8 +787,8 @@ async fn patch(
             state.uploads.config.max_chunk_bytes, state.uploads.config.max_chunk_bytes
         )));
     }
-    let r = blocking(&state, move |u| {
-        u.append(&who, &id, offset, &checksum, &body)
+    let r = blocking(&state, move |u, rights| {
+        u.append(&who, &id, offset, &checksum, &body, rights)
             .map_err(ApiError::from)
     })
     .await?;
@@ -749,6 +828,7 @@ async fn patch(
             ),
             0,
         ),
+        Some(Appended::NotAnImage) => return Err(not_an_image()),
     })
 }
 
@@ -760,7 +840,10 @@ async fn abort(
     if !valid_id(&id) {
         return Err(ApiError::not_found());
     }
-    let gone = blocking(&state, move |u| u.abort(&who, &id).map_err(ApiError::from)).await?;
+    let gone = blocking(&state, move |u, _| {
+        u.abort(&who, &id).map_err(ApiError::from)
+    })
+    .await?;
     if gone {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
@@ -787,19 +870,18 @@ async fn download(
         .photo_id
         .filter(|p| !p.is_empty() && p.len() <= 64)
         .ok_or_else(|| ApiError::bad_request("须指明 photo_id / photo_id is required"))?;
-    // The photo record must be in the caller's scope and name this hash; anything else is
-    // answered like a missing blob, so hashes and ids cannot be probed.
+    // The photo record must be in the caller's scope, name this hash and be linked (its pusher
+    // uploaded these bytes); anything else is answered like a missing blob, so hashes and ids
+    // cannot be probed.
     let sha2 = sha.clone();
     let allowed = crate::http::blocking(&state, move |storage| {
-        Ok(storage
-            .get_record(&who, gridwalk_protocol::entity::PHOTO, &photo_id)?
-            .is_some_and(|r| r.data.get("sha256").and_then(|v| v.as_str()) == Some(&sha2)))
+        storage.photo_serves_blob(&who, &photo_id, &sha2)
     })
     .await?;
     if !allowed {
         return Err(ApiError::not_found());
     }
-    let bytes = blocking(&state, move |u| {
+    let bytes = blocking(&state, move |u, _| {
         let Some((mut r, len)) = u.blobs.open(&sha).map_err(ApiError::from)? else {
             return Ok(None);
         };
@@ -810,9 +892,27 @@ async fn download(
     })
     .await?
     .ok_or_else(ApiError::not_found)?;
+    // The type comes from the bytes, never from a record; a file from before the image check
+    // that is not one is offered as a download, not rendered.
+    let (mime, disposition) = match photos::sniff(&bytes) {
+        Some(info) => (info.mime, "inline"),
+        None => ("application/octet-stream", "attachment"),
+    };
     let mut res = Response::new(Body::from(bytes));
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=31536000, immutable"),
@@ -820,9 +920,18 @@ async fn download(
     Ok(res)
 }
 
+fn not_an_image() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        upload_codes::NOT_AN_IMAGE,
+        "文件不是 JPEG 照片，已丢弃 / the file is not a JPEG photo; upload dropped",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::photos::test_jpeg;
     use gridwalk_protocol::Role;
 
     fn who(device: &str) -> Principal {
@@ -833,6 +942,23 @@ mod tests {
             grids: vec!["g".into()],
             device_id: device.into(),
             session_id: "s".into(),
+        }
+    }
+
+    /// Rights as the database would keep them: users holding hashes.
+    #[derive(Default)]
+    struct Rights(Mutex<Vec<(String, String)>>);
+
+    impl BlobRights for Rights {
+        fn may_use(&self, who: &Principal, sha256: &str) -> Result<bool> {
+            Ok(lock(&self.0)
+                .iter()
+                .any(|(u, s)| *u == who.user_id && s == sha256))
+        }
+
+        fn grant(&self, who: &Principal, sha256: &str) -> Result<()> {
+            lock(&self.0).push((who.user_id.clone(), sha256.to_string()));
+            Ok(())
         }
     }
 
@@ -851,8 +977,8 @@ mod tests {
         }
     }
 
-    fn created(u: &Uploads, w: &Principal, data: &[u8]) -> String {
-        match u.create(w, &req(data), now_ms()).unwrap() {
+    fn created(u: &Uploads, w: &Principal, data: &[u8], r: &Rights) -> String {
+        match u.create(w, &req(data), now_ms(), r).unwrap() {
             Ok(Some((id, 0))) => id,
             other => panic!("{other:?}"),
         }
@@ -862,55 +988,122 @@ mod tests {
     fn chunks_are_checked_offsets_enforced_and_the_file_verified() {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let r = Rights::default();
         let w = who("d1");
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
-        let id = created(&u, &w, &data);
+        let data = test_jpeg(40, 30, 1000);
+        assert_eq!(data.len(), 1000);
+        let id = created(&u, &w, &data, &r);
         // Asking again (the phone was killed before saving the location): the same upload.
-        assert_eq!(created(&u, &w, &data), id);
+        assert_eq!(created(&u, &w, &data, &r), id);
         // Another device does not see it.
-        assert_eq!(u.offset(&who("d2"), &id).unwrap(), None);
+        assert_eq!(u.offset(&who("d2"), &id, &r).unwrap(), None);
 
         let (a, b) = data.split_at(600);
         assert_eq!(
-            u.append(&w, &id, 0, "bad", a).unwrap(),
+            u.append(&w, &id, 0, "bad", a, &r).unwrap(),
             Some(Appended::ChunkChecksum(0))
         );
         assert_eq!(
-            u.append(&w, &id, 0, &sha256_b64(a), a).unwrap(),
+            u.append(&w, &id, 0, &sha256_b64(a), a, &r).unwrap(),
             Some(Appended::Partial(600))
         );
         assert_eq!(
-            u.append(&w, &id, 0, &sha256_b64(a), a).unwrap(),
+            u.append(&w, &id, 0, &sha256_b64(a), a, &r).unwrap(),
             Some(Appended::OffsetMismatch(600)),
             "a chunk sent twice is not appended twice"
         );
-        assert_eq!(u.offset(&w, &id).unwrap(), Some((600, 1000, false)));
+        assert_eq!(u.offset(&w, &id, &r).unwrap(), Some((600, 1000, false)));
+        assert!(
+            lock(&r.0).is_empty(),
+            "no right before the file is verified"
+        );
         assert_eq!(
-            u.append(&w, &id, 600, &sha256_b64(b), b).unwrap(),
+            u.append(&w, &id, 600, &sha256_b64(b), b, &r).unwrap(),
             Some(Appended::Complete(1000))
         );
         assert_eq!(u.blobs().len(&sha_hex(&data)).unwrap(), Some(1000));
         assert_eq!(
-            u.offset(&w, &id).unwrap(),
+            *lock(&r.0),
+            vec![("u1".to_string(), sha_hex(&data))],
+            "the uploader holds it"
+        );
+        assert_eq!(
+            u.offset(&w, &id, &r).unwrap(),
             None,
             "finished uploads are gone"
         );
-        // Known blob: nothing to send.
-        assert_eq!(u.create(&w, &req(&data), now_ms()).unwrap(), Ok(None));
+        // Known blob, and the caller holds it: nothing to send.
+        assert_eq!(u.create(&w, &req(&data), now_ms(), &r).unwrap(), Ok(None));
 
         // A declared hash the bytes do not have: dropped at the end, offset 0.
-        let mut lie = req(b"0123456789");
+        let bytes = test_jpeg(8, 8, 200);
+        let mut lie = req(&bytes);
         lie.sha256 = sha_hex(b"something else");
-        let Ok(Some((id2, _))) = u.create(&w, &lie, now_ms()).unwrap() else {
+        let Ok(Some((id2, _))) = u.create(&w, &lie, now_ms(), &r).unwrap() else {
             panic!()
         };
         assert_eq!(
-            u.append(&w, &id2, 0, &sha256_b64(b"0123456789"), b"0123456789")
+            u.append(&w, &id2, 0, &sha256_b64(&bytes), &bytes, &r)
                 .unwrap(),
             Some(Appended::FileChecksum)
         );
-        assert_eq!(u.offset(&w, &id2).unwrap(), Some((0, 10, false)));
+        assert_eq!(u.offset(&w, &id2, &r).unwrap(), Some((0, 200, false)));
         assert_eq!(u.stats.chunks_refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_stored_blob_the_caller_does_not_hold_is_uploaded_like_an_unknown_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let r = Rights::default();
+        let data = test_jpeg(16, 16, 300);
+        let mine = who("d1");
+        let id = created(&u, &mine, &data, &r);
+        u.append(&mine, &id, 0, &sha256_b64(&data), &data, &r)
+            .unwrap();
+        let stranger = Principal {
+            user_id: "u2".into(),
+            ..who("d9")
+        };
+        // Stored, but not theirs: a new upload, exactly as for a hash the server never saw.
+        let id2 = created(&u, &stranger, &data, &r);
+        assert_eq!(
+            u.append(&stranger, &id2, 0, &sha256_b64(&data), &data, &r)
+                .unwrap(),
+            Some(Appended::Complete(300)),
+            "the same bytes again: accepted, the first blob kept"
+        );
+        assert!(r.may_use(&stranger, &sha_hex(&data)).unwrap());
+        assert_eq!(u.blobs().len(&sha_hex(&data)).unwrap(), Some(300));
+    }
+
+    #[test]
+    fn files_that_are_not_jpegs_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let r = Rights::default();
+        let w = who("d1");
+        // Refused on the first chunk.
+        let html = b"<html><script>alert(1)</script></html>".to_vec();
+        let id = created(&u, &w, &html, &r);
+        assert_eq!(
+            u.append(&w, &id, 0, &sha256_b64(&html), &html, &r).unwrap(),
+            Some(Appended::NotAnImage)
+        );
+        assert_eq!(u.offset(&w, &id, &r).unwrap(), None, "dropped");
+        // A JPEG start with something else behind it: refused once the file is verified.
+        let mut fake = test_jpeg(8, 8, 100)[..20].to_vec();
+        fake.extend([b'x'; 80]);
+        let id = created(&u, &w, &fake, &r);
+        let (a, b) = fake.split_at(50);
+        u.append(&w, &id, 0, &sha256_b64(a), a, &r).unwrap();
+        assert_eq!(
+            u.append(&w, &id, 50, &sha256_b64(b), b, &r).unwrap(),
+            Some(Appended::NotAnImage)
+        );
+        assert_eq!(u.blobs().len(&sha_hex(&fake)).unwrap(), None);
+        assert!(lock(&r.0).is_empty(), "no right for a refused file");
+        assert_eq!(u.open_count(), 0);
     }
 
     #[test]
@@ -922,43 +1115,55 @@ mod tests {
             ..UploadConfig::default()
         };
         let u = Uploads::open(dir.path(), config).unwrap();
+        let r = Rights::default();
         let w = who("d1");
         let big = req(&[1u8; 101]);
         assert_eq!(
-            u.create(&w, &big, now_ms()).unwrap().unwrap_err().status,
+            u.create(&w, &big, now_ms(), &r)
+                .unwrap()
+                .unwrap_err()
+                .status,
             StatusCode::PAYLOAD_TOO_LARGE
         );
-        created(&u, &w, b"a");
-        created(&u, &w, b"b");
-        let e = u.create(&w, &req(b"c"), now_ms()).unwrap().unwrap_err();
+        created(&u, &w, b"a", &r);
+        created(&u, &w, b"b", &r);
+        let e = u.create(&w, &req(b"c"), now_ms(), &r).unwrap().unwrap_err();
         assert_eq!(e.code, upload_codes::TOO_MANY_UPLOADS);
         // Another device has its own allowance.
-        created(&u, &who("d2"), b"c");
+        created(&u, &who("d2"), b"c", &r);
         let mut bad = req(b"x");
         bad.sha256 = "../../etc".into();
-        assert!(u.create(&w, &bad, now_ms()).unwrap().is_err());
+        assert!(u.create(&w, &bad, now_ms(), &r).unwrap().is_err());
+        // The configured limit cannot pass the ceiling photo records are checked against.
+        let over = UploadConfig {
+            max_file_bytes: photos::MAX_PHOTO_BYTES + 1,
+            ..UploadConfig::default()
+        };
+        assert!(Uploads::open(dir.path(), over).is_err());
     }
 
     #[test]
     fn abandoned_uploads_expire_and_survive_a_restart_until_then() {
         let dir = tempfile::tempdir().unwrap();
+        let r = Rights::default();
         let w = who("d1");
+        let data = test_jpeg(8, 8, 100);
         let id = {
             let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
-            let id = created(&u, &w, b"hello world");
-            u.append(&w, &id, 0, &sha256_b64(b"hello"), b"hello")
+            let id = created(&u, &w, &data, &r);
+            u.append(&w, &id, 0, &sha256_b64(&data[..5]), &data[..5], &r)
                 .unwrap();
             id
         };
         // A restart keeps it, with its offset; a stray part file is swept.
         std::fs::write(dir.path().join("uploads/deadbeef.part"), b"x").unwrap();
         let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
-        assert_eq!(u.offset(&w, &id).unwrap(), Some((5, 11, false)));
+        assert_eq!(u.offset(&w, &id, &r).unwrap(), Some((5, 100, false)));
         assert!(!dir.path().join("uploads/deadbeef.part").exists());
         // Eight days later it has expired.
         let later = now_ms() + 8 * 24 * 3600 * 1000;
         assert_eq!(u.sweep(later).unwrap(), (1, 0));
-        assert_eq!(u.offset(&w, &id).unwrap(), None);
+        assert_eq!(u.offset(&w, &id, &r).unwrap(), None);
         assert_eq!(u.open_count(), 0);
     }
 }

@@ -231,6 +231,17 @@ fn photos_upload_once_by_hash_without_exif_and_downloads_follow_scope() {
         download(&e.store, &e.transport, &photos[0]).unwrap(),
         std::fs::read(e.store.photo_file(&photos[0]).unwrap()).unwrap()
     );
+    // The pipeline's JPEG passed the server's image check and is served as one, unsniffable.
+    let url = e.transport.url(&format!(
+        "/v1/uploads/blobs/{}?photo_id={}",
+        photos[0].sha256, photos[0].id
+    ));
+    let served = e
+        .transport
+        .send_authorized(&e.store, |c, token| c.get(&url).bearer_auth(token))
+        .unwrap();
+    assert_eq!(served.headers["content-type"], "image/jpeg");
+    assert_eq!(served.headers["x-content-type-options"], "nosniff");
     let (lead, tl) = phone(&e.dir.path().join("lead.db"), &e.proxy, "zhaomin");
     assert!(download(&lead, &tl, &photos[1]).is_ok());
     let (stranger, ts) = phone(&e.dir.path().join("stranger.db"), &e.proxy, "lijun");
