@@ -55,7 +55,7 @@ pub const FIELD: &str = "photo";
 /// MIME types of the inputs the pipeline decodes. Everything else is `unsupported_format`.
 pub const SUPPORTED_INPUTS: &[&str] = &["image/jpeg", "image/png"];
 /// MIME type of every stored photo and thumbnail.
-pub const STORED_MIME: &str = "image/jpeg";
+pub const STORED_MIME: &str = gridwalk_domain::entities::PHOTO_MIME;
 
 const SETTINGS_KEY: &str = "photo_settings";
 const THUMB_SUFFIX: &str = ".thumb.jpg";

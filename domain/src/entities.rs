@@ -269,9 +269,12 @@ fn conflict_status(s: &str) -> bool {
     matches!(s, "open" | "resolved")
 }
 
+/// The one type photos are stored and synced as: the phone's pipeline re-encodes every photo as
+/// JPEG without EXIF (core `photos.rs`), and the server accepts only JPEG bytes.
+pub const PHOTO_MIME: &str = "image/jpeg";
+
 fn photo_mime(s: &str) -> bool {
-    // The phone's pipeline re-encodes every photo as JPEG (core `photos.rs`).
-    s == "image/jpeg"
+    s == PHOTO_MIME
 }
 
 const LAT: Ty = Ty::OptNum {
@@ -883,12 +886,12 @@ pub fn check_record(entity: &Entity, rec: &Map<String, Value>) -> Result<(), Val
                 }
             }
         }
-        name::VISIT => {
+        // Not at home means nobody was reached.
+        name::VISIT
             if s(rec, "mode") == Some(VisitMode::NotAtHome.as_str())
-                && s(rec, "outcome") != Some(VisitOutcome::NoContact.as_str())
-            {
-                return mismatch("outcome");
-            }
+                && s(rec, "outcome") != Some(VisitOutcome::NoContact.as_str()) =>
+        {
+            return mismatch("outcome");
         }
         name::PATROL => {
             let start = rec.get("started_at").and_then(Value::as_i64);
@@ -906,12 +909,12 @@ pub fn check_record(entity: &Entity, rec: &Map<String, Value>) -> Result<(), Val
                 }
             }
         }
-        name::TASK => {
+        // A target id means nothing without its kind.
+        name::TASK
             if rec.get("target_id").is_some_and(|v| !v.is_null())
-                && rec.get("target_kind").is_none_or(Value::is_null)
-            {
-                return Err(ValidationError::new("target_kind", Code::Required));
-            }
+                && rec.get("target_kind").is_none_or(Value::is_null) =>
+        {
+            return Err(ValidationError::new("target_kind", Code::Required));
         }
         _ => {}
     }

@@ -538,7 +538,6 @@ fn photo(tx: &mut dyn RecordTx, who: &Principal, change: &Change) -> Step {
     if change.op != Op::Create {
         return write_once(tx, who, change, "", &change.payload);
     }
-    try_refuse!(crate::photos::check_record(&change.payload));
     let owner_entity = match change.payload.get("owner_kind").and_then(Value::as_str) {
         // After-evidence on a case: its owner id is the case id.
         None | Some("verification") => entity::CASE,

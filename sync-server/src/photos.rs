@@ -30,21 +30,17 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use gridwalk_protocol::{entity, Change};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::blobs::is_sha256;
-use crate::engine::{invalid, Refusal};
 use crate::error::Result;
 use crate::storage::{Principal, RecordTx, Storage};
 use crate::uploads::BlobRights;
 
 /// The one type the phone stores photos as.
-pub const PHOTO_MIME: &str = gridwalk_core::photos::STORED_MIME;
+pub use gridwalk_domain::entities::PHOTO_MIME;
 /// Largest photo file, bytes: the ceiling of `uploads.max_file_bytes` and of a record's
-/// `byte_len`. The phone's files are 0.3-1 MB.
-pub const MAX_PHOTO_BYTES: u64 = 20 * 1024 * 1024;
-/// Largest width or height a photo record may state.
-pub const MAX_SIDE: i64 = 20_000;
+/// `byte_len` (the domain table's bound). The phone's files are 0.3-1 MB.
+pub const MAX_PHOTO_BYTES: u64 = gridwalk_domain::entities::MAX_PHOTO_BYTES as u64;
 /// How far into a file the JPEG header walk looks for the frame header.
 const HEAD_BYTES: usize = 64 * 1024;
 const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
@@ -53,33 +49,6 @@ const JPEG_END: &[u8] = &[0xFF, 0xD9];
 // ---------------------------------------------------------------------------------------------
 // Pushed photo records
 // ---------------------------------------------------------------------------------------------
-
-/// Checks the file fields of a photo record (create) beyond their types: the hash as blob names
-/// are written (lowercase), and the ranges the phone can produce. `Err` names the field.
-pub fn check_record(payload: &Map<String, Value>) -> Result<(), Refusal> {
-    let present = |f: &str| payload.get(f).filter(|v| !v.is_null());
-    if !present("sha256")
-        .and_then(Value::as_str)
-        .is_some_and(is_sha256)
-    {
-        return Err(invalid("sha256"));
-    }
-    let in_range = |f: &str, max: i64| {
-        present(f).is_none_or(|v| v.as_i64().is_some_and(|n| (1..=max).contains(&n)))
-    };
-    if !in_range("byte_len", MAX_PHOTO_BYTES as i64) {
-        return Err(invalid("byte_len"));
-    }
-    if present("mime").is_some_and(|m| m.as_str() != Some(PHOTO_MIME)) {
-        return Err(invalid("mime"));
-    }
-    for f in ["width", "height"] {
-        if !in_range(f, MAX_SIDE) {
-            return Err(invalid(f));
-        }
-    }
-    Ok(())
-}
 
 /// Records who pushed a new photo record (the user whose upload links it to its bytes). Call
 /// after the record's checks, just before it is written; a record that exists already keeps its
@@ -244,7 +213,6 @@ pub(crate) fn test_jpeg(w: u16, h: u16, len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn tiny_jpeg(w: u16, h: u16) -> Vec<u8> {
         test_jpeg(w, h, 80)
@@ -336,32 +304,5 @@ mod tests {
         assert_eq!(v, SCHEMA_VERSION);
         // Opening again does not run the upgrade twice.
         drop(SqliteStorage::open(&path, 1).unwrap());
-    }
-
-    #[test]
-    fn record_fields_are_checked_by_name() {
-        let ok = json!({"owner_kind": "visit", "owner_id": "v", "sha256": "ab".repeat(32),
-            "byte_len": 1000, "mime": "image/jpeg", "width": 2048, "height": 1536});
-        let m = ok.as_object().unwrap().clone();
-        assert_eq!(check_record(&m), Ok(()));
-        let field = |k: &str, v: Value| {
-            let mut m = m.clone();
-            m.insert(k.into(), v);
-            check_record(&m).err().map(|r| r.message)
-        };
-        assert_eq!(field("width", Value::Null), None, "optional");
-        for (k, v) in [
-            ("sha256", json!("AB".repeat(32))),
-            ("byte_len", json!(0)),
-            ("byte_len", json!(MAX_PHOTO_BYTES + 1)),
-            ("mime", json!("text/html")),
-            ("mime", json!("image/png")),
-            ("width", json!(0)),
-            ("height", json!(20_001)),
-            ("height", json!(-3)),
-        ] {
-            let msg = field(k, v).unwrap_or_default();
-            assert!(msg.contains(k), "{k}: {msg}");
-        }
     }
 }
