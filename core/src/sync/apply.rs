@@ -22,6 +22,7 @@
 
 use std::str::FromStr;
 
+use gridwalk_domain::entities::{Field, Ty};
 use gridwalk_protocol::hlc::Stamp;
 use gridwalk_protocol::merge::{incoming_from_record, merge_fields};
 use gridwalk_protocol::{entity, ServerRecord};
@@ -225,9 +226,10 @@ impl D<'_> {
 
 // ---- households and residents: field-level merge ------------------------------------------
 
-/// How a merged field is stored.
+/// How a merged field is stored, derived from its type in the domain's entity table
+/// (`gridwalk_domain::entities`), so the field list of a household or resident is written once.
 #[derive(Clone, Copy)]
-pub(crate) enum Kind {
+enum Kind {
     Text,
     ReqText,
     Int,
@@ -235,64 +237,39 @@ pub(crate) enum Kind {
     Date,
     /// JSON array of strings, each checked by the function.
     List(fn(&str) -> bool),
-    Enum(fn(&str) -> Option<&'static str>),
-    OptEnum(fn(&str) -> Option<&'static str>),
+    Enum(fn(&str) -> bool),
+    OptEnum(fn(&str) -> bool),
 }
 
-fn canon<E: FromStr>(s: &str, to: fn(E) -> &'static str) -> Option<&'static str> {
-    s.parse::<E>().ok().map(to)
+fn kind_of(field: &Field) -> Kind {
+    match field.ty {
+        Ty::Text { .. } | Ty::PersonName | Ty::Id if field.required => Kind::ReqText,
+        Ty::Int { .. } | Ty::OptInt { .. } | Ty::Instant | Ty::OptInstant => Kind::Int,
+        Ty::OptNum { .. } => Kind::Real,
+        Ty::Date { .. } | Ty::OptDate { .. } => Kind::Date,
+        // A stored code is never null (the columns are NOT NULL), required or not.
+        Ty::Code(ok) => Kind::Enum(ok),
+        Ty::OptCode(ok) => Kind::OptEnum(ok),
+        Ty::CodeList(ok) => Kind::List(ok),
+        Ty::TextList { .. } | Ty::IdList => Kind::List(|_| true),
+        _ => Kind::Text,
+    }
 }
 
-const HOUSEHOLD_FIELDS: &[(&str, Kind)] = &[
-    ("grid_code", Kind::ReqText),
-    ("community", Kind::ReqText),
-    ("building", Kind::ReqText),
-    ("unit", Kind::Text),
-    ("floor", Kind::Int),
-    ("room", Kind::Text),
-    ("address_text", Kind::Text),
-    (
-        "housing_type",
-        Kind::Enum(|s| canon(s, HousingType::as_str)),
-    ),
-    ("care_tier", Kind::Enum(|s| canon(s, CareTier::as_str))),
-    ("tags", Kind::List(|_| true)),
-    ("lat", Kind::Real),
-    ("lng", Kind::Real),
-    ("notes", Kind::Text),
-    ("status", Kind::Enum(|s| canon(s, RecordStatus::as_str))),
-];
-
-const RESIDENT_FIELDS: &[(&str, Kind)] = &[
-    ("household_id", Kind::ReqText),
-    ("name", Kind::ReqText),
-    ("id_number", Kind::Text),
-    ("phone", Kind::Text),
-    ("gender", Kind::OptEnum(|s| canon(s, Gender::as_str))),
-    ("birth_date", Kind::Date),
-    ("relation", Kind::Enum(|s| canon(s, Relation::as_str))),
-    ("residency", Kind::Enum(|s| canon(s, Residency::as_str))),
-    (
-        "special_groups",
-        Kind::List(|s| s.parse::<SpecialGroup>().is_ok()),
-    ),
-    ("moved_in_on", Kind::Date),
-    ("moved_out_on", Kind::Date),
-    ("status", Kind::Enum(|s| canon(s, RecordStatus::as_str))),
-    ("notes", Kind::Text),
-];
-
-/// The merged fields of `entity` (household or resident), with their storage kinds.
-pub(crate) fn merged_fields(entity_name: &str) -> Option<&'static [(&'static str, Kind)]> {
+/// The merged fields of `entity` (household or resident): its columns, in table order.
+pub(crate) fn merged_fields(entity_name: &str) -> Option<&'static [Field]> {
     match entity_name {
-        entity::HOUSEHOLD => Some(HOUSEHOLD_FIELDS),
-        entity::RESIDENT => Some(RESIDENT_FIELDS),
+        entity::HOUSEHOLD | entity::RESIDENT => {
+            gridwalk_domain::entities::entity(entity_name).map(|e| e.fields)
+        }
         _ => None,
     }
 }
 
 /// Converts one field value for its column; fails with the field name.
-fn to_sql(field: &str, kind: Kind, v: &Value) -> R<Sql> {
+fn to_sql(field: &Field, v: &Value) -> R<Sql> {
+    let name = field.name;
+    let kind = kind_of(field);
     let null_ok = !matches!(kind, Kind::ReqText | Kind::Enum(_));
     if v.is_null() {
         return if null_ok {
@@ -301,48 +278,46 @@ fn to_sql(field: &str, kind: Kind, v: &Value) -> R<Sql> {
                 _ => Sql::Null,
             })
         } else {
-            Err(bad(field))
+            Err(bad(name))
         };
     }
     Ok(match kind {
-        Kind::Text | Kind::ReqText => Sql::Text(v.as_str().ok_or_else(|| bad(field))?.into()),
+        Kind::Text | Kind::ReqText => Sql::Text(v.as_str().ok_or_else(|| bad(name))?.into()),
         Kind::Date => {
-            let s = v.as_str().ok_or_else(|| bad(field))?;
-            parse_date(s).ok_or_else(|| bad(field))?;
+            let s = v.as_str().ok_or_else(|| bad(name))?;
+            parse_date(s).ok_or_else(|| bad(name))?;
             Sql::Text(s.into())
         }
         Kind::Int => Sql::Integer(
             v.as_i64()
                 .or_else(|| v.as_f64().filter(|x| x.fract() == 0.0).map(|x| x as i64))
-                .ok_or_else(|| bad(field))?,
+                .ok_or_else(|| bad(name))?,
         ),
         Kind::Real => Sql::Real(
             v.as_f64()
                 .filter(|x| x.is_finite())
-                .ok_or_else(|| bad(field))?,
+                .ok_or_else(|| bad(name))?,
         ),
         Kind::List(ok) => {
-            let items = v.as_array().ok_or_else(|| bad(field))?;
+            let items = v.as_array().ok_or_else(|| bad(name))?;
             if !items.iter().all(|i| i.as_str().is_some_and(ok)) {
-                return Err(bad(field));
+                return Err(bad(name));
             }
             Sql::Text(serde_json::to_string(items).map_err(Error::from)?)
         }
-        Kind::Enum(canon) | Kind::OptEnum(canon) => Sql::Text(
-            canon(v.as_str().ok_or_else(|| bad(field))?)
-                .ok_or_else(|| bad(field))?
-                .into(),
-        ),
+        Kind::Enum(ok) | Kind::OptEnum(ok) => {
+            let code = v.as_str().filter(|c| ok(c)).ok_or_else(|| bad(name))?;
+            Sql::Text(code.into())
+        }
     })
 }
 
 /// Checks a value for a merged field (used for custom conflict resolutions too).
 pub(crate) fn check_field(entity_name: &str, field: &str, v: &Value) -> Result<(), ApplyError> {
-    let kind = merged_fields(entity_name)
-        .and_then(|fs| fs.iter().find(|(f, _)| *f == field))
-        .map(|(_, k)| *k)
+    let spec = merged_fields(entity_name)
+        .and_then(|fs| fs.iter().find(|f| f.name == field))
         .ok_or_else(|| bad(field))?;
-    to_sql(field, kind, v).map(|_| ())
+    to_sql(spec, v).map(|_| ())
 }
 
 /// A local household or resident as the wire sees it: (data, clocks, row hlc).
@@ -380,8 +355,8 @@ pub(crate) fn write_merged(
     let fields = merged_fields(entity_name).ok_or_else(|| bad("entity"))?;
     let table = table_of(entity_name).ok_or_else(|| bad("entity"))?;
     let mut values: Vec<Sql> = Vec::with_capacity(fields.len() + 8);
-    for (f, kind) in fields {
-        values.push(to_sql(f, *kind, data.get(*f).unwrap_or(&Value::Null))?);
+    for f in fields {
+        values.push(to_sql(f, data.get(f.name).unwrap_or(&Value::Null))?);
     }
     let clocks = serde_json::to_string(clocks).map_err(Error::from)?;
     let now = ms(ctx.now);
@@ -406,7 +381,7 @@ pub(crate) fn write_merged(
             extra.push(("created_at", Sql::Integer(created_at)));
             let cols: Vec<&str> = fields
                 .iter()
-                .map(|(f, _)| *f)
+                .map(|f| f.name)
                 .chain(extra.iter().map(|(c, _)| *c))
                 .collect();
             let marks: Vec<String> = (2..cols.len() + 2).map(|i| format!("?{i}")).collect();
@@ -419,7 +394,7 @@ pub(crate) fn write_merged(
         None => {
             let sets: Vec<String> = fields
                 .iter()
-                .map(|(f, _)| *f)
+                .map(|f| f.name)
                 .chain(extra.iter().map(|(c, _)| *c))
                 .enumerate()
                 .map(|(i, c)| format!("{c} = ?{}", i + 2))
