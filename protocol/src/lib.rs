@@ -25,6 +25,16 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Default and maximum pull page sizes.
 pub const DEFAULT_PULL_LIMIT: usize = 500;
 pub const MAX_PULL_LIMIT: usize = 2000;
+/// Default byte bound of a pull page: the server stops adding records once their `data` and
+/// `clocks` JSON reach it (a single larger record still comes, alone on its page).
+pub const DEFAULT_PULL_PAGE_BYTES: usize = 1024 * 1024;
+/// Longest request target (path and query) a server accepts; longer → 414 `uri_too_long`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest header section (names, values and separators) a server accepts; larger, or more than
+/// [`MAX_HEADERS`] headers → 431 `headers_too_large`.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most request headers a server accepts.
+pub const MAX_HEADERS: usize = 64;
 
 /// Kinds of syncable records, as named on the wire.
 pub mod entity {
@@ -284,6 +294,10 @@ pub mod codes {
     pub const BAD_REQUEST: &str = "bad_request";
     /// 413: body or batch too large.
     pub const TOO_LARGE: &str = "too_large";
+    /// 414: request target longer than [`crate::MAX_URI_BYTES`].
+    pub const URI_TOO_LONG: &str = "uri_too_long";
+    /// 431: header section larger than [`crate::MAX_HEADER_BYTES`] or too many headers.
+    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
     /// 400: unsupported protocol version.
     pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol";
     /// Per-change rejection: the record is not in the user's scope (or does not exist there).
