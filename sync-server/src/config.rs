@@ -49,6 +49,8 @@ pub struct Config {
     pub readers: usize,
     /// Photo upload limits and expiry.
     pub uploads: crate::uploads::UploadConfig,
+    /// Byte bound of a pull page (records' `data` + `clocks` JSON); default 1 MiB.
+    pub pull_page_bytes: usize,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             readers: 4,
             uploads: crate::uploads::UploadConfig::default(),
+            pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
         }
     }
 }
@@ -102,6 +105,9 @@ impl Config {
         }
         if self.readers == 0 || self.readers > 64 {
             return Err(Error::invalid("readers", "out_of_range"));
+        }
+        if !(1024..=gridwalk_protocol::MAX_BODY_BYTES).contains(&self.pull_page_bytes) {
+            return Err(Error::invalid("pull_page_bytes", "out_of_range"));
         }
         if argon2::Params::new(
             self.argon2.m_cost,

@@ -302,7 +302,8 @@ async fn pull(
             c.rev
         }
     };
-    let page = blocking(&state, move |s| s.pull(&who, after, limit)).await?;
+    let max_bytes = state.config.pull_page_bytes;
+    let page = blocking(&state, move |s| s.pull(&who, after, limit, max_bytes)).await?;
     Ok(Json(PullResponse {
         records: page.records,
         cursor: Cursor {

@@ -858,9 +858,16 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage> {
+    fn pull(
+        &self,
+        who: &Principal,
+        after_rev: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage> {
         self.read(|c| {
             let limit = limit.max(1);
+            let mut bytes = 0usize;
             let mut stmt = c.prepare_cached(
                 "SELECT entity, id, rev, hlc, data, clocks FROM records
                  WHERE rev > ?1 AND grid_code IN (SELECT value FROM json_each(?2))
@@ -880,6 +887,15 @@ impl Storage for SqliteStorage {
                 }
                 let data: String = r.get(4)?;
                 let clocks: String = r.get(5)?;
+                // Stored JSON is what goes on the wire. A record that would take the page past
+                // the bound waits for the next page, unless the page is empty: a record larger
+                // than the bound comes alone, so the feed never gets stuck on it.
+                let size = data.len() + clocks.len();
+                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
                 records.push(gridwalk_protocol::ServerRecord {
                     entity: r.get(0)?,
                     id: r.get(1)?,

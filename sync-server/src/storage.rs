@@ -229,7 +229,15 @@ pub trait Storage: Send + Sync + 'static {
 
     // Sync.
     fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse>;
-    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage>;
+    /// At most `limit` records, and no more once their `data` + `clocks` JSON reach
+    /// `max_bytes` (a single larger record comes alone on its page).
+    fn pull(
+        &self,
+        who: &Principal,
+        after_rev: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage>;
     /// The grid of a record, for authorising reads of things hanging off it (photo blobs).
     fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>>;
     /// One record when it is in the caller's scope.
