@@ -6,13 +6,15 @@
 //! token ever comes back, two parties hold it (a stolen copy, or a replayed backup), so the whole
 //! session family is revoked and the device must log in again — its unsent changes stay in its
 //! outbox. Every request re-reads the user and device rows, so disabling a user or revoking a
-//! lost phone takes effect on the very next request, not when a token expires.
+//! lost phone takes effect on the very next request, not when a token expires. Disabling a user
+//! or changing a password ends every session of the user for good; logout ends one.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -228,6 +230,14 @@ pub async fn login(
     .await??;
     tracing::info!(user = %session.user.id, "login");
     Ok(Json(session))
+}
+
+/// `POST /v1/auth/logout`: ends the caller's session (its access and refresh tokens).
+pub async fn logout(State(state): State<AppState>, who: Principal) -> Result<StatusCode, ApiError> {
+    let (user, session) = (who.user_id.clone(), who.session_id.clone());
+    blocking(&state, move |s| s.end_session(&who.session_id)).await?;
+    tracing::info!(%user, %session, "logout");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/auth/refresh`.

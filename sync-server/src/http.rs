@@ -203,6 +203,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/auth/login", post(crate::auth::login))
         .route("/auth/refresh", post(crate::auth::refresh))
+        .route("/auth/logout", post(crate::auth::logout))
         .route("/sync/push", post(push))
         .route("/sync/pull", get(pull))
         .route("/cases", get(list_cases))

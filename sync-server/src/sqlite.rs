@@ -402,6 +402,33 @@ fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<(
     Ok(())
 }
 
+/// Ends every live session of a user; returns how many. With `keep_access`, the access tokens
+/// stay so that the next request is told why (`user_disabled`) rather than a bare "expired";
+/// the sessions are over either way and never come back.
+fn end_user_sessions(tx: &Transaction<'_>, user_id: &str, keep_access: bool) -> Result<usize> {
+    if !keep_access {
+        tx.execute(
+            "DELETE FROM access_tokens WHERE family_id IN
+                 (SELECT family_id FROM sessions WHERE user_id = ?1)",
+            [user_id],
+        )?;
+    }
+    Ok(tx.execute(
+        "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
+        [user_id],
+    )?)
+}
+
+fn user_id_of(tx: &Transaction<'_>, username_or_id: &str) -> Result<String> {
+    tx.query_row(
+        "SELECT id FROM users WHERE username = ?1 OR id = ?1",
+        [username_or_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or(Error::NotFound { what: "user" })
+}
+
 fn revoke_family(tx: &Transaction<'_>, family: &str) -> Result<()> {
     tx.execute(
         "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
@@ -533,12 +560,17 @@ impl Storage for SqliteStorage {
 
     fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
         self.write(|w| {
-            let n = w.tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE username = ?1 OR id = ?1",
-                params![username, disabled],
+            let id = user_id_of(&w.tx, username)?;
+            w.tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                params![id, disabled],
             )?;
-            if n == 0 {
-                return Err(Error::NotFound { what: "user" });
+            if disabled {
+                // Ended for good: enabling the user again does not bring old tokens back.
+                let n = end_user_sessions(&w.tx, &id, true)?;
+                tracing::info!(user = %id, sessions_ended = n, "user disabled");
+            } else {
+                tracing::info!(user = %id, "user enabled");
             }
             Ok(())
         })
@@ -546,13 +578,13 @@ impl Storage for SqliteStorage {
 
     fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
         self.write(|w| {
-            let n = w.tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE username = ?1 OR id = ?1",
-                params![username, hash],
+            let id = user_id_of(&w.tx, username)?;
+            w.tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
             )?;
-            if n == 0 {
-                return Err(Error::NotFound { what: "user" });
-            }
+            let n = end_user_sessions(&w.tx, &id, false)?;
+            tracing::info!(user = %id, sessions_ended = n, "password changed");
             Ok(())
         })
     }
@@ -705,7 +737,7 @@ impl Storage for SqliteStorage {
             else {
                 return Ok(Err(SessionRefusal::Ended));
             };
-            if used {
+            if used && !revoked {
                 // A rotated token came back: someone holds a copy. End the whole family.
                 tracing::warn!(session = %family, "refresh token reuse; session family revoked");
                 revoke_family(&w.tx, &family)?;
@@ -731,6 +763,20 @@ impl Storage for SqliteStorage {
                 params![device_id, now_ms],
             )?;
             Ok(Ok(user_id))
+        })
+    }
+
+    fn end_session(&self, session_id: &str) -> Result<()> {
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
+                [session_id],
+            )?;
+            w.tx.execute(
+                "DELETE FROM access_tokens WHERE family_id = ?1",
+                [session_id],
+            )?;
+            Ok(())
         })
     }
 

@@ -192,7 +192,9 @@ pub trait Storage: Send + Sync + 'static {
     // Organisation and users (admin).
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize>;
     fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String>;
+    /// Disabling also ends every session of the user: enabling again does not revive them.
     fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()>;
+    /// Also ends every session of the user.
     fn set_password_hash(&self, username: &str, hash: &str) -> Result<()>;
     /// Attaches an extra grid to a user (expires the user's cursors: the scope changed).
     fn add_user_grid(&self, username: &str, grid: &str) -> Result<()>;
@@ -210,6 +212,8 @@ pub trait Storage: Send + Sync + 'static {
         tokens: &TokenPair,
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>>;
+    /// Ends one session family (logout): its access and refresh tokens stop working.
+    fn end_session(&self, session_id: &str) -> Result<()>;
     /// Rotates a refresh token; returns the user id on success.
     fn refresh_session(
         &self,

@@ -122,6 +122,20 @@ async fn disabled_user_and_revoked_device_are_refused_on_the_next_request() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "user_disabled");
     admin.enable_user("wangfang").unwrap();
+    // Enabled again, but the sessions of before stay ended.
+    let (st, body) = t.get("/v1/sync/pull", Some(&s.access_token)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_expired");
+    let (st, body) = t
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": s.refresh_token, "device_id": "dev-a"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "session_ended");
+    let s = t.login("wangfang", "dev-a").await;
     assert_eq!(
         t.get("/v1/sync/pull", Some(&s.access_token)).await.0,
         StatusCode::OK
@@ -219,4 +233,103 @@ async fn admin_users_and_passwords() {
     assert!(
         matches!(err, gridwalk_sync_server::Error::Invalid { ref field, code: "duplicate" } if field == "username")
     );
+}
+
+/// A login answer: status, `Retry-After` (seconds) and the JSON body.
+async fn try_login(
+    t: &TestServer,
+    user: &str,
+    password: &str,
+    device: &str,
+    hand_over: bool,
+) -> (StatusCode, Option<u64>, serde_json::Value) {
+    let res = t
+        .req(reqwest::Method::POST, "/v1/auth/login", None)
+        .json(
+            &json!({"username": user, "password": password, "device_id": device,
+            "hand_over": hand_over}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+    (status, retry, res.json().await.unwrap())
+}
+
+async fn refresh(t: &TestServer, s: &gridwalk_protocol::Session, device: &str) -> StatusCode {
+    let (st, body) = t
+        .post(
+            "/v1/auth/refresh",
+            None,
+            &json!({"refresh_token": s.refresh_token, "device_id": device}),
+        )
+        .await;
+    if st != StatusCode::OK {
+        assert_eq!(body["error"]["code"], "session_ended", "{body}");
+    }
+    st
+}
+
+async fn pull_status(t: &TestServer, s: &gridwalk_protocol::Session) -> StatusCode {
+    t.get("/v1/sync/pull", Some(&s.access_token)).await.0
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_session() {
+    let t = start().await;
+    let a = t.login("wangfang", "dev-a").await;
+    let b = t.login("wangfang", "dev-b").await;
+    let other = t.login("lijun", "dev-l").await;
+    t.server
+        .admin()
+        .set_password("wangfang", "brand-new-pass")
+        .unwrap();
+    for (s, dev) in [(&a, "dev-a"), (&b, "dev-b")] {
+        let (st, body) = t.get("/v1/sync/pull", Some(&s.access_token)).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "token_expired");
+        assert_eq!(refresh(&t, s, dev).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(pull_status(&t, &other).await, StatusCode::OK);
+    let (st, _, _) = try_login(&t, "wangfang", DEMO_PASSWORD, "dev-a", false).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _, _) = try_login(&t, "wangfang", "brand-new-pass", "dev-a", false).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_ends_that_session_only() {
+    let t = start().await;
+    let a = t.login("wangfang", "dev-a").await;
+    let b = t.login("wangfang", "dev-b").await;
+    let res = t
+        .req(
+            reqwest::Method::POST,
+            "/v1/auth/logout",
+            Some(&a.access_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(pull_status(&t, &a).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&t, &a, "dev-a").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(pull_status(&t, &b).await, StatusCode::OK);
+    assert_eq!(refresh(&t, &b, "dev-b").await, StatusCode::OK);
+    // A second logout with the dead token, or none: 401 JSON.
+    let (st, body) = t
+        .post("/v1/auth/logout", Some(&a.access_token), &json!({}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_expired");
+    let (st, body) = t.post("/v1/auth/logout", None, &json!({})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_expired");
+    // Signing in again on the device works.
+    let a2 = t.login("wangfang", "dev-a").await;
+    assert_eq!(pull_status(&t, &a2).await, StatusCode::OK);
 }

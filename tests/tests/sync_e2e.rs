@@ -434,6 +434,14 @@ fn a_disabled_user_is_refused_and_keeps_unsent_work() {
     assert!(err.needs_login());
     assert_eq!(pending(&a.store), 1, "nothing is dropped");
     srv.server.admin().enable_user("wangfang").unwrap();
+    // Enabled again, but the old session stays ended: she signs in again, her work goes out.
+    let err = a.sync().unwrap_err();
+    assert_eq!(err.code(), "session_ended", "{err:?}");
+    assert!(err.needs_login());
+    assert_eq!(pending(&a.store), 1, "nothing is dropped");
+    a.store
+        .login(&a.transport, "wangfang", DEMO_PASSWORD, None)
+        .unwrap();
     a.sync().unwrap();
     assert_eq!(pending(&a.store), 0);
 }
