@@ -286,6 +286,9 @@ pub mod codes {
     pub const USER_DISABLED: &str = "user_disabled";
     /// 403: the device was revoked.
     pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// 429 at login: too many failed sign-ins for this user name or from this address; wait
+    /// `Retry-After` seconds.
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
     /// 403: outside the user's scope (reads and whole requests).
     pub const FORBIDDEN: &str = "forbidden";
     /// 410: the cursor is too old for the feed: take a new snapshot, keep unsent changes.

@@ -21,15 +21,19 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
 use crate::cases::{self, ActionRequest, TaskRequest};
+use crate::config::ThrottleRule;
 use crate::error::{Error, Result};
 use crate::storage::{
     CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
     Storage, StoredRecord, TokenPair,
 };
+use crate::throttle::{Decision, ThrottleState};
 
 /// Schema version this server writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
+/// Version 2: sign-in throttling.
+const SCHEMA_V2: &str = include_str!("../sql/schema_v2.sql");
 
 struct Writer {
     conn: Connection,
@@ -99,7 +103,13 @@ impl SqliteStorage {
                     )?;
                 }
             }
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.pragma_update(None, "user_version", 1)?;
+            tx.commit()?;
+        }
+        if version < 2 {
+            let tx = conn.transaction()?;
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", 2)?;
             tx.commit()?;
         }
         let epoch: String =
@@ -429,6 +439,44 @@ fn user_id_of(tx: &Transaction<'_>, username_or_id: &str) -> Result<String> {
     .ok_or(Error::NotFound { what: "user" })
 }
 
+fn throttle_row(tx: &Transaction<'_>, key: &str) -> Result<Option<ThrottleState>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT window_start, failures, locked_until, strikes, last_failure
+             FROM login_throttle WHERE key = ?1",
+        )?
+        .query_row([key], |r| {
+            Ok(ThrottleState {
+                window_start: r.get(0)?,
+                failures: r.get(1)?,
+                locked_until: r.get(2)?,
+                strikes: r.get(3)?,
+                last_failure: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+fn put_throttle_row(tx: &Transaction<'_>, key: &str, s: &ThrottleState) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO login_throttle
+             (key, window_start, failures, locked_until, strikes, last_failure)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start,
+            failures = excluded.failures, locked_until = excluded.locked_until,
+            strikes = excluded.strikes, last_failure = excluded.last_failure",
+    )?
+    .execute(params![
+        key,
+        s.window_start,
+        s.failures,
+        s.locked_until,
+        s.strikes,
+        s.last_failure
+    ])?;
+    Ok(())
+}
+
 fn revoke_family(tx: &Transaction<'_>, family: &str) -> Result<()> {
     tx.execute(
         "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
@@ -653,6 +701,50 @@ impl Storage for SqliteStorage {
                 })
             })
             .optional()?)
+        })
+    }
+
+    fn login_attempt(&self, keys: &[(&str, ThrottleRule)], now_ms: i64) -> Result<Option<i64>> {
+        self.write(|w| {
+            let mut admitted = Vec::with_capacity(keys.len());
+            let mut refused_until: Option<i64> = None;
+            for (key, rule) in keys {
+                let (decision, state) = rule.decide(throttle_row(&w.tx, key)?, now_ms);
+                match decision {
+                    Decision::Admit => admitted.push((*key, state)),
+                    Decision::Refuse { until } => {
+                        // A lockout that starts now is written even when the attempt is
+                        // refused: it is the state, not a count.
+                        put_throttle_row(&w.tx, key, &state)?;
+                        refused_until = Some(refused_until.map_or(until, |u| u.max(until)));
+                    }
+                }
+            }
+            if refused_until.is_some() {
+                return Ok(refused_until);
+            }
+            for (key, state) in admitted {
+                put_throttle_row(&w.tx, key, &state)?;
+            }
+            // Forget keys quiet for longer than any rule remembers (and not locked).
+            let memory = keys.iter().map(|(_, r)| r.memory_ms()).max().unwrap_or(0);
+            w.tx.prepare_cached(
+                "DELETE FROM login_throttle WHERE last_failure < ?1 AND locked_until < ?2",
+            )?
+            .execute(params![now_ms.saturating_sub(memory), now_ms])?;
+            Ok(None)
+        })
+    }
+
+    fn login_succeeded(&self, account_key: &str, address_key: &str) -> Result<()> {
+        self.write(|w| {
+            w.tx.prepare_cached("DELETE FROM login_throttle WHERE key = ?1")?
+                .execute([account_key])?;
+            w.tx.prepare_cached(
+                "UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?1",
+            )?
+            .execute([address_key])?;
+            Ok(())
         })
     }
 

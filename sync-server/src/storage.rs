@@ -12,6 +12,7 @@
 use gridwalk_protocol::{Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo};
 use serde_json::{Map, Value};
 
+use crate::config::ThrottleRule;
 use crate::error::Result;
 
 /// Who is calling: resolved from the access token on every request.
@@ -203,6 +204,13 @@ pub trait Storage: Send + Sync + 'static {
 
     // Sessions.
     fn login_user(&self, username: &str) -> Result<Option<LoginUser>>;
+    /// Counts a sign-in attempt against every throttle key (each with its rule) in one
+    /// transaction, before the password is checked. `Some(until_ms)` when any key is locked:
+    /// then nothing is counted and the password must not be checked.
+    fn login_attempt(&self, keys: &[(&str, ThrottleRule)], now_ms: i64) -> Result<Option<i64>>;
+    /// The password was right: forgets the account key and gives the address key its attempt
+    /// back.
+    fn login_succeeded(&self, account_key: &str, address_key: &str) -> Result<()>;
     /// Binds the device to the user and starts a session family with `tokens`.
     fn start_session(
         &self,

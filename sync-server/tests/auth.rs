@@ -279,6 +279,138 @@ async fn pull_status(t: &TestServer, s: &gridwalk_protocol::Session) -> StatusCo
 }
 
 #[tokio::test]
+async fn failed_sign_ins_lock_the_user_name_known_or_not() {
+    let t = start().await;
+    for user in ["wangfang", "nobody"] {
+        for i in 0..5 {
+            let (st, retry, body) = try_login(&t, user, "wrong-password", "dev-a", false).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{user} attempt {i}: {body}");
+            assert_eq!(body["error"]["code"], "bad_credentials");
+            assert_eq!(retry, None);
+        }
+        let (st, retry, body) = try_login(&t, user, "wrong-password", "dev-a", false).await;
+        assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{user}: {body}");
+        assert_eq!(body["error"]["code"], "too_many_attempts");
+        let retry = retry.expect("Retry-After");
+        assert!((890..=900).contains(&retry), "{retry}");
+    }
+    // Locked: even the right password is refused, and says nothing more.
+    let (st, _, locked_known) = try_login(&t, "wangfang", DEMO_PASSWORD, "dev-a", false).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    let (_, _, locked_unknown) = try_login(&t, "nobody", DEMO_PASSWORD, "dev-a", false).await;
+    let strip = |mut v: serde_json::Value| {
+        // The message carries the seconds left, which may differ by one.
+        v["error"]["message"] = json!(null);
+        v
+    };
+    assert_eq!(strip(locked_known), strip(locked_unknown));
+    // Other user names are not affected.
+    t.login("lijun", "dev-l").await;
+}
+
+#[tokio::test]
+async fn unknown_and_known_user_names_answer_the_same() {
+    let t = start().await;
+    let (st1, r1, known) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+    let (st2, r2, unknown) = try_login(&t, "nobody", "wrong-password", "dev-a", false).await;
+    assert_eq!((st1, r1), (st2, r2));
+    assert_eq!(known, unknown);
+}
+
+#[tokio::test]
+async fn a_locked_sign_in_does_not_hash_the_password() {
+    // A costly hash (in an unoptimised test build) against a refusal that must not hash at all.
+    let t = start_with(|mut c| {
+        c.argon2 = gridwalk_sync_server::Argon2Config {
+            m_cost: 8 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        };
+        c.login_throttle.account.max_failures = 1;
+        c
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (st, _, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+    let hashed = started.elapsed();
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let mut fastest = std::time::Duration::MAX;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (st, _, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+        fastest = fastest.min(started.elapsed());
+        assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(
+        fastest * 5 < hashed,
+        "refused in {fastest:?}, a hashed attempt took {hashed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_successful_sign_in_resets_the_count_and_lockouts_grow() {
+    let t = start_with(|mut c| {
+        c.login_throttle.account.lockout_secs = 1;
+        c
+    })
+    .await;
+    for _ in 0..4 {
+        let (st, _, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    t.login("wangfang", "dev-a").await;
+    // Five fresh failures are allowed again.
+    for _ in 0..5 {
+        let (st, _, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, retry, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+    assert_eq!((st, retry), (StatusCode::TOO_MANY_REQUESTS, Some(1)));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // The next lockout in a row lasts twice as long.
+    for _ in 0..5 {
+        let (st, _, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, retry, _) = try_login(&t, "wangfang", "wrong-password", "dev-a", false).await;
+    assert_eq!((st, retry), (StatusCode::TOO_MANY_REQUESTS, Some(2)));
+}
+
+#[tokio::test]
+async fn one_address_may_fail_twenty_times_across_user_names() {
+    let t = start().await;
+    for i in 0..20 {
+        let (st, _, _) = try_login(&t, &format!("guess{i}"), "wrong-password", "d", false).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let (st, retry, body) = try_login(&t, "guess99", "wrong-password", "d", false).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+    assert!(retry.is_some_and(|r| r > 0));
+    // The address is locked for everyone behind it, right password or not.
+    let (st, _, _) = try_login(&t, "wangfang", DEMO_PASSWORD, "dev-a", false).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn successful_sign_ins_do_not_use_up_the_address_allowance() {
+    let t = start_with(|mut c| {
+        c.login_throttle.address.max_failures = 3;
+        c
+    })
+    .await;
+    for _ in 0..10 {
+        t.login("wangfang", "dev-a").await;
+    }
+    for i in 0..3 {
+        let (st, _, _) = try_login(&t, &format!("guess{i}"), "wrong-password", "d", false).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, _, _) = try_login(&t, "guess9", "wrong-password", "d", false).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn a_password_change_ends_every_session() {
     let t = start().await;
     let a = t.login("wangfang", "dev-a").await;
