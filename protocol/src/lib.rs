@@ -131,6 +131,11 @@ pub struct LoginRequest {
     pub device_id: String,
     #[serde(default)]
     pub device_name: Option<String>,
+    /// The device is bound to the user who first signed in on it. Another user's sign-in on it
+    /// is refused with 409 `device_in_use` unless this is true (the worker confirmed taking the
+    /// phone over): then the previous user's sessions on the device end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hand_over: bool,
 }
 
 /// `POST /v1/auth/refresh`. The refresh token rotates: the old one stops working.
@@ -286,6 +291,9 @@ pub mod codes {
     pub const USER_DISABLED: &str = "user_disabled";
     /// 403: the device was revoked.
     pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// 409 at login: the device is bound to another user; sign in with `hand_over: true` once
+    /// the worker confirmed taking the phone over.
+    pub const DEVICE_IN_USE: &str = "device_in_use";
     /// 429 at login: too many failed sign-ins for this user name or from this address; wait
     /// `Retry-After` seconds.
     pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";

@@ -1,5 +1,5 @@
--- Gridwalk sync server schema, version 2 (PRAGMA user_version = 2): sign-in throttling.
--- Applied in one transaction on top of version 1.
+-- Gridwalk sync server schema, version 2 (PRAGMA user_version = 2): sign-in throttling and
+-- device hand-overs. Applied in one transaction on top of version 1.
 
 -- Sign-in throttling state, shared by every server process on this database. `key` is the hex
 -- SHA-256 of 'user' or 'addr', a zero byte, and the user name or client address: no name or
@@ -13,6 +13,17 @@ CREATE TABLE login_throttle (
     last_failure INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX login_throttle_last ON login_throttle (last_failure);
+
+-- A device passed from one user to another (a login with `hand_over: true`).
+CREATE TABLE device_handovers (
+    id             INTEGER PRIMARY KEY,
+    device_id      TEXT NOT NULL REFERENCES devices (id),
+    from_user      TEXT NOT NULL REFERENCES users (id),
+    to_user        TEXT NOT NULL REFERENCES users (id),
+    sessions_ended INTEGER NOT NULL,
+    at             INTEGER NOT NULL
+);
+CREATE INDEX device_handovers_device ON device_handovers (device_id);
 
 CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_device ON sessions (device_id);

@@ -11,6 +11,7 @@
 //!
 //! Sign-in is throttled per user name and per client address ([`crate::throttle`]): past the
 //! limit the answer is 429 `too_many_attempts` with `Retry-After`, and no password is hashed.
+//! A device belongs to the user who first signed in on it; another user needs `hand_over`.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -131,6 +132,7 @@ impl From<SessionRefusal> for ApiError {
             SessionRefusal::UserDisabled => ApiError::user_disabled(),
             SessionRefusal::DeviceRevoked => ApiError::device_revoked(),
             SessionRefusal::Expired => ApiError::token_expired(),
+            SessionRefusal::DeviceInUse => ApiError::device_in_use(),
         }
     }
 }
@@ -163,7 +165,8 @@ fn id_like(s: &str, max: usize) -> bool {
 }
 
 /// Issues a session for a known user and device without a password. For tests and
-/// benchmarks (the 1000-device run); the binary does not expose it.
+/// benchmarks (the 1000-device run); the binary does not expose it. A device bound to another
+/// user is refused (no hand-over).
 pub fn issue_session(
     storage: &dyn Storage,
     access_ttl_secs: u64,
@@ -172,9 +175,29 @@ pub fn issue_session(
     device_id: &str,
     device_name: Option<&str>,
 ) -> Result<Result<Session, SessionRefusal>> {
+    start_session(
+        storage,
+        (access_ttl_secs, refresh_ttl_secs),
+        user_id,
+        device_id,
+        device_name,
+        false,
+    )
+}
+
+fn start_session(
+    storage: &dyn Storage,
+    (access_ttl_secs, refresh_ttl_secs): (u64, u64),
+    user_id: &str,
+    device_id: &str,
+    device_name: Option<&str>,
+    hand_over: bool,
+) -> Result<Result<Session, SessionRefusal>> {
     let now = now_ms();
     let t = issue(access_ttl_secs, refresh_ttl_secs, now);
-    if let Err(r) = storage.start_session(user_id, device_id, device_name, &t.stored, now)? {
+    if let Err(r) =
+        storage.start_session(user_id, device_id, device_name, &t.stored, hand_over, now)?
+    {
         return Ok(Err(r));
     }
     Ok(Ok(Session {
@@ -240,7 +263,7 @@ impl IntoResponse for LoginError {
 ///
 /// Order matters: the throttle is consulted (and the attempt counted) before any password is
 /// hashed, unknown user names cost one hash like known ones, and only a right password
-/// reveals anything about the account (disabled).
+/// reveals anything about the account (disabled, device in use).
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
@@ -292,13 +315,13 @@ pub async fn login(
         if user.disabled {
             return Ok(Err(ApiError::user_disabled().into()));
         }
-        Ok(issue_session(
+        Ok(start_session(
             s,
-            ttls.0,
-            ttls.1,
+            ttls,
             &user.id,
             &req.device_id,
             req.device_name.as_deref(),
+            req.hand_over,
         )?
         .map_err(|r| ApiError::from(r).into()))
     })

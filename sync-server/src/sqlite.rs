@@ -32,7 +32,7 @@ use crate::throttle::{Decision, ThrottleState};
 /// Schema version this server writes.
 pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
-/// Version 2: sign-in throttling.
+/// Version 2: sign-in throttling, device hand-overs.
 const SCHEMA_V2: &str = include_str!("../sql/schema_v2.sql");
 
 struct Writer {
@@ -754,18 +754,42 @@ impl Storage for SqliteStorage {
         device_id: &str,
         device_name: Option<&str>,
         tokens: &TokenPair,
+        hand_over: bool,
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>> {
         self.write(|w| {
-            let revoked: Option<bool> =
+            let device: Option<(String, bool)> =
                 w.tx.query_row(
-                    "SELECT revoked FROM devices WHERE id = ?1",
+                    "SELECT user_id, revoked FROM devices WHERE id = ?1",
                     [device_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if revoked == Some(true) {
+            if device.as_ref().is_some_and(|(_, revoked)| *revoked) {
                 return Ok(Err(SessionRefusal::DeviceRevoked));
+            }
+            if let Some((owner, _)) = device.as_ref().filter(|(owner, _)| owner != user_id) {
+                if !hand_over {
+                    return Ok(Err(SessionRefusal::DeviceInUse));
+                }
+                let ended = w.tx.execute(
+                    "UPDATE sessions SET revoked = 1 WHERE device_id = ?1 AND revoked = 0",
+                    [device_id],
+                )?;
+                w.tx.execute(
+                    "DELETE FROM access_tokens WHERE family_id IN
+                         (SELECT family_id FROM sessions WHERE device_id = ?1)",
+                    [device_id],
+                )?;
+                w.tx.execute(
+                    "INSERT INTO device_handovers (device_id, from_user, to_user, sessions_ended, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![device_id, owner, user_id, ended as i64, now_ms],
+                )?;
+                tracing::info!(
+                    device = %device_id, from_user = %owner, to_user = %user_id,
+                    sessions_ended = ended, "device handed over"
+                );
             }
             w.tx.execute(
                 "INSERT INTO devices (id, user_id, name, created_at, last_seen)

@@ -164,6 +164,8 @@ pub enum SessionRefusal {
     DeviceRevoked,
     /// Unknown or expired access token.
     Expired,
+    /// The device is bound to another user and the login did not ask to hand it over.
+    DeviceInUse,
 }
 
 /// Filters of the supervisor case list.
@@ -211,13 +213,17 @@ pub trait Storage: Send + Sync + 'static {
     /// The password was right: forgets the account key and gives the address key its attempt
     /// back.
     fn login_succeeded(&self, account_key: &str, address_key: &str) -> Result<()>;
-    /// Binds the device to the user and starts a session family with `tokens`.
+    /// Binds the device to the user and starts a session family with `tokens`, ending the
+    /// device's earlier sessions. A device bound to another user is refused
+    /// ([`SessionRefusal::DeviceInUse`]) unless `hand_over`: then it is rebound, the previous
+    /// user's sessions on it end and the hand-over is recorded.
     fn start_session(
         &self,
         user_id: &str,
         device_id: &str,
         device_name: Option<&str>,
         tokens: &TokenPair,
+        hand_over: bool,
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>>;
     /// Ends one session family (logout): its access and refresh tokens stop working.

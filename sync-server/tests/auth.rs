@@ -411,6 +411,58 @@ async fn successful_sign_ins_do_not_use_up_the_address_allowance() {
 }
 
 #[tokio::test]
+async fn a_device_belongs_to_its_user_until_handed_over() {
+    let t = start().await;
+    let wang = t.login("wangfang", "shared").await;
+    // Li signs in on Wang's phone: refused, and Wang is not signed out.
+    let (st, _, body) = try_login(&t, "lijun", DEMO_PASSWORD, "shared", false).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "device_in_use");
+    assert_eq!(pull_status(&t, &wang).await, StatusCode::OK);
+    // A wrong password learns nothing about the device.
+    let (st, _, body) = try_login(&t, "lijun", "wrong-password", "shared", true).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "bad_credentials");
+    assert_eq!(pull_status(&t, &wang).await, StatusCode::OK);
+
+    // With the hand-over confirmed: Li is in, every token of Wang's on the phone is dead.
+    let (st, _, body) = try_login(&t, "lijun", DEMO_PASSWORD, "shared", true).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let li: gridwalk_protocol::Session = serde_json::from_value(body).unwrap();
+    assert_eq!(pull_status(&t, &li).await, StatusCode::OK);
+    assert_eq!(pull_status(&t, &wang).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&t, &wang, "shared").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(pull_status(&t, &li).await, StatusCode::OK);
+
+    // The phone is Li's now: Wang needs a hand-over back. Her other devices are untouched.
+    let (st, _, body) = try_login(&t, "wangfang", DEMO_PASSWORD, "shared", false).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "device_in_use");
+    t.login("wangfang", "her-tablet").await;
+    // Li signing in again on his own phone needs no hand-over.
+    let li2 = t.login("lijun", "shared").await;
+    assert_eq!(pull_status(&t, &li2).await, StatusCode::OK);
+
+    // The hand-over is on record.
+    let db = rusqlite::Connection::open(t.server.config().db_path()).unwrap();
+    let rows: Vec<(String, String, String, i64)> = db
+        .prepare(
+            "SELECT h.device_id, f.username, n.username, h.sessions_ended
+             FROM device_handovers h JOIN users f ON f.id = h.from_user
+             JOIN users n ON n.id = h.to_user",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![("shared".into(), "wangfang".into(), "lijun".into(), 1)]
+    );
+}
+
+#[tokio::test]
 async fn a_password_change_ends_every_session() {
     let t = start().await;
     let a = t.login("wangfang", "dev-a").await;
