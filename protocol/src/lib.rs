@@ -25,6 +25,16 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Default and maximum pull page sizes.
 pub const DEFAULT_PULL_LIMIT: usize = 500;
 pub const MAX_PULL_LIMIT: usize = 2000;
+/// Default byte bound of a pull page: the server stops adding records once their `data` and
+/// `clocks` JSON reach it (a single larger record still comes, alone on its page).
+pub const DEFAULT_PULL_PAGE_BYTES: usize = 1024 * 1024;
+/// Longest request target (path and query) a server accepts; longer → 414 `uri_too_long`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest header section (names, values and separators) a server accepts; larger, or more than
+/// [`MAX_HEADERS`] headers → 431 `headers_too_large`.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Most request headers a server accepts.
+pub const MAX_HEADERS: usize = 64;
 
 /// Kinds of syncable records, as named on the wire.
 pub mod entity {
@@ -121,6 +131,11 @@ pub struct LoginRequest {
     pub device_id: String,
     #[serde(default)]
     pub device_name: Option<String>,
+    /// The device is bound to the user who first signed in on it. Another user's sign-in on it
+    /// is refused with 409 `device_in_use` unless this is true (the worker confirmed taking the
+    /// phone over): then the previous user's sessions on the device end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hand_over: bool,
 }
 
 /// `POST /v1/auth/refresh`. The refresh token rotates: the old one stops working.
@@ -295,6 +310,12 @@ pub mod codes {
     pub const USER_DISABLED: &str = "user_disabled";
     /// 403: the device was revoked.
     pub const DEVICE_REVOKED: &str = "device_revoked";
+    /// 409 at login: the device is bound to another user; sign in with `hand_over: true` once
+    /// the worker confirmed taking the phone over.
+    pub const DEVICE_IN_USE: &str = "device_in_use";
+    /// 429 at login: too many failed sign-ins for this user name or from this address; wait
+    /// `Retry-After` seconds.
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
     /// 403: outside the user's scope (reads and whole requests).
     pub const FORBIDDEN: &str = "forbidden";
     /// 410: the cursor is too old for the feed: take a new snapshot, keep unsent changes.
@@ -303,6 +324,10 @@ pub mod codes {
     pub const BAD_REQUEST: &str = "bad_request";
     /// 413: body or batch too large.
     pub const TOO_LARGE: &str = "too_large";
+    /// 414: request target longer than [`crate::MAX_URI_BYTES`].
+    pub const URI_TOO_LONG: &str = "uri_too_long";
+    /// 431: header section larger than [`crate::MAX_HEADER_BYTES`] or too many headers.
+    pub const HEADERS_TOO_LARGE: &str = "headers_too_large";
     /// 400: unsupported protocol version.
     pub const UNSUPPORTED_PROTOCOL: &str = "unsupported_protocol";
     /// Per-change rejection: the record is not in the user's scope (or does not exist there).

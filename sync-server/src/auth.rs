@@ -6,13 +6,23 @@
 //! token ever comes back, two parties hold it (a stolen copy, or a replayed backup), so the whole
 //! session family is revoked and the device must log in again — its unsent changes stay in its
 //! outbox. Every request re-reads the user and device rows, so disabling a user or revoking a
-//! lost phone takes effect on the very next request, not when a token expires.
+//! lost phone takes effect on the very next request, not when a token expires. Disabling a user
+//! or changing a password ends every session of the user for good; logout ends one.
+//!
+//! Sign-in is throttled per user name and per client address ([`crate::throttle`]): past the
+//! limit the answer is 429 `too_many_attempts` with `Retry-After`, and no password is hashed.
+//! A device belongs to the user who first signed in on it; another user needs `hand_over`.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::{FromRequestParts, State};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -23,6 +33,7 @@ use crate::config::Argon2Config;
 use crate::error::{ApiError, Error, Result};
 use crate::http::{blocking, now_ms, WireJson};
 use crate::storage::{Principal, SessionRefusal, Storage, TokenPair};
+use crate::throttle;
 use crate::AppState;
 
 /// Password hashing with the configured argon2id cost.
@@ -121,6 +132,7 @@ impl From<SessionRefusal> for ApiError {
             SessionRefusal::UserDisabled => ApiError::user_disabled(),
             SessionRefusal::DeviceRevoked => ApiError::device_revoked(),
             SessionRefusal::Expired => ApiError::token_expired(),
+            SessionRefusal::DeviceInUse => ApiError::device_in_use(),
         }
     }
 }
@@ -153,7 +165,8 @@ fn id_like(s: &str, max: usize) -> bool {
 }
 
 /// Issues a session for a known user and device without a password. For tests and
-/// benchmarks (the 1000-device run); the binary does not expose it.
+/// benchmarks (the 1000-device run); the binary does not expose it. A device bound to another
+/// user is refused (no hand-over).
 pub fn issue_session(
     storage: &dyn Storage,
     access_ttl_secs: u64,
@@ -162,9 +175,29 @@ pub fn issue_session(
     device_id: &str,
     device_name: Option<&str>,
 ) -> Result<Result<Session, SessionRefusal>> {
+    start_session(
+        storage,
+        (access_ttl_secs, refresh_ttl_secs),
+        user_id,
+        device_id,
+        device_name,
+        false,
+    )
+}
+
+fn start_session(
+    storage: &dyn Storage,
+    (access_ttl_secs, refresh_ttl_secs): (u64, u64),
+    user_id: &str,
+    device_id: &str,
+    device_name: Option<&str>,
+    hand_over: bool,
+) -> Result<Result<Session, SessionRefusal>> {
     let now = now_ms();
     let t = issue(access_ttl_secs, refresh_ttl_secs, now);
-    if let Err(r) = storage.start_session(user_id, device_id, device_name, &t.stored, now)? {
+    if let Err(r) =
+        storage.start_session(user_id, device_id, device_name, &t.stored, hand_over, now)?
+    {
         return Ok(Err(r));
     }
     Ok(Ok(Session {
@@ -176,30 +209,96 @@ pub fn issue_session(
     }))
 }
 
+/// The peer address of the connection, when the server was started with connect info
+/// ([`crate::serve`] is).
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// A refused sign-in: an error body, or 429 with `Retry-After`.
+pub enum LoginError {
+    Api(ApiError),
+    TooManyAttempts { retry_after_secs: u64 },
+}
+
+impl From<ApiError> for LoginError {
+    fn from(e: ApiError) -> LoginError {
+        LoginError::Api(e)
+    }
+}
+
+impl IntoResponse for LoginError {
+    fn into_response(self) -> Response {
+        match self {
+            LoginError::Api(e) => e.into_response(),
+            LoginError::TooManyAttempts { retry_after_secs } => {
+                let mut res = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    gridwalk_protocol::codes::TOO_MANY_ATTEMPTS,
+                    format!(
+                        "登录失败次数过多，请 {retry_after_secs} 秒后再试 / too many failed sign-ins: try again in {retry_after_secs} s"
+                    ),
+                )
+                .into_response();
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                res
+            }
+        }
+    }
+}
+
 /// `POST /v1/auth/login`.
+///
+/// Order matters: the throttle is consulted (and the attempt counted) before any password is
+/// hashed, unknown user names cost one hash like known ones, and only a right password
+/// reveals anything about the account (disabled, device in use).
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(peer): ClientAddr,
     WireJson(req): WireJson<LoginRequest>,
-) -> Result<Json<Session>, ApiError> {
+) -> Result<Json<Session>, LoginError> {
     if req.username.is_empty() || req.username.len() > 64 || req.password.len() > 1024 {
-        return Err(ApiError::bad_credentials());
+        return Err(ApiError::bad_credentials().into());
     }
     if !id_like(&req.device_id, 64) {
-        return Err(ApiError::bad_request("device_id 无效 / invalid device_id"));
+        return Err(ApiError::bad_request("device_id 无效 / invalid device_id").into());
     }
     if req
         .device_name
         .as_deref()
         .is_some_and(|n| n.chars().count() > 100)
     {
-        return Err(ApiError::bad_request(
-            "device_name 过长 / device_name too long",
-        ));
+        return Err(ApiError::bad_request("device_name 过长 / device_name too long").into());
     }
     let passwords = state.passwords;
     let dummy = state.dummy_hash.clone();
-    let (access_ttl, refresh_ttl) = (state.config.access_ttl_secs, state.config.refresh_ttl_secs);
+    let ttls = (state.config.access_ttl_secs, state.config.refresh_ttl_secs);
+    let rules = state.config.login_throttle;
     let session = blocking(&state, move |s| {
+        let account = throttle::account_key(&req.username);
+        let address = throttle::address_key(peer);
+        let now = now_ms();
+        let keys = [
+            (account.as_str(), rules.account),
+            (address.as_str(), rules.address),
+        ];
+        if let Some(until) = s.login_attempt(&keys, now)? {
+            return Ok(Err(LoginError::TooManyAttempts {
+                retry_after_secs: throttle::retry_after_secs(until, now),
+            }));
+        }
         let user = s.login_user(&req.username)?;
         // Unknown users cost one verification too, so timing does not tell who exists.
         let (ok, user) = match user {
@@ -210,24 +309,33 @@ pub async fn login(
             }
         };
         let Some(user) = user.filter(|_| ok) else {
-            return Ok(Err(ApiError::bad_credentials()));
+            return Ok(Err(ApiError::bad_credentials().into()));
         };
+        s.login_succeeded(&account, &address)?;
         if user.disabled {
-            return Ok(Err(ApiError::user_disabled()));
+            return Ok(Err(ApiError::user_disabled().into()));
         }
-        Ok(issue_session(
+        Ok(start_session(
             s,
-            access_ttl,
-            refresh_ttl,
+            ttls,
             &user.id,
             &req.device_id,
             req.device_name.as_deref(),
+            req.hand_over,
         )?
-        .map_err(ApiError::from))
+        .map_err(|r| ApiError::from(r).into()))
     })
     .await??;
     tracing::info!(user = %session.user.id, "login");
     Ok(Json(session))
+}
+
+/// `POST /v1/auth/logout`: ends the caller's session (its access and refresh tokens).
+pub async fn logout(State(state): State<AppState>, who: Principal) -> Result<StatusCode, ApiError> {
+    let (user, session) = (who.user_id.clone(), who.session_id.clone());
+    blocking(&state, move |s| s.end_session(&who.session_id)).await?;
+    tracing::info!(%user, %session, "logout");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/auth/refresh`.

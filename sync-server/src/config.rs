@@ -2,7 +2,8 @@
 //! environment variables (the binary applies those last).
 //!
 //! The defaults are safe for a first start on a laptop: loopback only, data in `./data`,
-//! 15-minute access tokens, 30-day refresh tokens, OWASP-recommended argon2id cost. Tests and
+//! 15-minute access tokens, 30-day refresh tokens, OWASP-recommended argon2id cost, sign-in
+//! throttling ([`LoginThrottle`]), 1 MiB pull pages. Tests and
 //! benchmarks need logins in microseconds, hence [`Config::argon2_light`].
 
 use std::net::SocketAddr;
@@ -34,6 +35,64 @@ impl Default for Argon2Config {
     }
 }
 
+/// One sign-in throttling rule: after `max_failures` failed sign-ins within `window_secs`, the
+/// next attempt is refused (429 `too_many_attempts`, no password check) for `lockout_secs`;
+/// each further lockout in a row doubles that, up to `max_lockout_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleRule {
+    pub max_failures: u32,
+    pub window_secs: u64,
+    pub lockout_secs: u64,
+    /// Longest lockout; also how long a quiet key keeps its lockout count.
+    pub max_lockout_secs: u64,
+}
+
+impl ThrottleRule {
+    fn check(&self, name: &str) -> Result<()> {
+        if self.max_failures == 0
+            || self.window_secs == 0
+            || self.lockout_secs == 0
+            || self.max_lockout_secs < self.lockout_secs
+            || self.max_lockout_secs > 366 * 24 * 3600
+            || self.window_secs > 366 * 24 * 3600
+        {
+            return Err(Error::invalid(name, "out_of_range"));
+        }
+        Ok(())
+    }
+}
+
+/// Sign-in throttling, per user name (existing or not) and per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginThrottle {
+    /// Per user name: default 5 failures per 15 minutes, then 15 minutes locked, doubling with
+    /// every lockout in a row up to a day. A successful sign-in resets it.
+    pub account: ThrottleRule,
+    /// Per client address (IPv4 address, IPv6 /64): default 20 failures per 15 minutes, then
+    /// 15 minutes locked.
+    pub address: ThrottleRule,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            account: ThrottleRule {
+                max_failures: 5,
+                window_secs: 15 * 60,
+                lockout_secs: 15 * 60,
+                max_lockout_secs: 24 * 3600,
+            },
+            address: ThrottleRule {
+                max_failures: 20,
+                window_secs: 15 * 60,
+                lockout_secs: 15 * 60,
+                max_lockout_secs: 15 * 60,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -49,6 +108,10 @@ pub struct Config {
     pub readers: usize,
     /// Photo upload limits and expiry.
     pub uploads: crate::uploads::UploadConfig,
+    /// Sign-in throttling.
+    pub login_throttle: LoginThrottle,
+    /// Byte bound of a pull page (records' `data` + `clocks` JSON); default 1 MiB.
+    pub pull_page_bytes: usize,
 }
 
 impl Default for Config {
@@ -61,6 +124,8 @@ impl Default for Config {
             argon2: Argon2Config::default(),
             readers: 4,
             uploads: crate::uploads::UploadConfig::default(),
+            login_throttle: LoginThrottle::default(),
+            pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
         }
     }
 }
@@ -102,6 +167,15 @@ impl Config {
         }
         if self.readers == 0 || self.readers > 64 {
             return Err(Error::invalid("readers", "out_of_range"));
+        }
+        self.login_throttle
+            .account
+            .check("login_throttle.account")?;
+        self.login_throttle
+            .address
+            .check("login_throttle.address")?;
+        if !(1024..=gridwalk_protocol::MAX_BODY_BYTES).contains(&self.pull_page_bytes) {
+            return Err(Error::invalid("pull_page_bytes", "out_of_range"));
         }
         if argon2::Params::new(
             self.argon2.m_cost,

@@ -107,6 +107,14 @@ impl ApiError {
         )
     }
 
+    pub fn device_in_use() -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            codes::DEVICE_IN_USE,
+            "此设备已由其他用户使用，确认交接后再登录 / this device belongs to another user: confirm the hand-over to sign in",
+        )
+    }
+
     pub fn forbidden() -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,

@@ -3,7 +3,10 @@
 //! Every answer that is not a success is a `protocol::ErrorBody`, including the ones produced by
 //! layers rather than handlers (unknown route, wrong method, unsupported content encoding, a
 //! panic): [`json_errors`] rewrites any non-JSON error into one, so a client has exactly one
-//! error shape to parse. Bodies may arrive zstd- or gzip-compressed and are answered compressed
+//! error shape to parse. Request targets and header sections past the protocol's limits are
+//! refused by [`request_limits`] with a JSON 414 / 431, well below hyper's own limits (URIs of
+//! 64 KiB, 100 headers, ~400 KiB of head), where hyper would answer with an empty body before
+//! any layer runs. Bodies may arrive zstd- or gzip-compressed and are answered compressed
 //! when the client accepts it; the 8 MiB limit applies to the decompressed body, so a small
 //! compressed bomb is refused like a large plain body.
 
@@ -18,7 +21,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gridwalk_protocol::{
     codes, PullResponse, PushRequest, PushResponse, ServerRecord, DEFAULT_PULL_LIMIT,
-    HEADER_PROTOCOL, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PUSH_CHANGES, PROTOCOL_VERSION,
+    HEADER_PROTOCOL, MAX_BODY_BYTES, MAX_HEADERS, MAX_HEADER_BYTES, MAX_PULL_LIMIT,
+    MAX_PUSH_CHANGES, MAX_URI_BYTES, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -106,6 +110,39 @@ async fn require_protocol(req: Request, next: Next) -> Response {
     }
 }
 
+/// Refuses request targets longer than `MAX_URI_BYTES` (414) and header sections larger than
+/// `MAX_HEADER_BYTES` or with more than `MAX_HEADERS` headers (431), before anything else runs.
+async fn request_limits(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let uri_len = uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            codes::URI_TOO_LONG,
+            format!("请求地址过长（上限 {MAX_URI_BYTES} 字节）/ request target longer than {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    // Each header line is "name: value\r\n".
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            codes::HEADERS_TOO_LARGE,
+            format!(
+                "请求头过大（上限 {MAX_HEADERS} 个、{MAX_HEADER_BYTES} 字节）/ headers too large (at most {MAX_HEADERS} headers, {MAX_HEADER_BYTES} bytes)"
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// Turns any error answer that is not JSON yet (from a layer, a fallback) into an `ErrorBody`.
 async fn json_errors(res: Response) -> Response {
     let status = res.status();
@@ -133,10 +170,27 @@ async fn json_errors(res: Response) -> Response {
             codes::BAD_REQUEST,
             "不支持的内容编码（仅支持 zstd、gzip）/ unsupported content encoding (zstd and gzip only)",
         ),
+        StatusCode::URI_TOO_LONG => ApiError::new(
+            status,
+            codes::URI_TOO_LONG,
+            "请求地址过长 / request target too long",
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::new(
+            status,
+            codes::HEADERS_TOO_LARGE,
+            "请求头过大 / headers too large",
+        ),
         s if s.is_server_error() => ApiError::internal(),
         s => ApiError::new(s, codes::BAD_REQUEST, "请求无效 / bad request"),
     };
-    err.into_response()
+    // Headers that say how to retry (`Allow` on 405, `Retry-After`) survive the rewrite.
+    let keep: Vec<_> = [header::ALLOW, header::RETRY_AFTER]
+        .into_iter()
+        .filter_map(|h| res.headers().get(&h).cloned().map(|v| (h, v)))
+        .collect();
+    let mut out = err.into_response();
+    out.headers_mut().extend(keep);
+    out
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -149,6 +203,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/auth/login", post(crate::auth::login))
         .route("/auth/refresh", post(crate::auth::refresh))
+        .route("/auth/logout", post(crate::auth::logout))
         .route("/sync/push", post(push))
         .route("/sync/pull", get(pull))
         .route("/cases", get(list_cases))
@@ -167,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_limits))
         .layer(middleware::map_response(json_errors))
 }
 
@@ -247,7 +303,8 @@ async fn pull(
             c.rev
         }
     };
-    let page = blocking(&state, move |s| s.pull(&who, after, limit)).await?;
+    let max_bytes = state.config.pull_page_bytes;
+    let page = blocking(&state, move |s| s.pull(&who, after, limit, max_bytes)).await?;
     Ok(Json(PullResponse {
         records: page.records,
         cursor: Cursor {

@@ -20,6 +20,7 @@ pub mod http;
 pub mod photos;
 pub mod sqlite;
 pub mod storage;
+pub mod throttle;
 pub mod uploads;
 
 use std::future::Future;
@@ -96,12 +97,18 @@ impl Server {
 }
 
 /// Serves `server` on `listener` until `shutdown` completes, then drains open requests.
+/// Handlers see each connection's peer address (sign-in throttling per address).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     server: Server,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, server.router())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        server
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -83,11 +83,12 @@ enum UserCmd {
         #[arg(long, env = "GRIDWALK_SERVER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
-    /// Disable a user: refused on their next request.
+    /// Disable a user: refused on their next request; every session of the user ends.
     Disable { username: String },
-    /// Enable a disabled user.
+    /// Enable a disabled user (their devices sign in again: old sessions stay ended).
     Enable { username: String },
-    /// Set a new password (from --password / GRIDWALK_SERVER_PASSWORD or stdin).
+    /// Set a new password (from --password / GRIDWALK_SERVER_PASSWORD or stdin); every session
+    /// of the user ends.
     Passwd {
         username: String,
         #[arg(long, env = "GRIDWALK_SERVER_PASSWORD", hide_env_values = true)]

@@ -21,17 +21,23 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
 use crate::cases::{self, ActionRequest, TaskRequest};
+use crate::config::ThrottleRule;
 use crate::error::{Error, Result};
 use crate::storage::{
     CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
     Storage, StoredRecord, TokenPair,
 };
+use crate::throttle::{Decision, ThrottleState};
 
 /// Schema version this server writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
-/// Upgrades, each applied in its own transaction to a database at the version before it.
-const UPGRADES: &[(i64, &str)] = &[(2, include_str!("../sql/schema_v2.sql"))];
+/// Upgrades, each applied in its own transaction to a database at the version before it:
+/// 2 photo blob holders and claims, 3 sign-in throttling and device hand-overs.
+const UPGRADES: &[(i64, &str)] = &[
+    (2, include_str!("../sql/schema_v2.sql")),
+    (3, include_str!("../sql/schema_v3.sql")),
+];
 
 struct Writer {
     conn: Connection,
@@ -429,6 +435,71 @@ fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<(
     Ok(())
 }
 
+/// Ends every live session of a user; returns how many. With `keep_access`, the access tokens
+/// stay so that the next request is told why (`user_disabled`) rather than a bare "expired";
+/// the sessions are over either way and never come back.
+fn end_user_sessions(tx: &Transaction<'_>, user_id: &str, keep_access: bool) -> Result<usize> {
+    if !keep_access {
+        tx.execute(
+            "DELETE FROM access_tokens WHERE family_id IN
+                 (SELECT family_id FROM sessions WHERE user_id = ?1)",
+            [user_id],
+        )?;
+    }
+    Ok(tx.execute(
+        "UPDATE sessions SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
+        [user_id],
+    )?)
+}
+
+fn user_id_of(tx: &Transaction<'_>, username_or_id: &str) -> Result<String> {
+    tx.query_row(
+        "SELECT id FROM users WHERE username = ?1 OR id = ?1",
+        [username_or_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or(Error::NotFound { what: "user" })
+}
+
+fn throttle_row(tx: &Transaction<'_>, key: &str) -> Result<Option<ThrottleState>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT window_start, failures, locked_until, strikes, last_failure
+             FROM login_throttle WHERE key = ?1",
+        )?
+        .query_row([key], |r| {
+            Ok(ThrottleState {
+                window_start: r.get(0)?,
+                failures: r.get(1)?,
+                locked_until: r.get(2)?,
+                strikes: r.get(3)?,
+                last_failure: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+fn put_throttle_row(tx: &Transaction<'_>, key: &str, s: &ThrottleState) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO login_throttle
+             (key, window_start, failures, locked_until, strikes, last_failure)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start,
+            failures = excluded.failures, locked_until = excluded.locked_until,
+            strikes = excluded.strikes, last_failure = excluded.last_failure",
+    )?
+    .execute(params![
+        key,
+        s.window_start,
+        s.failures,
+        s.locked_until,
+        s.strikes,
+        s.last_failure
+    ])?;
+    Ok(())
+}
+
 fn revoke_family(tx: &Transaction<'_>, family: &str) -> Result<()> {
     tx.execute(
         "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
@@ -560,12 +631,17 @@ impl Storage for SqliteStorage {
 
     fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()> {
         self.write(|w| {
-            let n = w.tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE username = ?1 OR id = ?1",
-                params![username, disabled],
+            let id = user_id_of(&w.tx, username)?;
+            w.tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                params![id, disabled],
             )?;
-            if n == 0 {
-                return Err(Error::NotFound { what: "user" });
+            if disabled {
+                // Ended for good: enabling the user again does not bring old tokens back.
+                let n = end_user_sessions(&w.tx, &id, true)?;
+                tracing::info!(user = %id, sessions_ended = n, "user disabled");
+            } else {
+                tracing::info!(user = %id, "user enabled");
             }
             Ok(())
         })
@@ -573,13 +649,13 @@ impl Storage for SqliteStorage {
 
     fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
         self.write(|w| {
-            let n = w.tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE username = ?1 OR id = ?1",
-                params![username, hash],
+            let id = user_id_of(&w.tx, username)?;
+            w.tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
             )?;
-            if n == 0 {
-                return Err(Error::NotFound { what: "user" });
-            }
+            let n = end_user_sessions(&w.tx, &id, false)?;
+            tracing::info!(user = %id, sessions_ended = n, "password changed");
             Ok(())
         })
     }
@@ -651,24 +727,92 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn login_attempt(&self, keys: &[(&str, ThrottleRule)], now_ms: i64) -> Result<Option<i64>> {
+        self.write(|w| {
+            let mut admitted = Vec::with_capacity(keys.len());
+            let mut refused_until: Option<i64> = None;
+            for (key, rule) in keys {
+                let (decision, state) = rule.decide(throttle_row(&w.tx, key)?, now_ms);
+                match decision {
+                    Decision::Admit => admitted.push((*key, state)),
+                    Decision::Refuse { until } => {
+                        // A lockout that starts now is written even when the attempt is
+                        // refused: it is the state, not a count.
+                        put_throttle_row(&w.tx, key, &state)?;
+                        refused_until = Some(refused_until.map_or(until, |u| u.max(until)));
+                    }
+                }
+            }
+            if refused_until.is_some() {
+                return Ok(refused_until);
+            }
+            for (key, state) in admitted {
+                put_throttle_row(&w.tx, key, &state)?;
+            }
+            // Forget keys quiet for longer than any rule remembers (and not locked).
+            let memory = keys.iter().map(|(_, r)| r.memory_ms()).max().unwrap_or(0);
+            w.tx.prepare_cached(
+                "DELETE FROM login_throttle WHERE last_failure < ?1 AND locked_until < ?2",
+            )?
+            .execute(params![now_ms.saturating_sub(memory), now_ms])?;
+            Ok(None)
+        })
+    }
+
+    fn login_succeeded(&self, account_key: &str, address_key: &str) -> Result<()> {
+        self.write(|w| {
+            w.tx.prepare_cached("DELETE FROM login_throttle WHERE key = ?1")?
+                .execute([account_key])?;
+            w.tx.prepare_cached(
+                "UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?1",
+            )?
+            .execute([address_key])?;
+            Ok(())
+        })
+    }
+
     fn start_session(
         &self,
         user_id: &str,
         device_id: &str,
         device_name: Option<&str>,
         tokens: &TokenPair,
+        hand_over: bool,
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>> {
         self.write(|w| {
-            let revoked: Option<bool> =
+            let device: Option<(String, bool)> =
                 w.tx.query_row(
-                    "SELECT revoked FROM devices WHERE id = ?1",
+                    "SELECT user_id, revoked FROM devices WHERE id = ?1",
                     [device_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if revoked == Some(true) {
+            if device.as_ref().is_some_and(|(_, revoked)| *revoked) {
                 return Ok(Err(SessionRefusal::DeviceRevoked));
+            }
+            if let Some((owner, _)) = device.as_ref().filter(|(owner, _)| owner != user_id) {
+                if !hand_over {
+                    return Ok(Err(SessionRefusal::DeviceInUse));
+                }
+                let ended = w.tx.execute(
+                    "UPDATE sessions SET revoked = 1 WHERE device_id = ?1 AND revoked = 0",
+                    [device_id],
+                )?;
+                w.tx.execute(
+                    "DELETE FROM access_tokens WHERE family_id IN
+                         (SELECT family_id FROM sessions WHERE device_id = ?1)",
+                    [device_id],
+                )?;
+                w.tx.execute(
+                    "INSERT INTO device_handovers (device_id, from_user, to_user, sessions_ended, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![device_id, owner, user_id, ended as i64, now_ms],
+                )?;
+                tracing::info!(
+                    device = %device_id, from_user = %owner, to_user = %user_id,
+                    sessions_ended = ended, "device handed over"
+                );
             }
             w.tx.execute(
                 "INSERT INTO devices (id, user_id, name, created_at, last_seen)
@@ -732,7 +876,7 @@ impl Storage for SqliteStorage {
             else {
                 return Ok(Err(SessionRefusal::Ended));
             };
-            if used {
+            if used && !revoked {
                 // A rotated token came back: someone holds a copy. End the whole family.
                 tracing::warn!(session = %family, "refresh token reuse; session family revoked");
                 revoke_family(&w.tx, &family)?;
@@ -758,6 +902,20 @@ impl Storage for SqliteStorage {
                 params![device_id, now_ms],
             )?;
             Ok(Ok(user_id))
+        })
+    }
+
+    fn end_session(&self, session_id: &str) -> Result<()> {
+        self.write(|w| {
+            w.tx.execute(
+                "UPDATE sessions SET revoked = 1 WHERE family_id = ?1",
+                [session_id],
+            )?;
+            w.tx.execute(
+                "DELETE FROM access_tokens WHERE family_id = ?1",
+                [session_id],
+            )?;
+            Ok(())
         })
     }
 
@@ -885,9 +1043,16 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage> {
+    fn pull(
+        &self,
+        who: &Principal,
+        after_rev: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage> {
         self.read(|c| {
             let limit = limit.max(1);
+            let mut bytes = 0usize;
             let mut stmt = c.prepare_cached(
                 "SELECT entity, id, rev, hlc, data, clocks FROM records
                  WHERE rev > ?1 AND grid_code IN (SELECT value FROM json_each(?2))
@@ -907,6 +1072,15 @@ impl Storage for SqliteStorage {
                 }
                 let data: String = r.get(4)?;
                 let clocks: String = r.get(5)?;
+                // Stored JSON is what goes on the wire. A record that would take the page past
+                // the bound waits for the next page, unless the page is empty: a record larger
+                // than the bound comes alone, so the feed never gets stuck on it.
+                let size = data.len() + clocks.len();
+                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
                 records.push(gridwalk_protocol::ServerRecord {
                     entity: r.get(0)?,
                     id: r.get(1)?,

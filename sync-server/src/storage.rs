@@ -12,6 +12,7 @@
 use gridwalk_protocol::{Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo};
 use serde_json::{Map, Value};
 
+use crate::config::ThrottleRule;
 use crate::error::Result;
 
 /// Who is calling: resolved from the access token on every request.
@@ -165,6 +166,8 @@ pub enum SessionRefusal {
     DeviceRevoked,
     /// Unknown or expired access token.
     Expired,
+    /// The device is bound to another user and the login did not ask to hand it over.
+    DeviceInUse,
 }
 
 /// Filters of the supervisor case list.
@@ -194,7 +197,9 @@ pub trait Storage: Send + Sync + 'static {
     // Organisation and users (admin).
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize>;
     fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String>;
+    /// Disabling also ends every session of the user: enabling again does not revive them.
     fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<()>;
+    /// Also ends every session of the user.
     fn set_password_hash(&self, username: &str, hash: &str) -> Result<()>;
     /// Attaches an extra grid to a user (expires the user's cursors: the scope changed).
     fn add_user_grid(&self, username: &str, grid: &str) -> Result<()>;
@@ -203,15 +208,28 @@ pub trait Storage: Send + Sync + 'static {
 
     // Sessions.
     fn login_user(&self, username: &str) -> Result<Option<LoginUser>>;
-    /// Binds the device to the user and starts a session family with `tokens`.
+    /// Counts a sign-in attempt against every throttle key (each with its rule) in one
+    /// transaction, before the password is checked. `Some(until_ms)` when any key is locked:
+    /// then nothing is counted and the password must not be checked.
+    fn login_attempt(&self, keys: &[(&str, ThrottleRule)], now_ms: i64) -> Result<Option<i64>>;
+    /// The password was right: forgets the account key and gives the address key its attempt
+    /// back.
+    fn login_succeeded(&self, account_key: &str, address_key: &str) -> Result<()>;
+    /// Binds the device to the user and starts a session family with `tokens`, ending the
+    /// device's earlier sessions. A device bound to another user is refused
+    /// ([`SessionRefusal::DeviceInUse`]) unless `hand_over`: then it is rebound, the previous
+    /// user's sessions on it end and the hand-over is recorded.
     fn start_session(
         &self,
         user_id: &str,
         device_id: &str,
         device_name: Option<&str>,
         tokens: &TokenPair,
+        hand_over: bool,
         now_ms: i64,
     ) -> Result<Result<(), SessionRefusal>>;
+    /// Ends one session family (logout): its access and refresh tokens stop working.
+    fn end_session(&self, session_id: &str) -> Result<()>;
     /// Rotates a refresh token; returns the user id on success.
     fn refresh_session(
         &self,
@@ -231,7 +249,15 @@ pub trait Storage: Send + Sync + 'static {
 
     // Sync.
     fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse>;
-    fn pull(&self, who: &Principal, after_rev: i64, limit: usize) -> Result<PullPage>;
+    /// At most `limit` records, and no more once their `data` + `clocks` JSON reach
+    /// `max_bytes` (a single larger record comes alone on its page).
+    fn pull(
+        &self,
+        who: &Principal,
+        after_rev: i64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage>;
     /// The grid of a record, for authorising reads of things hanging off it (photo blobs).
     fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>>;
     /// One record when it is in the caller's scope.

@@ -239,3 +239,162 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Sends `request` as raw bytes on a fresh connection and reads the whole answer:
+/// status, lower-cased headers, body.
+async fn raw(base: &str, request: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and stop reading) before a refused body is all sent.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8(answer[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = answer[split + 4..].to_vec();
+    (status, headers, body)
+}
+
+fn request(method: &str, target: &str, extra_headers: &[String], body: &str) -> Vec<u8> {
+    let mut r = format!(
+        "{method} {target} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n{HEADER_PROTOCOL}: 1\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for h in extra_headers {
+        r.push_str(h);
+        r.push_str("\r\n");
+    }
+    r.push_str("\r\n");
+    r.push_str(body);
+    r.into_bytes()
+}
+
+async fn expect_raw_error(
+    base: &str,
+    req: Vec<u8>,
+    status: u16,
+    code: &str,
+) -> Vec<(String, String)> {
+    let (st, headers, body) = raw(base, &req).await;
+    assert_eq!(st, status, "{}", String::from_utf8_lossy(&body));
+    let ct = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(ct, Some("application/json"), "status {st}");
+    let parsed: gridwalk_protocol::ErrorBody = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{st}: not an ErrorBody ({e}): {:?}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    assert_eq!(parsed.error.code, code);
+    assert!(
+        parsed.error.message.contains("/ "),
+        "{}",
+        parsed.error.message
+    );
+    headers
+}
+
+#[tokio::test]
+async fn errors_of_the_http_layer_are_error_bodies_too() {
+    let t = start().await;
+    let base = t.base.as_str();
+
+    // A 20 KB request target.
+    let long = format!("/v1/sync/pull?cursor={}", "a".repeat(20_000));
+    expect_raw_error(base, request("GET", &long, &[], ""), 414, "uri_too_long").await;
+    // One huge header, and too many small ones.
+    let huge = vec![format!("x-filler: {}", "b".repeat(20_000))];
+    expect_raw_error(
+        base,
+        request("GET", "/healthz", &huge, ""),
+        431,
+        "headers_too_large",
+    )
+    .await;
+    let many: Vec<String> = (0..80).map(|i| format!("x-h{i}: v")).collect();
+    expect_raw_error(
+        base,
+        request("GET", "/healthz", &many, ""),
+        431,
+        "headers_too_large",
+    )
+    .await;
+    // Wrong method: 405 with the methods that work.
+    let headers = expect_raw_error(
+        base,
+        request("DELETE", "/v1/auth/login", &[], ""),
+        405,
+        "method_not_allowed",
+    )
+    .await;
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "allow" && v.contains("POST")),
+        "{headers:?}"
+    );
+    // Unknown routes, inside and outside /v1.
+    expect_raw_error(base, request("GET", "/nowhere", &[], ""), 404, "not_found").await;
+    expect_raw_error(
+        base,
+        request("GET", "/v1/nowhere", &[], ""),
+        404,
+        "not_found",
+    )
+    .await;
+    // An encoding the server does not speak.
+    expect_raw_error(
+        base,
+        request(
+            "POST",
+            "/v1/auth/login",
+            &[
+                "content-type: application/json".into(),
+                "content-encoding: br".into(),
+            ],
+            "{}",
+        ),
+        415,
+        "bad_request",
+    )
+    .await;
+    // A body over the limit, announced by its length.
+    let big = "x".repeat(MAX_BODY_BYTES + 1);
+    expect_raw_error(
+        base,
+        request(
+            "POST",
+            "/v1/auth/login",
+            &["content-type: application/json".into()],
+            &big,
+        ),
+        413,
+        "too_large",
+    )
+    .await;
+
+    // Just under the limits everything still works.
+    let ok = format!("/healthz?pad={}", "a".repeat(4000));
+    let (st, _, _) = raw(base, &request("GET", &ok, &many[..40], "")).await;
+    assert_eq!(st, 200);
+}

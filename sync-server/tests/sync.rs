@@ -412,3 +412,93 @@ async fn cursors_page_and_expire() {
     assert_eq!(recs.len(), 121);
     assert!(recs.iter().any(|r| r["id"] == lh.as_str()));
 }
+
+/// JSON bytes of a pulled record's `data` and `clocks`, as the page bound counts them.
+fn record_bytes(r: &Value) -> usize {
+    let clocks = r.get("clocks").cloned().unwrap_or_else(|| json!({}));
+    serde_json::to_string(&r["data"]).unwrap().len() + serde_json::to_string(&clocks).unwrap().len()
+}
+
+fn patrol(ms: i64, fixes: usize) -> Value {
+    let track: Vec<Value> = (0..fixes)
+        .map(|i| {
+            json!([
+                ms - 3_600_000 + i as i64 * 250,
+                37.78 + i as f64 * 1e-6,
+                107.4,
+                5.0
+            ])
+        })
+        .collect();
+    json!({"grid_code": DEMO_GRID, "started_at": ms - 3_600_000, "ended_at": ms,
+        "notes": null, "distance_m": 4000.0, "duration_s": 3600, "track": track})
+}
+
+#[tokio::test]
+async fn pull_pages_are_bounded_in_bytes() {
+    const BOUND: usize = 256 * 1024;
+    let t = start_with(|mut c| {
+        c.pull_page_bytes = BOUND;
+        c
+    })
+    .await;
+    let wang = t.login("wangfang", "dev-w").await;
+    let ms = now();
+    let mut sent = Vec::new();
+    let mut changes = Vec::new();
+    // Long patrol tracks (~90 KB each), one track larger than a whole page, and small records.
+    for i in 0..12 {
+        let (entity, payload) = match i {
+            5 => ("patrol", patrol(ms, 12_000)),
+            i if i % 3 == 2 => ("household", household_payload(DEMO_GRID)),
+            _ => ("patrol", patrol(ms, 2_500)),
+        };
+        let rid = id();
+        changes.push(change(entity, &rid, Op::Create, &hlc(ms + i, "w"), payload));
+        sent.push(rid);
+    }
+    let res = t.push(&wang.access_token, changes).await;
+    assert!(res.results.iter().all(|r| r.outcome == Outcome::Applied));
+
+    let mut cursor: Option<String> = None;
+    let mut got = Vec::new();
+    let mut pages = Vec::new();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/sync/pull?limit=2000&cursor={c}"),
+            None => "/v1/sync/pull?limit=2000".to_string(),
+        };
+        let (st, body) = t.get(&path, Some(&wang.access_token)).await;
+        assert_eq!(st, StatusCode::OK);
+        let records = body["records"].as_array().unwrap().clone();
+        let bytes: usize = records.iter().map(record_bytes).sum();
+        assert!(!records.is_empty() || body["has_more"] == false);
+        if records.len() > 1 {
+            assert!(bytes <= BOUND, "{} records, {bytes} bytes", records.len());
+        }
+        pages.push((records.len(), bytes));
+        got.extend(records);
+        cursor = Some(body["cursor"].as_str().unwrap().to_string());
+        if body["has_more"] == false {
+            break;
+        }
+        assert!(pages.len() < 50, "the feed does not end");
+    }
+    // Every record exactly once, in revision order, across pages.
+    let got_ids: Vec<String> = got
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(got_ids, sent, "{pages:?}");
+    let revs: Vec<i64> = got.iter().map(|r| r["rev"].as_i64().unwrap()).collect();
+    assert!(revs.windows(2).all(|w| w[0] < w[1]));
+    // The big track came alone; pages are neither one huge page nor one record each.
+    let big = record_bytes(&got[5]);
+    assert!(big > BOUND, "{big}");
+    assert!(pages.contains(&(1, big)), "{pages:?}");
+    assert!(pages.len() >= 4, "{pages:?}");
+    assert!(pages.iter().any(|(n, _)| *n >= 2), "{pages:?}");
+    // Nothing more after the last cursor.
+    let (recs, _) = t.pull_all(&wang.access_token, cursor.as_deref()).await;
+    assert!(recs.is_empty());
+}

@@ -439,6 +439,14 @@ fn a_disabled_user_is_refused_and_keeps_unsent_work() {
     assert!(err.needs_login());
     assert_eq!(pending(&a.store), 1, "nothing is dropped");
     srv.server.admin().enable_user("wangfang").unwrap();
+    // Enabled again, but the old session stays ended: she signs in again, her work goes out.
+    let err = a.sync().unwrap_err();
+    assert_eq!(err.code(), "session_ended", "{err:?}");
+    assert!(err.needs_login());
+    assert_eq!(pending(&a.store), 1, "nothing is dropped");
+    a.store
+        .login(&a.transport, "wangfang", DEMO_PASSWORD, None)
+        .unwrap();
     a.sync().unwrap();
     assert_eq!(pending(&a.store), 0);
 }
@@ -611,19 +619,34 @@ fn another_user_cannot_sign_in_over_unsent_work() {
     let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
     a.store.add_household(&household(DEMO_GRID, "502")).unwrap();
     a.store.logout().unwrap();
-    // A colleague picks up the phone: her unsent household must not go out under his name.
+    // A colleague picks up the phone: the server says the phone is hers...
     let err = a
         .store
         .login(&a.transport, "lijun", DEMO_PASSWORD, None)
         .unwrap_err();
+    assert_eq!(err.code(), "device_in_use", "{err:?}");
+    // ...and even a confirmed hand-over waits: her unsent household must not go out under his
+    // name.
+    let err = a
+        .store
+        .login_handing_over(&a.transport, "lijun", DEMO_PASSWORD, None)
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_state", "{err:?}");
     assert_eq!(pending(&a.store), 1, "her work is kept");
-    // She signs back in and it syncs as hers.
+    // She signs back in (the phone is still hers) and it syncs as hers.
     a.store
         .login(&a.transport, "wangfang", DEMO_PASSWORD, None)
         .unwrap();
     a.sync().unwrap();
     assert_eq!(pending(&a.store), 0);
+    // Now he can take the phone over; her session on it ends on the server.
+    a.store.logout().unwrap();
+    let info = a
+        .store
+        .login_handing_over(&a.transport, "lijun", DEMO_PASSWORD, None)
+        .unwrap();
+    assert_eq!(info.username, "lijun");
+    a.sync().unwrap();
 }
 
 #[test]

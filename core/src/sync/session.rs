@@ -133,12 +133,57 @@ impl Store {
     /// Writes the user's org units (with `is_mine` on their grids) and sets the reporter of new
     /// cases to the user's id. Signing in as a different user than before restarts the pull feed
     /// from a fresh snapshot; unsynced local changes are kept and pushed under the new session.
+    ///
+    /// The server binds a device to the user who first signed in on it: another user gets
+    /// `Rejected { status: 409, code: "device_in_use" }`. Once the worker confirms taking the
+    /// phone over, call [`Store::login_handing_over`].
     pub fn login(
         &self,
         transport: &dyn Transport,
         username: &str,
         password: &str,
         device_name: Option<&str>,
+    ) -> Result<SessionInfo, SyncError> {
+        self.login_with(transport, username, password, device_name, false)
+    }
+
+    /// Signs in taking this device over from the user it belonged to (after the worker
+    /// confirmed it): the server ends the previous user's sessions on the device and records
+    /// the hand-over. Refused locally, before anything is sent, while the outbox holds a
+    /// colleague's unsent changes: they must sync first.
+    pub fn login_handing_over(
+        &self,
+        transport: &dyn Transport,
+        username: &str,
+        password: &str,
+        device_name: Option<&str>,
+    ) -> Result<SessionInfo, SyncError> {
+        let owner_with_unsent: Option<String> = self.read(|conn| {
+            let unsent: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            if unsent == 0 {
+                return Ok(None);
+            }
+            get_meta(conn, META_OUTBOX_OWNER)
+        })?;
+        if let Some(owner) = owner_with_unsent {
+            return Err(crate::Error::InvalidState {
+                entity: "session",
+                id: owner,
+                state: "unsent_changes_of_another_user".into(),
+                action: "hand_over",
+            }
+            .into());
+        }
+        self.login_with(transport, username, password, device_name, true)
+    }
+
+    fn login_with(
+        &self,
+        transport: &dyn Transport,
+        username: &str,
+        password: &str,
+        device_name: Option<&str>,
+        hand_over: bool,
     ) -> Result<SessionInfo, SyncError> {
         if username.trim().is_empty() {
             return Err(crate::Error::invalid("username", crate::Code::Required).into());
@@ -151,6 +196,7 @@ impl Store {
             password: password.to_string(),
             device_id: self.device_id().to_string(),
             device_name: device_name.map(str::to_string),
+            hand_over,
         };
         let session = transport.login(&req)?;
         let info = self.write(|ctx| {
