@@ -411,9 +411,39 @@ impl GridwalkStore {
             .into())
     }
 
+    /// Signs in on a phone that belonged to another worker, after she confirmed taking it over
+    /// (the plain sign-in answered `device_in_use`): the server ends the previous worker's
+    /// sessions on this device and records the hand-over. Refused while the device holds the
+    /// previous worker's unsent changes (they must sync first).
+    pub fn login_handing_over(
+        &self,
+        server_url: String,
+        username: String,
+        password: String,
+        device_name: Option<String>,
+    ) -> Result<SessionInfo> {
+        let store = self.store()?;
+        let transport = HttpTransport::new(&server_url)?;
+        Ok(store
+            .login_handing_over(&transport, &username, &password, device_name.as_deref())?
+            .into())
+    }
+
     /// Forgets the session. Unsynced changes stay on the device for the next sign-in.
     pub fn logout(&self) -> Result<()> {
         Ok(self.store()?.logout()?)
+    }
+
+    /// Signs out on the server too (the session's tokens stop working there), then forgets the
+    /// session here. Offline, the local sign-out still happens; returns whether the server was
+    /// told. Unsynced changes stay on the device.
+    pub fn logout_everywhere(&self) -> Result<bool> {
+        let store = self.store()?;
+        let Some(session) = store.session()? else {
+            return Ok(true);
+        };
+        let transport = HttpTransport::new(&session.server_url)?;
+        Ok(store.logout_everywhere(&transport)?)
     }
 
     /// The session, if signed in.

@@ -159,11 +159,22 @@ pub fn login(ctx: &Ctx, a: LoginArgs) -> Res {
 
 pub fn logout(ctx: &Ctx) -> Res {
     let store = open(ctx)?;
-    store.logout()?;
+    // The server ends the session too when it can be reached; offline, the local sign-out
+    // still happens.
+    let told = match store.session()? {
+        Some(s) => store.logout_everywhere(&transport(&s.server_url)?)?,
+        None => {
+            store.logout()?;
+            true
+        }
+    };
     if ctx.json {
-        return print_json(&json!({"signed_in": false}));
+        return print_json(&json!({"signed_in": false, "server_told": told}));
     }
     outln!("已退出登录；本机数据和未同步的变更都保留 / signed out; local data and unsynced changes are kept");
+    if !told {
+        outln!("未能通知服务器（离线），登录凭据将自行过期 / the server could not be told (offline); the session's tokens will expire on their own");
+    }
     Ok(())
 }
 

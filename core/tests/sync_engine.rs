@@ -279,6 +279,13 @@ impl Transport for Fake {
         Ok(self.session(&mut st, &req.username))
     }
 
+    fn logout(&self, token: &str) -> Result<(), TransportError> {
+        self.injected()?;
+        let mut st = self.state.lock().unwrap();
+        st.valid_access.retain(|t| t != token);
+        Ok(())
+    }
+
     fn refresh(&self, req: &RefreshRequest) -> Result<Session, TransportError> {
         let mut st = self.state.lock().unwrap();
         let Some(pos) = st

@@ -5,7 +5,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::Duration as Days;
-use gridwalk_core::sync::{CancelToken, SyncError, SyncOptions, SyncPhase, Transport};
+use gridwalk_core::sync::{
+    CancelToken, HttpTransport, SyncError, SyncOptions, SyncPhase, Transport, TransportError,
+};
 use gridwalk_core::*;
 use gridwalk_e2e::*;
 use gridwalk_protocol::{Change, Op, Outcome, PushRequest};
@@ -791,4 +793,37 @@ fn a_value_the_server_refuses_stays_on_the_phone_with_its_field_named() {
         a.store.household(&good.id).unwrap().sync_status,
         SyncStatus::Synced
     );
+}
+
+#[test]
+fn signing_out_ends_the_session_on_the_server_and_keeps_unsent_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = InProcessServer::demo();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    let h = a.store.add_household(&household(DEMO_GRID, "901")).unwrap();
+    // The token the phone held: after the sign-out the server refuses it.
+    let token = a
+        .store
+        .with_access(&a.transport, |t| Ok::<_, TransportError>(t.to_string()))
+        .unwrap();
+    assert!(a.store.logout_everywhere(&a.transport).unwrap());
+    assert!(a.store.session().unwrap().is_none());
+    let refused = a.transport.pull(&token, None, 10);
+    assert!(
+        matches!(refused, Err(TransportError::AuthExpired)),
+        "{refused:?}"
+    );
+    // The unsent household is still there and syncs after signing in again.
+    assert_eq!(
+        a.store.household(&h.id).unwrap().sync_status,
+        SyncStatus::LocalOnly
+    );
+    a.store
+        .login(&a.transport, "wangfang", DEMO_PASSWORD, Some("a"))
+        .unwrap();
+    assert_eq!(a.sync().unwrap().pushed, 1);
+    // Offline, the local sign-out still happens and says the server was not told.
+    let offline = HttpTransport::new("http://127.0.0.1:9").unwrap();
+    assert!(!a.store.logout_everywhere(&offline).unwrap());
+    assert!(a.store.session().unwrap().is_none());
 }

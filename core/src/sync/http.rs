@@ -260,6 +260,15 @@ impl Transport for HttpTransport {
         self.json(self.body(rb, req, false)?)
     }
 
+    fn logout(&self, access_token: &str) -> Result<(), TransportError> {
+        let rb = self
+            .client
+            .post(self.url("/v1/auth/logout"))
+            .header(AUTHORIZATION, format!("Bearer {access_token}"));
+        let resp = rb.send().map_err(|e| network(&e))?;
+        self.raw(resp).map(|_| ())
+    }
+
     fn push(&self, access_token: &str, req: &PushRequest) -> Result<PushResponse, TransportError> {
         let rb = self
             .client

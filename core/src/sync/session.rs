@@ -259,6 +259,32 @@ impl Store {
 
     /// Forgets the session (tokens included). Local data and unsynced changes stay.
     pub fn logout(&self) -> Result<()> {
+        self.forget_session()
+    }
+
+    /// Signs out on the server too: the session's tokens stop working there (a phone handed in
+    /// or lost keeps nothing that still opens the grid's data), then forgets the session here.
+    /// Offline, or when the server cannot be reached, the local sign-out still happens (the
+    /// tokens expire on their own: access in minutes, refresh after its lifetime) and the answer
+    /// says the server was not told. Unsynced changes stay on the device either way.
+    pub fn logout_everywhere(&self, transport: &dyn Transport) -> Result<bool> {
+        let told = match self.read(load)? {
+            Some(s) => match transport.logout(&s.access_token) {
+                Ok(()) => true,
+                // The session had already ended there (expired, revoked): nothing to end.
+                Err(TransportError::AuthExpired) | Err(TransportError::AuthEnded { .. }) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "server logout failed; signing out locally");
+                    false
+                }
+            },
+            None => true,
+        };
+        self.forget_session()?;
+        Ok(told)
+    }
+
+    fn forget_session(&self) -> Result<()> {
         self.write(|ctx| {
             ctx.tx
                 .execute("DELETE FROM meta WHERE key = ?1", [META_SESSION])?;

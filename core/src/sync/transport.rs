@@ -110,6 +110,10 @@ pub trait Transport: Send + Sync {
     /// `POST /v1/auth/refresh`. The refresh token rotates: persist the answer at once.
     fn refresh(&self, req: &RefreshRequest) -> Result<Session, TransportError>;
 
+    /// `POST /v1/auth/logout` with a bearer access token: the server ends this session (its
+    /// access and refresh tokens).
+    fn logout(&self, access_token: &str) -> Result<(), TransportError>;
+
     /// `POST /v1/sync/push` with a bearer access token.
     fn push(&self, access_token: &str, req: &PushRequest) -> Result<PushResponse, TransportError>;
 
