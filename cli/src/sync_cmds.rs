@@ -387,7 +387,12 @@ pub fn attention(ctx: &Ctx, cmd: Option<AttentionCmd>) -> Res {
                 t.add_row(vec![
                     i.change_id.clone(),
                     format!("{} {} ({})", i.entity, i.entity_id, i.op),
-                    i.code.clone(),
+                    // The field to fix, when the server named one.
+                    match (&i.field, &i.field_code) {
+                        (Some(f), Some(c)) => format!("{}\n字段 field: {f} [{c}]", i.code),
+                        (Some(f), None) => format!("{}\n字段 field: {f}", i.code),
+                        _ => i.code.clone(),
+                    },
                     i.message.clone(),
                     i.attempts.to_string(),
                 ]);
