@@ -887,6 +887,7 @@ impl Storage for SqliteStorage {
                     hlc: r.get(3)?,
                     data: parse_obj(&data)?,
                     clocks: parse_obj(&clocks)?,
+                    extra: Map::new(),
                 });
             }
             drop(rows);
@@ -953,6 +954,7 @@ impl Storage for SqliteStorage {
                     hlc: r.get(2)?,
                     data,
                     clocks: parse_obj(&r.get::<_, String>(4)?)?,
+                    extra: Map::new(),
                 });
             }
             Ok(out)
