@@ -30,7 +30,7 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx, XlsxError};
+use calamine::{Cell, Data, DataRef, Range, Reader, Xlsx, XlsxError};
 use chrono::NaiveDate;
 
 use crate::error::{Code, Error, ValidationError};
@@ -99,7 +99,14 @@ pub struct Table {
 /// one household's rows).
 pub fn read_table(bytes: &[u8]) -> Result<Table, Error> {
     match detect_format(bytes) {
-        LedgerFormat::Xlsx => read_xlsx(bytes),
+        // The workbook reader (calamine) can panic on a malformed file (its cell-reference
+        // arithmetic overflows in debug builds): a bad file is an error, never a crash.
+        LedgerFormat::Xlsx => std::panic::catch_unwind(|| read_xlsx(bytes)).unwrap_or_else(|_| {
+            Err(Error::Format {
+                what: "xlsx",
+                detail: "unreadable workbook content".into(),
+            })
+        }),
         LedgerFormat::Csv if bytes.starts_with(OLE2_MAGIC) => Err(Error::Format {
             what: "xlsx",
             detail: "legacy .xls workbook (Excel 97-2003); save it as .xlsx or CSV".into(),
@@ -113,7 +120,8 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Error> {
     // Excel writes CRLF; the csv crate counts a CRLF record's line one too low
     // (BurntSushi/rust-csv#395), which would send a desk to the wrong row. Line endings carry
     // no data here, so normalise them (a quoted multi-line cell keeps its line break as LF).
-    let text = text.replace("\r\n", "\n");
+    // A lone CR (old Mac "CSV") ends a record without counting a line: it becomes LF too.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -149,17 +157,50 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Error> {
     into_table(lines, encoding, "csv")
 }
 
+/// Largest area (rows × columns between the outermost filled cells) of a worksheet read. A
+/// ledger is thousands of rows of a few dozen columns; the area becomes a dense grid, so two
+/// filled cells far apart (`A1` and `XFD1048576`, a 300-byte file) would otherwise ask for
+/// hundreds of GiB and kill the app.
+const MAX_XLSX_CELLS: u64 = 2_000_000;
+
+/// The filled cells of the first worksheet as a dense range, refused before allocation when
+/// their area (or their count: a cell may repeat) passes [`MAX_XLSX_CELLS`].
+fn first_worksheet(workbook: &mut Xlsx<Cursor<&[u8]>>) -> Result<Range<Data>, Error> {
+    let Some(name) = workbook.sheet_names().first().cloned() else {
+        return Err(Error::Format {
+            what: "xlsx",
+            detail: "workbook has no worksheet".into(),
+        });
+    };
+    let too_large = || {
+        Error::Format {
+        what: "xlsx",
+        detail: format!(
+            "worksheet too large: its filled cells span more than {MAX_XLSX_CELLS} cells (delete cells outside the table)"
+        ),
+    }
+    };
+    let mut reader = workbook.worksheet_cells_reader(&name).map_err(xlsx_error)?;
+    let mut cells = Vec::new();
+    let (mut top, mut bottom, mut left, mut right) = (u32::MAX, 0, u32::MAX, 0);
+    while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
+        if *cell.get_value() == DataRef::Empty {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        (top, bottom, left, right) = (top.min(r), bottom.max(r), left.min(c), right.max(c));
+        let area = (u64::from(bottom - top) + 1) * (u64::from(right - left) + 1);
+        if area > MAX_XLSX_CELLS || cells.len() as u64 >= MAX_XLSX_CELLS {
+            return Err(too_large());
+        }
+        cells.push(Cell::new((r, c), Data::from(cell.get_value().clone())));
+    }
+    Ok(Range::from_sparse(cells))
+}
+
 fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
     let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(xlsx_error)?;
-    let range = match workbook.worksheet_range_at(0) {
-        Some(range) => range.map_err(xlsx_error)?,
-        None => {
-            return Err(Error::Format {
-                what: "xlsx",
-                detail: "workbook has no worksheet".into(),
-            })
-        }
-    };
+    let range = first_worksheet(&mut workbook)?;
     let merged = workbook.merge_cells_by_sheet_id(0).map_err(xlsx_error)?;
 
     let (start_row, start_col) = range.start().unwrap_or((0, 0));
@@ -1816,6 +1857,28 @@ mod tests {
 
     fn n(r: &str, v: &str) -> String {
         format!(r#"<c r="{r}"><v>{v}</v></c>"#)
+    }
+
+    #[test]
+    fn far_apart_cells_are_refused_not_allocated() {
+        let sheet = format!(
+            "<sheetData><row r=\"1\">{}{}</row><row r=\"1048576\">{}</row></sheetData>",
+            s("A1", "社区"),
+            s("B1", "楼栋"),
+            n("XFD1048576", "1")
+        );
+        let err = read_table(&xlsx(&sheet)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Format { what: "xlsx", detail } if detail.contains("too large")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn csv_with_old_mac_line_ends_counts_lines() {
+        let table = read_table("社区,楼栋\r幸福社区,3栋\r幸福社区,4栋\r".as_bytes()).unwrap();
+        let lines: Vec<usize> = table.rows.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![2, 3]);
     }
 
     #[test]

@@ -380,6 +380,7 @@ impl Transport for Fake {
                 hlc: r.hlc.clone(),
                 data: r.data.clone(),
                 clocks: r.clocks.clone(),
+                extra: Default::default(),
             })
             .collect();
         Ok(PullResponse {

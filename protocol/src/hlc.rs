@@ -130,6 +130,7 @@ impl HlcClock {
 
     /// A new stamp for a local event at wall time `now_ms`.
     pub fn tick(&mut self, now_ms: i64) -> String {
+        let now_ms = now_ms.min(MAX_WALL_MS);
         if now_ms > self.wall_ms {
             self.wall_ms = now_ms;
             self.counter = 0;
@@ -142,6 +143,8 @@ impl HlcClock {
 
     /// Keeps the counter within its five digits: past the last one, the clock moves on a
     /// millisecond (a stamp with a sixth counter digit would sort before its predecessors).
+    /// At [`MAX_WALL_MS`] the clock stops at its last stamp instead: only a stamp from a broken
+    /// or hostile clock can take it there, and a stamp that does not sort would be worse.
     fn carry(&mut self) {
         if self.counter > MAX_COUNTER {
             if self.wall_ms >= MAX_WALL_MS {
@@ -157,7 +160,7 @@ impl HlcClock {
     /// Merges a stamp received from elsewhere so later local stamps sort after it.
     pub fn observe(&mut self, remote: &str, now_ms: i64) -> Result<(), HlcError> {
         let r = Stamp::parse(remote)?;
-        let max_wall = self.wall_ms.max(r.wall_ms).max(now_ms);
+        let max_wall = self.wall_ms.max(r.wall_ms).max(now_ms.min(MAX_WALL_MS));
         self.counter = if max_wall == self.wall_ms && max_wall == r.wall_ms {
             self.counter.max(r.counter).saturating_add(1)
         } else if max_wall == self.wall_ms {
@@ -272,5 +275,23 @@ mod tests {
         assert_eq!(next, "000000000001001.00000.n");
         assert!(next.as_str() > "000000000001000.99999.n");
         assert!(HlcClock::new("x", None).observe("1.2", 0).is_err());
+    }
+
+    #[test]
+    fn stamps_stay_fifteen_digits_wide() {
+        // A sixteenth digit would sort before every fifteen-digit stamp as a string.
+        assert!(Stamp::parse("1000000000000000.00000.x").is_err());
+        assert!(Stamp::parse("9223372036854775807.00000.x").is_err());
+        let last = "999999999999999.99999.x";
+        assert!(Stamp::parse(last).is_ok());
+
+        // A clock that observed the last stamp stays there instead of overflowing or growing.
+        let mut c = HlcClock::new("n", None);
+        c.observe(last, 0).unwrap();
+        assert_eq!(c.current(), "999999999999999.99999.n");
+        assert_eq!(c.tick(i64::MAX), "999999999999999.99999.n");
+        let mut c = HlcClock::new("n", Some("999999999999999.99998.n"));
+        assert_eq!(c.tick(0), "999999999999999.99999.n");
+        assert!(Stamp::parse(&c.tick(0)).is_ok());
     }
 }

@@ -4,6 +4,11 @@
 //! Both sides depend on this crate so the protocol cannot drift between them, and so the merge
 //! that decides which value wins (and when a conflict must be recorded) is the same code on the
 //! phone and on the server. `docs/protocol.md` documents the HTTP endpoints around these types.
+//!
+//! The JSON of every type is pinned by `tests/snapshots.rs` (files in `tests/snapshots/`;
+//! `UPDATE_SNAPSHOTS=1` rewrites them), which also checks what peers of other versions rely on:
+//! unknown fields are accepted, records keep them, unknown outcomes decode ("Compatibility" in
+//! `docs/protocol.md`).
 
 pub mod hlc;
 pub mod merge;
@@ -216,6 +221,10 @@ pub enum Outcome {
     Merged,
     /// Not applied; `reason` says why. The device keeps it in its "needs attention" list.
     Rejected,
+    /// An outcome this version does not know, from a newer server. Never sent by this version;
+    /// the device keeps the change queued (as if unanswered) and sends it again later.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A machine-readable reason with a human message (Chinese first, then English).
@@ -280,6 +289,11 @@ pub struct ServerRecord {
     /// Per-field clocks (households, residents, conflicts' subjects); empty for append-only kinds.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub clocks: Map<String, Value>,
+    /// Top-level fields this version does not know (from a newer server), kept so a record the
+    /// device stores and reads again (a parked record) loses nothing. Empty from this version's
+    /// server, and then absent from the wire.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`; no cursor = initial snapshot from the start.

@@ -1088,6 +1088,7 @@ impl Storage for SqliteStorage {
                     hlc: r.get(3)?,
                     data: parse_obj(&data)?,
                     clocks: parse_obj(&clocks)?,
+                    extra: Map::new(),
                 });
             }
             drop(rows);
@@ -1205,6 +1206,7 @@ impl Storage for SqliteStorage {
                     hlc: r.get(2)?,
                     data,
                     clocks: parse_obj(&r.get::<_, String>(4)?)?,
+                    extra: Map::new(),
                 });
             }
             Ok(out)

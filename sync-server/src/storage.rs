@@ -77,6 +77,7 @@ impl StoredRecord {
             hlc: self.hlc.clone(),
             data: self.data.clone(),
             clocks: self.clocks.clone(),
+            extra: Map::new(),
         }
     }
 

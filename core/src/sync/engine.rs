@@ -384,6 +384,8 @@ fn record_results(
                 mark_attention(ctx, q, &reason)?;
                 report.rejected += 1;
             }
+            // A newer server's outcome: keep the change queued, as if unanswered.
+            Outcome::Unknown => report.unacknowledged += 1,
         }
     }
     if clock_ahead {
