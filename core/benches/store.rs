@@ -619,7 +619,8 @@ fn bench_batch_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> Benc
     let (csv, csv_rows) = ledger_csv(&homes)?;
 
     let t = Instant::now();
-    let parsed = gridwalk_core::ledger::parse_ledger(&csv, &grid.code)?;
+    let ledger_ctx = gridwalk_core::ledger::LedgerContext::new(&grid.code, today);
+    let parsed = gridwalk_core::ledger::parse_ledger(&csv, &ledger_ctx)?;
     let parse_time = t.elapsed();
     failures.check(
         parsed.rejected.is_empty() && parsed.rows.len() == csv_rows,

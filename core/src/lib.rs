@@ -10,6 +10,7 @@
 pub mod cases;
 pub mod changes;
 pub mod error;
+pub mod export;
 pub mod geometry;
 pub mod hlc;
 pub mod households;
@@ -21,6 +22,7 @@ pub mod photos;
 pub mod residents;
 pub mod schema;
 pub mod search;
+pub mod sheet;
 pub mod stats;
 pub mod store;
 pub mod sync;
