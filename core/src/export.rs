@@ -124,15 +124,20 @@ fn date_cell(d: Option<NaiveDate>) -> Cell {
     Cell::opt_text(d.map(|d| d.format("%Y-%m-%d").to_string()))
 }
 
+/// What an address part without a value is written as: `/`, which the import reads as "none"
+/// (a blank cell there would be filled down from the row above as a merged cell).
+const NONE: &str = "/";
+
 /// Cells in [`HOUSEHOLD_COLUMNS`] order.
 fn household_cells(h: &Household) -> Vec<Cell> {
     let a = &h.address;
     vec![
         Cell::text(a.community.clone()),
         Cell::text(a.building.clone()),
-        Cell::opt_code(a.unit.clone()),
-        Cell::opt_number(a.floor.map(f64::from)),
-        Cell::opt_code(a.room.clone()),
+        Cell::code(a.unit.clone().unwrap_or_else(|| NONE.into())),
+        a.floor
+            .map_or_else(|| Cell::text(NONE), |f| Cell::Number(f64::from(f))),
+        Cell::code(a.room.clone().unwrap_or_else(|| NONE.into())),
         Cell::opt_text(a.text.clone()),
         Cell::text(h.housing_type.label_zh()),
         Cell::text(h.care_tier.label_zh()),

@@ -1033,6 +1033,9 @@ pub fn parse_ledger(bytes: &[u8], ctx: &LedgerContext) -> Result<ParsedLedger, E
             continue;
         }
         let filled = fill_down(&mapping, &mut values, prev.as_ref());
+        if values.is_blank() {
+            continue;
+        }
         ledger.filled_cells += filled.len();
         let mut source = cells.clone();
         for c in &filled {
@@ -1153,6 +1156,12 @@ impl Mapping {
                         .filter_map(|i| cells.get(*i))
                         .map(|s| s.trim())
                         .filter(|s| !s.is_empty())
+                        .map(|s| match (NONE_MARKERS.contains(&s), c.household_level()) {
+                            (false, _) => s,
+                            (true, true) => EXPLICITLY_NONE,
+                            (true, false) => "",
+                        })
+                        .filter(|s| !s.is_empty())
                         .collect();
                     let sep = match c {
                         Column::Phone => "/",
@@ -1166,10 +1175,24 @@ impl Mapping {
     }
 }
 
+/// What desks write for "none" (a shop has no unit): the cell is empty but not merged, so it
+/// does not fill down.
+const NONE_MARKERS: &[&str] = &["/", "-", "—", "－", "无", "／"];
+/// Stands for a [`NONE_MARKERS`] cell of a household-level column until filling down is done.
+const EXPLICITLY_NONE: &str = "\u{0}";
+
 /// Fills blank household-level cells from the row above, by the documented rule (module docs);
 /// returns the columns it filled.
 fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> {
+    let explicit: Vec<Column> = HOUSEHOLD_LEVEL
+        .iter()
+        .copied()
+        .filter(|c| v.get(*c) == EXPLICITLY_NONE)
+        .collect();
     let Some(p) = prev else {
+        for c in explicit {
+            v.set(c, String::new());
+        }
         return Vec::new();
     };
     let mut filled = Vec::new();
@@ -1178,7 +1201,10 @@ fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> 
         if !m.has(c) {
             continue;
         }
-        if v.get(c).is_empty() {
+        if explicit.contains(&c) {
+            v.set(c, String::new());
+            same_place &= p.get(c).is_empty();
+        } else if v.get(c).is_empty() {
             if same_place && !p.get(c).is_empty() {
                 v.set(c, p.get(c).to_owned());
                 filled.push(c);
@@ -1187,7 +1213,10 @@ fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> 
             same_place = false;
         }
     }
-    if m.has(Column::Floor) && same_place {
+    for c in &explicit {
+        v.set(*c, String::new());
+    }
+    if m.has(Column::Floor) && same_place && !explicit.contains(&Column::Floor) {
         if v.get(Column::Floor).is_empty() {
             let above = p.get(Column::Floor);
             if !above.is_empty() && !room_contradicts_floor(v.get(Column::Room), above) {
@@ -1201,9 +1230,12 @@ fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> 
     if !same_place {
         return filled;
     }
-    // The same family as the row above: no room of its own, not a head, and no other household
-    // number or head name.
-    let starts_household = is_head_word(v.get(Column::Relation))
+    // The same family as the row above: a person without a room of its own, not a head, and no
+    // other household number or head name. (A row without a person describes a dwelling of its
+    // own and takes nothing from the row above but its place.)
+    let person = !v.get(Column::Name).is_empty();
+    let starts_household = !person
+        || is_head_word(v.get(Column::Relation))
         || (!m.has(Column::Name) && !v.get(Column::HeadName).is_empty());
     let differs = |c: Column| !v.get(c).is_empty() && norm(v.get(c)) != norm(p.get(c));
     let same_family = !starts_household
@@ -1212,7 +1244,7 @@ fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> 
         && (v.get(Column::Room).is_empty() || !differs(Column::Room));
     if same_family {
         for &c in DWELLING {
-            if m.has(c) && v.get(c).is_empty() && !p.get(c).is_empty() {
+            if m.has(c) && !explicit.contains(&c) && v.get(c).is_empty() && !p.get(c).is_empty() {
                 v.set(c, p.get(c).to_owned());
                 filled.push(c);
             }

@@ -29,7 +29,7 @@ pub mod sync;
 pub mod tasks;
 pub mod visits;
 
-pub use gridwalk_domain::{entities, model, taxonomy, validate};
+pub use gridwalk_domain::{entities, model, synonyms, taxonomy, validate};
 
 pub use error::{Code, Error, Result, ValidationError};
 pub use model::*;
