@@ -755,13 +755,16 @@ fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> Ben
     let t = Instant::now();
     let again = store.import_ledger_with(&csv, &opts)?.report;
     let again_took = t.elapsed();
-    failures.check(first.rejected.is_empty() && first.rows_accepted == rows, || {
-        format!(
-            "ledger import: {} of {rows} rows, first rejection {:?}",
-            first.rows_accepted,
-            first.rejected.first()
-        )
-    });
+    failures.check(
+        first.rejected.is_empty() && first.rows_accepted == rows,
+        || {
+            format!(
+                "ledger import: {} of {rows} rows, first rejection {:?}",
+                first.rows_accepted,
+                first.rejected.first()
+            )
+        },
+    );
     failures.check(
         again.residents_created == 0
             && again.residents_updated == 0
@@ -769,9 +772,10 @@ fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> Ben
             && again.import_id.is_none(),
         || format!("re-import was not idempotent: {again:?}"),
     );
-    failures.check(dry.report.residents_created == first.residents_created, || {
-        "dry run reported other counts than the import".into()
-    });
+    failures.check(
+        dry.report.residents_created == first.residents_created,
+        || "dry run reported other counts than the import".into(),
+    );
     println!(
         "ledger import ({rows} rows, {} households, {} residents; accepted {}, refused {}):",
         first.households_created,

@@ -496,28 +496,33 @@ fn find_resident(ctx: &Tx<'_>, hid: &str, lr: &LedgerResident) -> Result<Option<
         }
     }
     let mut stmt = ctx.tx.prepare_cached(
-        "SELECT id FROM residents WHERE household_id = ?1 AND status = 'active' ORDER BY created_at",
+        "SELECT id, name, id_number IS NOT NULL, birth_date FROM residents
+         WHERE household_id = ?1 AND status = 'active' ORDER BY created_at",
     )?;
-    let ids = stmt
-        .query_map([hid], |r| r.get::<_, String>(0))?
+    let rows = stmt
+        .query_map([hid], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let name = norm_name(&lr.name);
     let mut same_name = Vec::new();
-    for id in ids {
-        let r = residents::get(ctx.tx, &id)?;
-        if norm_name(&r.name) != name {
-            continue;
-        }
+    for (id, rname, has_id, birth) in rows {
         // Someone with another ID number is another person of the same name.
-        if lr.id_number.is_some() && r.id_number.is_some() {
+        if norm_name(&rname) != name || (lr.id_number.is_some() && has_id) {
             continue;
         }
-        let birth_ok = match (lr.birth_date, r.birth_date) {
+        let birth = birth.as_deref().and_then(crate::store::parse_date);
+        let birth_ok = match (lr.birth_date, birth) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
         if birth_ok {
-            same_name.push(r);
+            same_name.push(residents::get(ctx.tx, &id)?);
         }
     }
     match same_name.len() {

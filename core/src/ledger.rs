@@ -1032,8 +1032,27 @@ pub fn parse_ledger(bytes: &[u8], ctx: &LedgerContext) -> Result<ParsedLedger, E
             // Only a row counter (序号) or other ignored cells: nothing to import.
             continue;
         }
+        let own_dwelling = values.names_a_dwelling();
         let filled = fill_down(&mapping, &mut values, prev.as_ref());
         if values.is_blank() {
+            continue;
+        }
+        if !own_dwelling && !values.names_a_person() && mapping.has(Column::Name) {
+            // A row under a family with neither a person nor a dwelling of its own (a remark in
+            // the notes column): not a new household. Refused if it holds anything.
+            let holds_data = PERSON_LEVEL
+                .iter()
+                .chain([&Column::ResidentNotes])
+                .any(|c| !values.get(*c).is_empty());
+            if holds_data {
+                ledger.source.push((*line, cells.clone()));
+                ledger.rejected.push(RowError {
+                    line: *line,
+                    errors: vec![ValidationError::new("name", Code::Required)],
+                    hints: Vec::new(),
+                });
+                prev = Some(values);
+            }
             continue;
         }
         ledger.filled_cells += filled.len();
@@ -1102,8 +1121,20 @@ impl Values {
         }
     }
 
+    /// Nothing but blanks and "none" marks.
     fn is_blank(&self) -> bool {
-        self.0.iter().all(String::is_empty)
+        self.0.iter().all(|v| v.is_empty() || v == EXPLICITLY_NONE)
+    }
+
+    /// Whether the row itself (before filling down) says anything about a dwelling.
+    fn names_a_dwelling(&self) -> bool {
+        HOUSEHOLD_LEVEL
+            .iter()
+            .any(|c| !self.get(*c).is_empty() && self.get(*c) != EXPLICITLY_NONE)
+    }
+
+    fn names_a_person(&self) -> bool {
+        !self.get(Column::Name).is_empty()
     }
 }
 
@@ -2751,6 +2782,26 @@ mod tests {
         assert_eq!(
             ledger.source[1].1[..5],
             ["幸福社区", "5栋", "1单元", "5楼", "东户"]
+        );
+
+        // A remark under a family is not a household of its own; a "none" mark alone is nothing.
+        let ledger = parse(
+            "社区,楼栋,单元,房号,姓名,备注\n\
+             幸福社区,3栋,2单元,101,张三,\n\
+             ,,,,,门口有狗\n\
+             ,,/,,,\n\
+             ,,/,底商1号,,\n",
+        );
+        assert_eq!(ledger.rows.len(), 2, "{:?}", ledger.rows);
+        assert_eq!(
+            ledger.rows[1].household.address.unit, None,
+            "a shop has no unit"
+        );
+        assert_eq!(ledger.rows[1].household.address.building, "3栋");
+        assert_eq!(ledger.rejected.len(), 1);
+        assert_eq!(
+            (ledger.rejected[0].line, codes(&ledger.rejected[0])),
+            (3, vec![("name", Code::Required)])
         );
     }
 
