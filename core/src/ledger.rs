@@ -1740,6 +1740,11 @@ impl RowParser<'_> {
             Ok((number, info)) => {
                 if gender.is_some_and(|g| g != info.gender) {
                     self.err("gender", Code::Mismatch);
+                    self.hint(FieldHint::new(
+                        "gender",
+                        "与身份证号不符（第17位奇数为男、偶数为女）",
+                        "disagrees with the ID number (17th digit odd: male, even: female)",
+                    ));
                 }
                 let agrees = match birth {
                     None => true,
@@ -1750,6 +1755,11 @@ impl RowParser<'_> {
                 };
                 if !agrees {
                     self.err("birth_date", Code::Mismatch);
+                    self.hint(FieldHint::new(
+                        "birth_date",
+                        "与身份证号中的出生日期（第7-14位）不符",
+                        "disagrees with the birth date in the ID number (digits 7-14)",
+                    ));
                 }
                 (Some(number), Some(info.gender), Some(info.birth_date))
             }
