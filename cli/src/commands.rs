@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
 use gridwalk_core::changes;
+use gridwalk_core::export::ExportFilter;
 use gridwalk_core::geometry::{self, Boundary};
 use gridwalk_core::households::HouseholdFilter;
+use gridwalk_core::import::ImportOptions;
+use gridwalk_core::sheet::SheetFormat;
 use gridwalk_core::stats::Period;
 use gridwalk_core::store::Settings;
 use gridwalk_core::tasks::VisitPolicy;
@@ -173,26 +176,101 @@ pub fn grids(ctx: &Ctx) -> Res {
 
 pub fn import(ctx: &Ctx, a: ImportArgs) -> Res {
     let store = ctx.open()?;
-    let grid = input::grid(&store, a.grid)?;
-    let bytes = read_file(&a.file)?;
-    let report = store.import_ledger(&bytes, &grid)?;
-    if ctx.json {
-        return print_json(&report);
+    if a.list {
+        let list = store.ledger_imports()?;
+        if ctx.json {
+            return print_json(&list);
+        }
+        output::print_imports(&list, &store.settings()?);
+        return Ok(());
     }
-    output::print_import_report(&report);
-    Ok(())
+    if let Some(id) = &a.undo {
+        let undo = store.undo_import(id)?;
+        if ctx.json {
+            return print_json(&undo);
+        }
+        outln!(
+            "已撤销导入 {id} / import undone: 删除住户 {} households removed · 删除居民 {} residents removed · 恢复住户 {} households restored · 恢复居民 {} residents restored · 撤回待同步变更 {} changes withdrawn",
+            undo.households_removed,
+            undo.residents_removed,
+            undo.households_restored,
+            undo.residents_restored,
+            undo.changes_withdrawn
+        );
+        return Ok(());
+    }
+    let Some(file) = a.file else {
+        return Err(ValidationError::new("file", Code::Required).into());
+    };
+    let grid = input::grid(&store, a.grid)?;
+    let bytes = read_file(&file)?;
+    let opts = ImportOptions {
+        grid_code: grid,
+        dry_run: a.dry_run,
+        area_code: a.area_code,
+        community: a.community,
+        file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+    };
+    let outcome = store.import_ledger_with(&bytes, &opts)?;
+    let rejects_path = outcome.rejected_file.as_ref().map(|_| {
+        a.rejects.clone().unwrap_or_else(|| {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "ledger".into());
+            file.with_file_name(format!("{stem}.rejected.csv"))
+        })
+    });
+    if let (Some(rf), Some(path)) = (&outcome.rejected_file, &rejects_path) {
+        std::fs::write(path, &rf.bytes).map_err(|e| CliError::file(path, e))?;
+    }
+    let report = &outcome.report;
+    if ctx.json {
+        let mut v = serde_json::to_value(report).map_err(gridwalk_core::Error::from)?;
+        if let (Some(obj), Some(p)) = (v.as_object_mut(), &rejects_path) {
+            obj.insert("rejected_file".into(), json!(p));
+        }
+        print_json(&v)?;
+    } else {
+        output::print_import_report(report);
+        if let Some(p) = &rejects_path {
+            outln!(
+                "退回行已写入 {}（改好后可直接再导入）/ rejected rows written to {} (fix them and import that file)",
+                p.display(),
+                p.display()
+            );
+        }
+    }
+    if report.rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::RowsRefused {
+            rows: report.rejected.len(),
+            file: rejects_path,
+        })
+    }
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Res {
     let store = ctx.open()?;
-    let grid = a.grid.as_deref();
-    let residents = a.what == "residents";
+    let kind = gridwalk_core::export::parse_kind(&a.what)?;
+    let format = match (a.format.as_deref(), &a.out) {
+        (Some("xlsx"), _) => SheetFormat::Xlsx,
+        (Some(_), _) => SheetFormat::Csv,
+        (None, Some(p)) => SheetFormat::from_file_name(&p.to_string_lossy()),
+        (None, None) => SheetFormat::Csv,
+    };
+    let filter = ExportFilter {
+        grid_code: a.grid.clone(),
+        from: a
+            .from
+            .as_deref()
+            .map(|d| input::date("from", d))
+            .transpose()?,
+        to: a.to.as_deref().map(|d| input::date("to", d)).transpose()?,
+    };
     let write = |w: &mut dyn Write| -> Result<usize, CliError> {
-        Ok(if residents {
-            store.export_residents_csv(w, grid)?
-        } else {
-            store.export_households_csv(w, grid)?
-        })
+        Ok(store.export_ledger(w, kind, &filter, format)?)
     };
     let n = match &a.out {
         Some(path) => {
@@ -207,16 +285,17 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Res {
             write(&mut lock)?
         }
     };
-    // With CSV on stdout, the summary goes to stderr so the CSV stays clean.
-    let (zh, en) = if residents {
-        ("人", "residents")
-    } else {
-        ("户", "households")
-    };
+    // With the file on stdout, the summary goes to stderr so the file stays clean.
+    let zh = kind.label_zh();
+    let en = kind.as_str();
+    let f = format.extension();
     match (&a.out, ctx.json) {
-        (Some(p), true) => print_json(&json!({"rows": n, "out": p}))?,
-        (Some(p), false) => outln!("已导出 {n} {zh} / exported {n} {en} → {}", p.display()),
-        (None, _) => eprintln!("已导出 {n} {zh} / exported {n} {en}"),
+        (Some(p), true) => print_json(&json!({"rows": n, "out": p, "format": f}))?,
+        (Some(p), false) => outln!(
+            "已导出{zh} {n} 行 / exported {n} {en} ({f}) → {}",
+            p.display()
+        ),
+        (None, _) => eprintln!("已导出{zh} {n} 行 / exported {n} {en} ({f})"),
     }
     Ok(())
 }

@@ -8,7 +8,8 @@
 //!   message otherwise;
 //! - `--json`: `{"error": {"kind", "field", "code", "message"}}` on stderr.
 //!
-//! A refused value exits with 2 (like a command line clap cannot parse), anything else with 1.
+//! A refused value exits with 2 (like a command line clap cannot parse), an import that refused
+//! some of its rows with 3 (after printing its report), anything else with 1.
 //! Messages never contain what was typed into a field: the core's errors carry field names and
 //! codes only, and the errors made here follow the same rule (an ID number or a phone must not
 //! end up in a terminal scroll-back or a bug report).
@@ -22,6 +23,8 @@ use serde_json::{json, Value};
 pub const EXIT_VALIDATION: u8 = 2;
 /// Exit code for every other failure.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of an import that refused some rows (the others were imported).
+pub const EXIT_ROWS_REFUSED: u8 = 3;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -36,6 +39,8 @@ pub enum CliError {
     },
     /// The command cannot run in the current state (e.g. no patrol is running).
     State { zh: String, en: String },
+    /// An import refused some rows (its report is already printed).
+    RowsRefused { rows: usize, file: Option<PathBuf> },
 }
 
 impl From<Error> for CliError {
@@ -75,7 +80,9 @@ impl CliError {
     }
 
     pub fn exit_code(&self) -> u8 {
-        if self.validation().is_some() {
+        if matches!(self, CliError::RowsRefused { .. }) {
+            EXIT_ROWS_REFUSED
+        } else if self.validation().is_some() {
             EXIT_VALIDATION
         } else {
             EXIT_FAILURE
@@ -100,6 +107,7 @@ impl CliError {
             CliError::NoStore(_) => "no_store",
             CliError::File { .. } => "io",
             CliError::State { .. } => "invalid_state",
+            CliError::RowsRefused { .. } => "rows_refused",
         }
     }
 
@@ -120,6 +128,17 @@ impl CliError {
                 io_reason(source)
             ),
             CliError::State { zh, en } => format!("{zh} / {en}"),
+            CliError::RowsRefused { rows, file } => {
+                let mut m = format!("{rows} 行被退回，均未保存 / {rows} rows refused, nothing of them saved");
+                if let Some(f) = file {
+                    m.push_str(&format!(
+                        "；退回行见 {} / rejected rows in {}",
+                        f.display(),
+                        f.display()
+                    ));
+                }
+                m
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 //! Chinese first, English second: the people who use this are Chinese community workers.
 //!
 //! Exit codes: 0 success, 2 a value was refused (validation, or a command line clap could not
-//! parse), 1 anything else.
+//! parse), 3 an import refused some of its rows (the others were imported), 1 anything else.
 
 /// `println!` that ends the process quietly when stdout is closed (`gridwalk find 王 | head`)
 /// instead of panicking with "failed printing to stdout".
@@ -75,7 +75,7 @@ enum Command {
     Grids,
     /// 导入住户台账（CSV UTF-8/GBK 或 xlsx）/ import a household ledger (CSV or xlsx)
     Import(ImportArgs),
-    /// 导出住户或人口台账（CSV）/ export households or residents as CSV
+    /// 导出台账（住户、人口、走访、巡查、事件；CSV 或 xlsx）/ export a ledger as CSV or xlsx
     Export(ExportArgs),
     /// 住户：登记、修改、查看、列表、迁出 / households
     #[command(subcommand)]
@@ -153,23 +153,51 @@ struct InitArgs {
 #[derive(Args, Debug)]
 struct ImportArgs {
     /// 台账文件 / ledger file (.csv or .xlsx)
-    file: PathBuf,
+    #[arg(required_unless_present_any = ["undo", "list"])]
+    file: Option<PathBuf>,
     /// 导入到哪个网格（默认本人网格）/ target grid (default: my grid)
     #[arg(long, value_name = "CODE")]
     grid: Option<String>,
+    /// 只检查、不写入 / report what would happen without changing anything
+    #[arg(long)]
+    dry_run: bool,
+    /// 座机区号，补给没有区号的座机 / area code for local landlines (e.g. 0953)
+    #[arg(long, value_name = "CODE")]
+    area_code: Option<String>,
+    /// 台账没有社区列时用的社区（默认网格所属社区）/ community for a sheet without one
+    #[arg(long, value_name = "NAME")]
+    community: Option<String>,
+    /// 退回行文件（默认 <台账>.rejected.csv）/ rejected-rows file (default: <ledger>.rejected.csv)
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// 撤销一次尚未同步的导入 / undo an import that has not synced (id from --list)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["file", "list", "dry_run"])]
+    undo: Option<String>,
+    /// 列出导入记录 / list past imports
+    #[arg(long, conflicts_with = "file")]
+    list: bool,
 }
 
 #[derive(Args, Debug)]
 struct ExportArgs {
-    /// households（住户）或 residents（人口）
-    #[arg(value_parser = ["households", "residents"])]
+    /// households 住户 | residents 人口 | visits 走访 | patrols 巡查 | cases 事件
+    #[arg(value_parser = ["households", "residents", "visits", "patrols", "cases"])]
     what: String,
     /// 输出文件（默认标准输出）/ output file (default: stdout)
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// csv 或 xlsx（默认按文件扩展名，否则 csv）/ csv or xlsx (default: from --out, else csv)
+    #[arg(long, value_parser = ["csv", "xlsx"])]
+    format: Option<String>,
     /// 只导出某个网格 / only one grid
     #[arg(long, value_name = "CODE")]
     grid: Option<String>,
+    /// 起始日期（走访、巡查、事件）/ first day (visits, patrols, cases)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    from: Option<String>,
+    /// 截止日期（含）/ last day, inclusive
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    to: Option<String>,
 }
 
 /// Address parts shared by `household add` and `household edit`.

@@ -467,15 +467,39 @@ pub fn print_search(hits: &[SearchHit]) {
 }
 
 pub fn print_import_report(r: &ImportReport) {
+    if r.dry_run {
+        outln!("【试导入，未写入任何数据】/ dry run: nothing was written");
+    }
     outln!(
-        "编码 encoding: {} · 数据行 rows: {} · 新建住户 households created: {} · 并入已有住户 matched: {} · 新登记居民 residents: {} · 退回 rejected: {}",
+        "编码 encoding: {} · 数据行 rows: {} · 导入 accepted: {} · 退回 rejected: {}",
         r.encoding,
         r.rows_total,
-        r.households_created,
-        r.households_matched,
-        r.residents_created,
+        r.rows_accepted,
         r.rejected.len()
     );
+    outln!(
+        "住户 households: 新建 created {} · 并入已有 matched {} · 更新 updated {}",
+        r.households_created,
+        r.households_matched,
+        r.households_updated
+    );
+    outln!(
+        "居民 residents: 新登记 created {} · 更新 updated {} · 无变化 unchanged {}",
+        r.residents_created,
+        r.residents_updated,
+        r.residents_unchanged
+    );
+    outln!(
+        "合并单元格补全 cells filled down: {} · 15位身份证号转18位 IDs converted: {} · 写入备注的行 rows with notes added: {}",
+        r.filled_cells,
+        r.ids_converted,
+        r.rows_with_notes
+    );
+    if let Some(id) = &r.import_id {
+        outln!(
+            "导入编号 import id: {id}（同步前可撤销：gridwalk import --undo {id} / undo before sync）"
+        );
+    }
     if !r.ignored_columns.is_empty() {
         outln!(
             "未识别的列（已忽略）/ ignored columns: {}",
@@ -489,16 +513,56 @@ pub fn print_import_report(r: &ImportReport) {
         let mut t = table(&["行\nline", "字段\nfield", "代码\ncode", "说明\nmessage"]);
         for row in &r.rejected {
             for e in &row.errors {
+                let mut msg = format!("{} / {}", e.code.message_zh(), e.code.message_en());
+                if let Some(h) = row.hints.iter().find(|h| h.field == e.field) {
+                    msg.push_str(&format!("\n{}\n{}", h.zh, h.en));
+                }
                 t.add_row(vec![
                     row.line.to_string(),
-                    e.field.clone(),
+                    format!("{} {}", gridwalk_core::ledger::field_zh(&e.field), e.field),
                     e.code.as_str().into(),
-                    e.code.message_zh().into(),
+                    msg,
                 ]);
             }
         }
         outln!("{t}");
     }
+}
+
+/// The journal of ledger imports.
+pub fn print_imports(list: &[gridwalk_core::import::LedgerImport], s: &Settings) {
+    if list.is_empty() {
+        outln!("还没有导入记录 / no imports yet");
+        return;
+    }
+    let mut t = table(&[
+        "导入编号\nimport id",
+        "时间\nat",
+        "文件\nfile",
+        "网格\ngrid",
+        "导入/退回\naccepted/refused",
+        "新建/更新\ncreated/updated",
+        "状态\nstate",
+    ]);
+    for i in list {
+        t.add_row(vec![
+            i.id.clone(),
+            i.imported_at
+                .with_timezone(&s.offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            i.file_name.clone().unwrap_or_default(),
+            i.grid_code.clone(),
+            format!("{}/{}", i.rows_accepted, i.rows_rejected),
+            format!("{}/{}", i.created, i.updated),
+            if i.undone_at.is_some() {
+                "已撤销 undone".into()
+            } else {
+                "有效 in effect".into()
+            },
+        ]);
+    }
+    outln!("{t}");
 }
 
 // ---- the daily list ------------------------------------------------------------------------

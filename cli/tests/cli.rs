@@ -228,13 +228,12 @@ fn gbk_ledger_imports_with_a_row_report() {
     let env = Env::new();
     env.init();
     let child = id_number("11010520100315123");
-    // LF line ends: with CRLF the core currently reports rejected lines one too low (the csv
-    // crate's `Position::line`, BurntSushi/rust-csv#395); reported to core.
+    // The desk's own headers (户主姓名, 门牌, 手机号), no 社区 column, merged cells saved blank.
     let csv = format!(
-        "社区,楼栋,单元,房号,姓名,身份证号,联系电话,与户主关系,关爱等级\n\
-         幸福社区,9栋,1单元,301,李秀英,{GOOD_ID},13912345678,户主,连心户\n\
-         幸福社区,9栋,1单元,301,王小明,{child},,子女,连心户\n\
-         幸福社区,9栋,2单元,101,赵刚,{BAD_ID},,户主,放心户\n"
+        "楼栋,单元,门牌,户主姓名,姓名,身份证号,手机号,与户主关系,关爱等级\r\n\
+         9栋,1单元,301,李秀英,李秀英,{GOOD_ID},13912345678/13812345678,户主,连心户\r\n\
+         ,,,,王小明,{child},,儿子,\r\n\
+         9栋,2单元,101,赵刚,赵刚,{BAD_ID},,户主,放心户\r\n"
     );
     // Excel on Chinese Windows saves "CSV" as GBK.
     let (bytes, _, unmappable) = encoding_rs::GBK.encode(&csv);
@@ -247,11 +246,22 @@ fn gbk_ledger_imports_with_a_row_report() {
     std::fs::write(&file, &bytes).expect("write ledger");
     let file = file.to_str().expect("utf-8 path");
 
-    let report = env.json(&["import", file, "--grid", "640323001001001"]);
+    // A dry run reports and writes nothing; rows were refused, so it exits 3.
+    let out = env.run(&["--json", "import", file, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(3));
+    let dry: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["residents_created"], 2);
+    assert!(env.json(&["find", "秀英"]).as_array().unwrap().is_empty());
+
+    let out = env.run(&["--json", "import", file, "--grid", "640323001001001"]);
+    assert_eq!(out.status.code(), Some(3), "rows were refused");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["error"]["kind"], "rows_refused");
     assert_eq!(report["encoding"], "gbk");
     assert_eq!(report["rows_total"], 3);
     assert_eq!(report["households_created"], 1);
-    // Both people share one new household; "matched" counts households already on the device.
     assert_eq!(report["households_matched"], 0);
     assert_eq!(report["residents_created"], 2);
     let rejected = report["rejected"].as_array().expect("rejected rows");
@@ -259,24 +269,66 @@ fn gbk_ledger_imports_with_a_row_report() {
     assert_eq!(rejected[0]["line"], 4);
     assert_eq!(rejected[0]["errors"][0]["field"], "id_number");
     assert_eq!(rejected[0]["errors"][0]["code"], "invalid_checksum");
+    // The refused row, as a GBK file with a reason column, next to the ledger.
+    let rejects = env.path().join("台账.rejected.csv");
+    assert_eq!(report["rejected_file"], rejects.to_str().unwrap());
+    let rejected_bytes = std::fs::read(&rejects).expect("rejected rows file");
+    let (text, _, _) = encoding_rs::GBK.decode(&rejected_bytes);
+    assert!(text.contains("退回原因 / reason") && text.contains("身份证号校验位错误"));
 
-    // The names were decoded correctly: a two-character search finds them.
+    // The names were decoded correctly and the community came from the grid.
     let hits = env.json(&["find", "秀英"]);
     assert_eq!(hits[0]["title"], "李秀英");
     assert_eq!(hits[0]["address"], "幸福社区 9栋 1单元 301");
+    let person = env.json(&[
+        "resident",
+        "show",
+        hits[0]["id"].as_str().unwrap(),
+        "--reveal",
+    ]);
+    assert_eq!(person["resident"]["phone"], "13912345678");
+    assert!(person["resident"]["notes"]
+        .as_str()
+        .unwrap()
+        .contains("13812345678"));
 
-    // Importing again matches the households and refuses the people as duplicates; the human
-    // report lists line, field, code and the Chinese message.
-    let text = env.ok(&["import", file]);
+    // Importing again changes nothing; the human report lists line, field, code and message.
+    let out = env.run(&["import", file]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("gbk"), "{text}");
-    assert!(text.contains("duplicate") && text.contains("已有在册人员使用该号码"));
+    assert!(text.contains("无变化 unchanged 2"), "{text}");
     assert!(text.contains("invalid_checksum") && text.contains("身份证号校验位错误"));
     assert!(!text.contains(GOOD_ID) && !text.contains(BAD_ID));
 
-    // Export re-reads as a UTF-8 CSV with a BOM and the Chinese headers.
+    // The import can be undone while nothing has synced.
+    let list = env.json(&["import", "--list"]);
+    let id = list[0]["id"].as_str().expect("import id").to_string();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let undo = env.json(&["import", "--undo", &id]);
+    assert_eq!(undo["residents_removed"], 2);
+    assert!(env.json(&["find", "秀英"]).as_array().unwrap().is_empty());
+    let out = env.run(&["import", "--undo", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    env.run(&["import", file]);
+
+    // Export re-reads as a UTF-8 CSV with a BOM, the Chinese headers and protected numbers.
     let csv = env.ok(&["export", "residents"]);
     assert!(csv.starts_with('\u{feff}'));
     assert!(csv.contains("姓名") && csv.contains("李秀英") && csv.contains("王小明"));
+    assert!(csv.contains(&format!("\"=\"\"{child}\"\"\"")), "{csv}");
+    // …and as xlsx, and the work ledgers too.
+    let xlsx = env.path().join("人口.xlsx");
+    let done = env.json(&["export", "residents", "--out", xlsx.to_str().unwrap()]);
+    assert_eq!(
+        (done["rows"].as_u64(), done["format"].as_str()),
+        (Some(2), Some("xlsx"))
+    );
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
+    for what in ["visits", "patrols", "cases"] {
+        let out = env.ok(&["export", what, "--format", "csv"]);
+        assert!(out.starts_with('\u{feff}'), "{what}");
+    }
 }
 
 #[test]

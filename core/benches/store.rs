@@ -47,6 +47,8 @@ struct Config {
     /// Households of the batched import (one ledger row per resident).
     batch_households: usize,
     batch_rounds: usize,
+    /// Ledger rows of the import / re-import / dry-run figures (10,000 in a full run).
+    ledger_rows: usize,
     small_households: usize,
     small_visits: usize,
     large_households: usize,
@@ -66,6 +68,7 @@ impl Config {
                 tap_chunk: 8,
                 batch_households: 120,
                 batch_rounds: 1,
+                ledger_rows: 600,
                 small_households: 100,
                 small_visits: 2_000,
                 large_households: 1_000,
@@ -81,6 +84,7 @@ impl Config {
                 tap_chunk: 20,
                 batch_households: 1_600,
                 batch_rounds: 3,
+                ledger_rows: 10_000,
                 small_households: 500,
                 small_visits: 10_000,
                 large_households: 10_000,
@@ -145,6 +149,7 @@ fn run(cfg: &Config, failures: &mut Failures) -> BenchResult<()> {
     println!("\n== writes ==");
     bench_tap_writes(cfg, dir.path(), failures)?;
     bench_batch_writes(cfg, dir.path(), failures)?;
+    bench_ledger_import(cfg, dir.path(), failures)?;
 
     println!("\n== task list (Store::today_at with a position) ==");
     let small = build_store(
@@ -619,7 +624,8 @@ fn bench_batch_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> Benc
     let (csv, csv_rows) = ledger_csv(&homes)?;
 
     let t = Instant::now();
-    let parsed = gridwalk_core::ledger::parse_ledger(&csv, &grid.code)?;
+    let ledger_ctx = gridwalk_core::ledger::LedgerContext::new(&grid.code, today);
+    let parsed = gridwalk_core::ledger::parse_ledger(&csv, &ledger_ctx)?;
     let parse_time = t.elapsed();
     failures.check(
         parsed.rejected.is_empty() && parsed.rows.len() == csv_rows,
@@ -709,6 +715,88 @@ fn bench_batch_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> Benc
         "entity batch ratio",
         rate(direct.0, direct.1),
         rate(direct.2, direct.3),
+    );
+    Ok(())
+}
+
+/// A ledger of `cfg.ledger_rows` rows through `Store::import_ledger_with`: the first import,
+/// the same file again (idempotent: every row matched, nothing written) and a dry run.
+fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> BenchResult<()> {
+    let org = sample::sample_org(1);
+    let grid = org.my_grid().ok_or("sample org has no grid")?;
+    let store = Store::open(dir.join("ledger_import.db"))?;
+    store.upsert_org_units(&org.units)?;
+    let today = local_today(&store)?;
+    // About 2.7 rows per household: grow the sample until the ledger has enough rows.
+    let mut households = cfg.ledger_rows * 10 / 27;
+    let (csv, rows) = loop {
+        let homes = sample::sample_households(303, grid, households, today);
+        let (csv, rows) = ledger_csv(&homes)?;
+        if rows >= cfg.ledger_rows || households > cfg.ledger_rows {
+            break (csv, rows);
+        }
+        households += households / 20 + 1;
+    };
+    let opts = gridwalk_core::import::ImportOptions::new(&grid.code);
+    let rate = |t: StdDuration| rows as f64 / t.as_secs_f64();
+
+    let t = Instant::now();
+    let dry = store.import_ledger_with(
+        &csv,
+        &gridwalk_core::import::ImportOptions {
+            dry_run: true,
+            ..opts.clone()
+        },
+    )?;
+    let dry_took = t.elapsed();
+    let t = Instant::now();
+    let first = store.import_ledger_with(&csv, &opts)?.report;
+    let first_took = t.elapsed();
+    let t = Instant::now();
+    let again = store.import_ledger_with(&csv, &opts)?.report;
+    let again_took = t.elapsed();
+    failures.check(
+        first.rejected.is_empty() && first.rows_accepted == rows,
+        || {
+            format!(
+                "ledger import: {} of {rows} rows, first rejection {:?}",
+                first.rows_accepted,
+                first.rejected.first()
+            )
+        },
+    );
+    failures.check(
+        again.residents_created == 0
+            && again.residents_updated == 0
+            && again.residents_unchanged == first.residents_created
+            && again.import_id.is_none(),
+        || format!("re-import was not idempotent: {again:?}"),
+    );
+    failures.check(
+        dry.report.residents_created == first.residents_created,
+        || "dry run reported other counts than the import".into(),
+    );
+    println!(
+        "ledger import ({rows} rows, {} households, {} residents; accepted {}, refused {}):",
+        first.households_created,
+        first.residents_created,
+        first.rows_accepted,
+        first.rejected.len()
+    );
+    println!(
+        "  first import        {:>9.0} rows/s  ({:.0} ms)",
+        rate(first_took),
+        ms(first_took)
+    );
+    println!(
+        "  same file again     {:>9.0} rows/s  ({:.0} ms, all unchanged)",
+        rate(again_took),
+        ms(again_took)
+    );
+    println!(
+        "  dry run             {:>9.0} rows/s  ({:.0} ms, rolled back)",
+        rate(dry_took),
+        ms(dry_took)
     );
     Ok(())
 }

@@ -1,43 +1,54 @@
-//! Reading and writing the community desk's household ledger (台账).
+//! Reading the community desk's household ledger (台账) the way desks actually make it.
 //!
 //! The desk keeps its ledger in Excel, one row per resident, and hands it to the grid worker as
-//! a `.xlsx` workbook or a CSV file. This module turns those bytes into typed
-//! [`HouseholdInput`] / [`ResidentInput`] values and writes households and residents back out as
-//! CSV that Excel opens. It only parses and formats: it never touches the database. The importer
-//! (a separate module) groups the rows into households with [`household_key`], validates ID
-//! numbers and phones, finds duplicates and inserts.
+//! a `.xlsx` workbook or a CSV file. This module turns those bytes into typed rows
+//! ([`ParsedRow`]: a [`LedgerHousehold`] and maybe a [`LedgerResident`]) or refuses a row with
+//! every reason at once ([`RowError`]). It only parses: it never touches the database; the
+//! importer (`import.rs`) matches rows to what is on the device and writes them.
 //!
-//! Why it looks the way it does:
+//! Why it looks the way it does (the rules are documented for desks in `docs/ledger-columns.md`):
 //!
 //! - **Encodings.** Excel on Chinese Windows saves "CSV" in the ANSI code page, which is GBK;
 //!   newer Excel offers "CSV UTF-8", which starts with a byte-order mark. [`decode_text`]
-//!   accepts both (GBK is decoded as GB18030, its superset). Exports are UTF-8 *with* a BOM:
-//!   without it Excel reads UTF-8 as GBK and the worker sees mojibake.
-//! - **Desk habits.** Headers come in Chinese or English and in several spellings (楼栋/楼号,
-//!   房号/门牌号); a title row above the headers, merged address cells spanning a family's rows,
-//!   `2024/1/5` dates, `5楼` and `B1` floors and relation words from the household register
-//!   (本人, 妻, 长子) are all normal, so they are all accepted.
-//! - **Every error of a row at once.** A rejected row lists all of its bad fields, so the desk
-//!   can fix its sheet in one pass instead of one re-import per mistake.
-//! - **No personal data in errors.** Cells hold ID numbers, phones, names and special-group
-//!   membership. Error values ([`RowError`], [`Error::Format`]) carry line numbers, field names
-//!   and [`Code`]s only — never a cell's content — because they end up in logs, screenshots and
-//!   support chats. Errors of the CSV and xlsx libraries are reduced to a category for the same
-//!   reason. Unknown *header* texts are reported, since headers are not personal data.
-//! - **Excel formulas.** A cell starting with `=`, `+`, `-` or `@` is run as a formula when the
-//!   export is opened in Excel (CSV injection). Exported text that looks like that is prefixed
-//!   with `'`, and the parser removes that prefix again, so exports still re-import unchanged.
+//!   accepts both (GBK is decoded as GB18030, its superset).
+//! - **Headers differ from ours.** One table ([`COLUMNS`]) holds every header spelling desks use
+//!   (户主姓名/姓名, 门牌/房号/室, 手机号/联系电话 …). A sheet without a 社区 or 网格 column takes
+//!   them from the import's target ([`LedgerContext`]).
+//! - **Merged cells.** A desk merges the address cells of one family's rows; saved as CSV, the
+//!   rows below the first are blank there. [`parse_ledger`] fills them down by a documented rule:
+//!   the place columns (网格, 社区, 小区, 楼栋, 单元) fill down until the sheet names another
+//!   place, the floor fills down within the same building and unit unless the room number says
+//!   otherwise, and the dwelling's own columns (房号, 户号, 住房类型, 关爱等级 …) fill down only
+//!   onto the rows of the same family (a row that is not its head). Person columns never fill.
+//! - **Households are never merged by accident.** [`household_key`] is community, building,
+//!   unit, floor and room (plus a 户号 column when the sheet has one): two rows that name
+//!   different rooms or floors are different households.
+//! - **Desk words.** 儿媳, 常住人口, 低保户 and the like map to the model's codes through the
+//!   domain's desk-word tables; a word that only maps to the nearest code is kept in the notes.
+//!   15-digit ID numbers become 18-digit ones; several phones in one cell keep the first as the
+//!   phone and the rest in the notes; a local landline gets the grid's area code.
+//! - **Text stays text.** In a workbook only a *number* cell can be an Excel date serial; a text
+//!   cell "1985.03" is March 1985 (stored as the 1st, with a note saying the day is unknown).
+//! - **Every error of a row at once**, each with the allowed values where there is a list, so the
+//!   desk fixes its sheet in one pass.
+//! - **No personal data in errors.** Error values carry line numbers, field names, codes and
+//!   fixed hint texts only — never a cell's content — because they end up in logs, screenshots
+//!   and support chats. Unknown *header* texts are reported, since headers are not personal data.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 
-use calamine::{Cell, Data, DataRef, Range, Reader, Xlsx, XlsxError};
-use chrono::NaiveDate;
+use calamine::{Data, DataRef, Range, Reader, Xlsx, XlsxError};
+use chrono::{Datelike, NaiveDate};
+use gridwalk_domain::synonyms::{self, DeskMatch, Vocabulary};
 
 use crate::error::{Code, Error, ValidationError};
 use crate::model::{
-    Address, CareTier, Gender, GeoPoint, Household, HouseholdInput, HousingType, Relation,
-    Residency, Resident, ResidentInput, SpecialGroup,
+    Address, CareTier, Gender, GeoPoint, HouseholdInput, HousingType, Relation, Residency,
+    ResidentInput, SpecialGroup,
 };
+use crate::sheet::{self, Cell, Sheet};
+use crate::validate;
 
 /// The container of a ledger file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,7 +68,7 @@ pub fn detect_format(bytes: &[u8]) -> LedgerFormat {
     }
 }
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const UTF8_BOM: &[u8] = sheet::UTF8_BOM;
 /// OLE2 compound file: a legacy `.xls` workbook, which we do not read.
 const OLE2_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
 
@@ -89,6 +100,9 @@ pub struct Table {
     pub rows: Vec<(usize, Vec<String>)>,
     /// `"utf-8"` or `"gbk"` for CSV, `"xlsx"` for a workbook.
     pub encoding: &'static str,
+    /// (line, column index) of workbook cells that hold a *number* (not text, not a date). Only
+    /// these can be Excel date serials; a text cell "1985.03" is never read as one.
+    pub numeric: HashSet<(usize, usize)>,
 }
 
 /// Reads a CSV file or the first worksheet of an xlsx workbook into text cells.
@@ -154,7 +168,7 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Error> {
             }
         }
     }
-    into_table(lines, encoding, "csv")
+    into_table(lines, HashSet::new(), encoding, "csv")
 }
 
 /// Largest area (rows × columns between the outermost filled cells) of a worksheet read. A
@@ -193,7 +207,10 @@ fn first_worksheet(workbook: &mut Xlsx<Cursor<&[u8]>>) -> Result<Range<Data>, Er
         if area > MAX_XLSX_CELLS || cells.len() as u64 >= MAX_XLSX_CELLS {
             return Err(too_large());
         }
-        cells.push(Cell::new((r, c), Data::from(cell.get_value().clone())));
+        cells.push(calamine::Cell::new(
+            (r, c),
+            Data::from(cell.get_value().clone()),
+        ));
     }
     Ok(Range::from_sparse(cells))
 }
@@ -205,10 +222,18 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
 
     let (start_row, start_col) = range.start().unwrap_or((0, 0));
     let (start_row, start_col) = (start_row as usize, start_col as usize);
-    let mut grid: Vec<Vec<String>> = range
-        .rows()
-        .map(|row| row.iter().map(render_cell).collect())
-        .collect();
+    let mut numeric_at: HashSet<(usize, usize)> = HashSet::new();
+    let mut grid: Vec<Vec<String>> = Vec::new();
+    for (r, row) in range.rows().enumerate() {
+        let mut cells = Vec::with_capacity(row.len());
+        for (c, cell) in row.iter().enumerate() {
+            if matches!(cell, Data::Int(_) | Data::Float(_)) {
+                numeric_at.insert((r, c));
+            }
+            cells.push(render_cell(cell));
+        }
+        grid.push(cells);
+    }
 
     // Repeat each merged area's value (held by its top-left cell) in all of its cells.
     for area in &merged {
@@ -223,11 +248,17 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
         if value.is_empty() {
             continue;
         }
+        let is_number = numeric_at.contains(&(r0, c0));
         for r in r0..=r1.saturating_sub(start_row) {
             let Some(row) = grid.get_mut(r) else { break };
             for c in c0..=c1.saturating_sub(start_col) {
                 match row.get_mut(c) {
-                    Some(cell) if cell.is_empty() => cell.clone_from(&value),
+                    Some(cell) if cell.is_empty() => {
+                        cell.clone_from(&value);
+                        if is_number {
+                            numeric_at.insert((r, c));
+                        }
+                    }
                     Some(_) => {}
                     None => break,
                 }
@@ -235,12 +266,16 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
         }
     }
 
+    let numeric = numeric_at
+        .into_iter()
+        .map(|(r, c)| (start_row + r + 1, c))
+        .collect();
     let lines = grid
         .into_iter()
         .enumerate()
         .map(|(i, cells)| (start_row + i + 1, cells))
         .collect();
-    into_table(lines, "xlsx", "xlsx")
+    into_table(lines, numeric, "xlsx", "xlsx")
 }
 
 /// Describes an xlsx failure by category: several of the library's messages quote cell content.
@@ -299,12 +334,14 @@ fn render_number(f: f64) -> String {
     }
 }
 
+/// Trims a cell and removes the protection exports put around text (`="0101"`, `'=…`).
 fn clean_cell(s: &str) -> String {
-    s.trim().to_owned()
+    sheet::unprotect(s.trim()).trim().to_owned()
 }
 
 fn into_table(
     lines: Vec<(usize, Vec<String>)>,
+    numeric: HashSet<(usize, usize)>,
     encoding: &'static str,
     what: &'static str,
 ) -> Result<Table, Error> {
@@ -321,17 +358,24 @@ fn into_table(
         headers,
         rows: lines.collect(),
         encoding,
+        numeric,
     })
 }
+
+// ---- columns -------------------------------------------------------------------------------
 
 /// A ledger column the parser understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Column {
+    Grid,
     Community,
+    Estate,
     Building,
     Unit,
     Floor,
     Room,
+    HouseholdNo,
+    HeadName,
     AddressText,
     HousingType,
     CareTier,
@@ -351,14 +395,345 @@ pub enum Column {
     ResidentNotes,
 }
 
-impl Column {
-    /// Every column, in export order.
-    pub const ALL: &'static [Column] = &[
+/// One row of the header table: the column, the header our exports write, the English header,
+/// the field name errors use, and every other spelling desks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub column: Column,
+    pub zh: &'static str,
+    pub en: &'static str,
+    /// The field named in a [`ValidationError`] about this column.
+    pub field: &'static str,
+    /// Other headers accepted (compared without blanks, `_`, `-`, `*`, `:` and bracketed notes,
+    /// ignoring case and full-width forms).
+    pub synonyms: &'static [&'static str],
+}
+
+const fn spec(
+    column: Column,
+    zh: &'static str,
+    en: &'static str,
+    field: &'static str,
+    synonyms: &'static [&'static str],
+) -> ColumnSpec {
+    ColumnSpec {
+        column,
+        zh,
+        en,
+        field,
+        synonyms,
+    }
+}
+
+/// The header table: one row per [`Column`], in the enum's order. Documented in
+/// `docs/ledger-columns.md` (a test checks every spelling is listed there).
+pub const COLUMNS: &[ColumnSpec] = &[
+    spec(
+        Column::Grid,
+        "网格",
+        "grid",
+        "grid_code",
+        &["所属网格", "网格名称", "网格编号", "网格编码", "grid_code"],
+    ),
+    spec(
         Column::Community,
+        "社区",
+        "community",
+        "address.community",
+        &[
+            "村",
+            "社区/村",
+            "村/社区",
+            "所属社区",
+            "社区名称",
+            "居委会",
+            "村委会",
+            "社区居委会",
+        ],
+    ),
+    spec(
+        Column::Estate,
+        "小区",
+        "estate",
+        "address.building",
+        &["小区名称", "小区名", "住宅小区", "院落"],
+    ),
+    spec(
+        Column::Building,
+        "楼栋",
+        "building",
+        "address.building",
+        &[
+            "楼号",
+            "栋",
+            "栋号",
+            "楼栋号",
+            "幢",
+            "幢号",
+            "楼",
+            "楼宇",
+            "组",
+            "村民小组",
+            "小组",
+        ],
+    ),
+    spec(
+        Column::Unit,
+        "单元",
+        "unit",
+        "address.unit",
+        &["单元号", "门洞"],
+    ),
+    spec(
+        Column::Floor,
+        "楼层",
+        "floor",
+        "address.floor",
+        &["层", "所在楼层", "层号"],
+    ),
+    spec(
+        Column::Room,
+        "房号",
+        "room",
+        "address.room",
+        &[
+            "门牌",
+            "门牌号",
+            "门牌号码",
+            "房间号",
+            "房间",
+            "室",
+            "室号",
+            "户室号",
+            "房屋编号",
+        ],
+    ),
+    spec(
+        Column::HouseholdNo,
+        "户号",
+        "household_no",
+        "household_no",
+        &["户编号", "户序号", "家庭编号", "户籍编号"],
+    ),
+    spec(
+        Column::HeadName,
+        "户主姓名",
+        "head_name",
+        "name",
+        &["户主", "户主名", "户主名字"],
+    ),
+    spec(
+        Column::AddressText,
+        "详细地址",
+        "address",
+        "address.text",
+        &[
+            "地址",
+            "住址",
+            "现住址",
+            "居住地址",
+            "家庭住址",
+            "现居住地址",
+        ],
+    ),
+    spec(
+        Column::HousingType,
+        "住房类型",
+        "housing_type",
+        "housing_type",
+        &["房屋类型", "房屋性质", "住房性质", "房屋用途"],
+    ),
+    spec(
+        Column::CareTier,
+        "关爱等级",
+        "care_tier",
+        "care_tier",
+        &["户类", "户类别", "户分类", "走访等级"],
+    ),
+    spec(Column::Tags, "标签", "tags", "tags", &[]),
+    spec(Column::Lat, "纬度", "lat", "location.lat", &["latitude"]),
+    spec(
+        Column::Lng,
+        "经度",
+        "lng",
+        "location.lng",
+        &["longitude", "lon"],
+    ),
+    spec(
+        Column::HouseholdNotes,
+        "户备注",
+        "household_notes",
+        "notes",
+        &["住户备注"],
+    ),
+    spec(
+        Column::Name,
+        "姓名",
+        "name",
+        "name",
+        &["居民姓名", "人员姓名", "成员姓名", "名字"],
+    ),
+    spec(
+        Column::IdNumber,
+        "身份证号",
+        "id_number",
+        "id_number",
+        &[
+            "公民身份号码",
+            "身份证号码",
+            "身份证",
+            "证件号码",
+            "证件号",
+            "身份证件号码",
+            "id_card",
+        ],
+    ),
+    spec(
+        Column::Phone,
+        "联系电话",
+        "phone",
+        "phone",
+        &[
+            "手机号",
+            "手机号码",
+            "手机",
+            "电话",
+            "电话号码",
+            "联系方式",
+            "固定电话",
+            "mobile",
+            "tel",
+        ],
+    ),
+    spec(Column::Gender, "性别", "gender", "gender", &["sex"]),
+    spec(
+        Column::BirthDate,
+        "出生日期",
+        "birth_date",
+        "birth_date",
+        &["出生年月", "出生年月日", "生日", "出生时间", "birthday"],
+    ),
+    spec(
+        Column::Relation,
+        "与户主关系",
+        "relation",
+        "relation",
+        &["与户主的关系", "关系", "家庭关系", "与户主关系称谓"],
+    ),
+    spec(
+        Column::Residency,
+        "户籍类型",
+        "residency",
+        "residency",
+        &["人口类型", "人员类型", "人口类别", "人口属性", "居住类型"],
+    ),
+    spec(
+        Column::SpecialGroups,
+        "特殊人群",
+        "special_groups",
+        "special_groups",
+        &[
+            "特殊群体",
+            "重点人群",
+            "重点人员",
+            "帮扶类别",
+            "特殊人群类别",
+        ],
+    ),
+    spec(
+        Column::MovedInOn,
+        "迁入日期",
+        "moved_in_on",
+        "moved_in_on",
+        &["入住日期", "迁入时间", "入住时间"],
+    ),
+    spec(
+        Column::ResidentNotes,
+        "备注",
+        "notes",
+        "notes",
+        &["居民备注", "人员备注", "情况说明", "resident_notes"],
+    ),
+];
+
+/// Columns that describe the dwelling (filled down as documented); the rest describe a person
+/// and never fill down.
+const HOUSEHOLD_LEVEL: &[Column] = &[
+    Column::Grid,
+    Column::Community,
+    Column::Estate,
+    Column::Building,
+    Column::Unit,
+    Column::Floor,
+    Column::Room,
+    Column::HouseholdNo,
+    Column::HeadName,
+    Column::AddressText,
+    Column::HousingType,
+    Column::CareTier,
+    Column::Tags,
+    Column::Lat,
+    Column::Lng,
+    Column::HouseholdNotes,
+];
+
+/// Person columns: a row with any of them but no name is refused (nothing is dropped).
+const PERSON_LEVEL: &[Column] = &[
+    Column::IdNumber,
+    Column::Phone,
+    Column::Gender,
+    Column::BirthDate,
+    Column::Relation,
+    Column::Residency,
+    Column::SpecialGroups,
+    Column::MovedInOn,
+];
+
+/// Columns that may appear more than once; their cells are read together (two phone columns,
+/// two notes columns).
+const MULTI: &[Column] = &[
+    Column::Phone,
+    Column::Tags,
+    Column::SpecialGroups,
+    Column::HouseholdNotes,
+    Column::ResidentNotes,
+];
+
+/// The place columns, outermost first: each fills down while no outer one changed.
+const PLACE: &[Column] = &[
+    Column::Grid,
+    Column::Community,
+    Column::Estate,
+    Column::Building,
+    Column::Unit,
+];
+
+/// Dwelling columns that fill down onto the other rows of the same family.
+const DWELLING: &[Column] = &[
+    Column::Room,
+    Column::HouseholdNo,
+    Column::HeadName,
+    Column::AddressText,
+    Column::HousingType,
+    Column::CareTier,
+    Column::Tags,
+    Column::Lat,
+    Column::Lng,
+    Column::HouseholdNotes,
+];
+
+impl Column {
+    /// Every column, in table order.
+    pub const ALL: &'static [Column] = &[
+        Column::Grid,
+        Column::Community,
+        Column::Estate,
         Column::Building,
         Column::Unit,
         Column::Floor,
         Column::Room,
+        Column::HouseholdNo,
+        Column::HeadName,
         Column::AddressText,
         Column::HousingType,
         Column::CareTier,
@@ -378,118 +753,95 @@ impl Column {
         Column::ResidentNotes,
     ];
 
+    /// Its row of [`COLUMNS`].
+    pub fn spec(self) -> &'static ColumnSpec {
+        // COLUMNS is in enum order (checked by a test); the fallback is never taken.
+        COLUMNS.get(self as usize).unwrap_or(&COLUMNS[0])
+    }
+
     /// The Chinese header written on export (and accepted on import).
     pub fn header_zh(self) -> &'static str {
-        match self {
-            Column::Community => "社区",
-            Column::Building => "楼栋",
-            Column::Unit => "单元",
-            Column::Floor => "楼层",
-            Column::Room => "房号",
-            Column::AddressText => "详细地址",
-            Column::HousingType => "住房类型",
-            Column::CareTier => "关爱等级",
-            Column::Tags => "标签",
-            Column::Lat => "纬度",
-            Column::Lng => "经度",
-            Column::HouseholdNotes => "户备注",
-            Column::Name => "姓名",
-            Column::IdNumber => "身份证号",
-            Column::Phone => "联系电话",
-            Column::Gender => "性别",
-            Column::BirthDate => "出生日期",
-            Column::Relation => "与户主关系",
-            Column::Residency => "户籍类型",
-            Column::SpecialGroups => "特殊人群",
-            Column::MovedInOn => "迁入日期",
-            Column::ResidentNotes => "备注",
-        }
+        self.spec().zh
     }
 
     /// The English header accepted on import.
     pub fn header_en(self) -> &'static str {
-        match self {
-            Column::Community => "community",
-            Column::Building => "building",
-            Column::Unit => "unit",
-            Column::Floor => "floor",
-            Column::Room => "room",
-            Column::AddressText => "address",
-            Column::HousingType => "housing_type",
-            Column::CareTier => "care_tier",
-            Column::Tags => "tags",
-            Column::Lat => "lat",
-            Column::Lng => "lng",
-            Column::HouseholdNotes => "household_notes",
-            Column::Name => "name",
-            Column::IdNumber => "id_number",
-            Column::Phone => "phone",
-            Column::Gender => "gender",
-            Column::BirthDate => "birth_date",
-            Column::Relation => "relation",
-            Column::Residency => "residency",
-            Column::SpecialGroups => "special_groups",
-            Column::MovedInOn => "moved_in_on",
-            Column::ResidentNotes => "notes",
-        }
+        self.spec().en
     }
 
-    /// Further spellings seen in desk ledgers, besides [`Self::header_zh`] and [`Self::header_en`].
-    fn other_headers(self) -> &'static [&'static str] {
-        match self {
-            Column::Community => &["村", "社区/村", "村/社区", "所属社区", "社区名称"],
-            Column::Building => &["楼号", "栋", "楼栋号", "组", "村民小组"],
-            Column::Unit => &["单元号"],
-            Column::Floor => &["层"],
-            Column::Room => &["门牌号", "房间号", "室"],
-            Column::AddressText => &["地址", "住址"],
-            Column::HousingType => &["房屋类型"],
-            Column::CareTier => &["户类"],
-            Column::Tags => &[],
-            Column::Lat => &["latitude"],
-            Column::Lng => &["longitude", "lon"],
-            Column::HouseholdNotes => &[],
-            Column::Name => &[],
-            Column::IdNumber => &["公民身份号码", "身份证号码", "身份证"],
-            Column::Phone => &["手机号", "手机号码", "手机", "电话"],
-            Column::Gender => &["sex"],
-            Column::BirthDate => &[],
-            Column::Relation => &["与户主的关系"],
-            Column::Residency => &["人口类型"],
-            Column::SpecialGroups => &[],
-            Column::MovedInOn => &[],
-            Column::ResidentNotes => &["resident_notes"],
-        }
-    }
-
-    /// The column a header names. Ignores case, spaces, `_`, `-` and a required-marker `*`.
+    /// The column a header names, by [`COLUMNS`].
     pub fn from_header(header: &str) -> Option<Column> {
         let h = header_key(header);
         if h.is_empty() {
             return None;
         }
-        Column::ALL.iter().copied().find(|c| {
-            header_key(c.header_zh()) == h
-                || header_key(c.header_en()) == h
-                || c.other_headers().iter().any(|o| header_key(o) == h)
-        })
+        COLUMNS
+            .iter()
+            .find(|s| {
+                header_key(s.zh) == h
+                    || header_key(s.en) == h
+                    || s.synonyms.iter().any(|o| header_key(o) == h)
+            })
+            .map(|s| s.column)
+    }
+
+    /// Whether the column describes the dwelling (fills down as documented) rather than a person.
+    pub fn household_level(self) -> bool {
+        HOUSEHOLD_LEVEL.contains(&self)
+    }
+}
+
+/// The Chinese name of an error's field, for messages a desk reads (`address.building` → 楼栋).
+pub fn field_zh(field: &str) -> &'static str {
+    match field {
+        "address.community" => "社区",
+        "address.building" => "楼栋",
+        "address.unit" => "单元",
+        "address.floor" => "楼层",
+        "address.room" => "房号",
+        "address.text" => "详细地址",
+        "location.lat" => "纬度",
+        "location.lng" => "经度",
+        "household_id" => "住户",
+        _ => COLUMNS
+            .iter()
+            .find(|s| s.field == field)
+            .map_or("字段", |s| s.zh),
     }
 }
 
 /// Headers that are known but carry nothing to import: the `编号`/`id` columns of our own
-/// exports and the row counter almost every desk sheet starts with.
-const IGNORED_HEADERS: &[&str] = &["编号", "id", "户编号", "household_id", "序号"];
+/// exports, the row counter almost every desk sheet starts with, the age (derived from the birth
+/// date) and the reason column of a rejected-rows file.
+const IGNORED_HEADERS: &[&str] = &[
+    "编号",
+    "id",
+    "household_id",
+    "序号",
+    "年龄",
+    "age",
+    REASON_HEADER,
+    "reason",
+];
 
-/// Export-only headers of [`write_residents_csv`] / [`write_households_csv`].
-const ID_HEADER: &str = "编号";
-const HOUSEHOLD_ID_HEADER: &str = "户编号";
+/// The column a rejected-rows file adds to each row.
+pub const REASON_HEADER: &str = "退回原因 / reason";
 
 fn header_key(s: &str) -> String {
-    halfwidth(s)
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '*'))
-        .flat_map(char::to_lowercase)
-        .collect()
+    let half = halfwidth(s);
+    // Drop bracketed notes: 身份证号(18位), 联系电话【手机】.
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in half.chars() {
+        match c {
+            '(' | '【' | '[' => depth += 1,
+            ')' | '】' | ']' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            c if c.is_whitespace() || matches!(c, '_' | '-' | '*' | ':') => {}
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
 
 /// Full-width ASCII (ＡＢＣ１２３，) to half-width, ideographic space to space.
@@ -503,15 +855,140 @@ fn halfwidth(s: &str) -> String {
         .collect()
 }
 
+// ---- parsed values -------------------------------------------------------------------------
+
+/// What the import is for: the target grid and what a sheet may leave out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerContext {
+    /// The grid rows go to unless a 网格 column names another known grid.
+    pub grid_code: String,
+    /// Community for rows without one (a sheet without a 社区 column); usually the target grid's
+    /// community from the org tree.
+    pub community: Option<String>,
+    /// Known grids (code, name), for a 网格 column.
+    pub grids: Vec<(String, String)>,
+    /// Area code given to 7-8 digit local landlines, e.g. `0953`.
+    pub area_code: Option<String>,
+    /// The worker's local date (birth and move-in dates may not be later).
+    pub today: NaiveDate,
+}
+
+impl LedgerContext {
+    /// A context for `grid_code` with no defaults.
+    pub fn new(grid_code: &str, today: NaiveDate) -> LedgerContext {
+        LedgerContext {
+            grid_code: grid_code.to_owned(),
+            community: None,
+            grids: Vec::new(),
+            area_code: None,
+            today,
+        }
+    }
+}
+
+/// A household as a ledger row describes it. `None` / empty means the sheet said nothing (so a
+/// re-import never clears a saved value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerHousehold {
+    pub grid_code: String,
+    pub address: Address,
+    pub housing_type: Option<HousingType>,
+    pub care_tier: Option<CareTier>,
+    pub tags: Vec<String>,
+    pub location: Option<GeoPoint>,
+    pub notes: Option<String>,
+}
+
+impl LedgerHousehold {
+    /// The input that creates it (defaults: owned, routine care).
+    pub fn to_input(&self) -> HouseholdInput {
+        HouseholdInput {
+            grid_code: self.grid_code.clone(),
+            address: self.address.clone(),
+            housing_type: self.housing_type.unwrap_or(HousingType::Owned),
+            care_tier: self.care_tier.unwrap_or(CareTier::Routine),
+            tags: self.tags.clone(),
+            location: self.location,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// A resident as a ledger row describes it, already validated and normalised: the ID number
+/// has 18 characters, the phone is a mobile or `AREA-NUMBER`, gender and birth date agree with
+/// the ID number (and are taken from it). `None` means the sheet said nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerResident {
+    pub name: String,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<NaiveDate>,
+    pub relation: Option<Relation>,
+    pub residency: Option<Residency>,
+    pub special_groups: Option<Vec<SpecialGroup>>,
+    pub moved_in_on: Option<NaiveDate>,
+    /// The desk's notes plus what the import keeps there (desk words without their own code,
+    /// more phones, a month-only date).
+    pub notes: Option<String>,
+}
+
+impl LedgerResident {
+    /// The input that registers it in `household_id` (defaults: relation other, registered).
+    pub fn to_input(&self, household_id: &str) -> ResidentInput {
+        ResidentInput {
+            household_id: household_id.to_owned(),
+            name: self.name.clone(),
+            id_number: self.id_number.clone(),
+            phone: self.phone.clone(),
+            gender: self.gender,
+            birth_date: self.birth_date,
+            relation: self.relation.unwrap_or(Relation::Other),
+            residency: self.residency.unwrap_or(Residency::Registered),
+            special_groups: self.special_groups.clone().unwrap_or_default(),
+            moved_in_on: self.moved_in_on,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
 /// One accepted ledger row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedRow {
     /// Line (CSV) or row (xlsx) number in the file, 1-based.
     pub line: usize,
-    pub household: HouseholdInput,
+    pub household: LedgerHousehold,
     /// `None` for a row without a name: a vacant or business dwelling.
-    /// `household_id` is left empty; the importer fills it.
-    pub resident: Option<ResidentInput>,
+    pub resident: Option<LedgerResident>,
+    /// Which household of the file the row belongs to: [`household_key`] plus the 户号 column.
+    pub group: String,
+}
+
+/// A fixed explanation attached to a refused field: allowed values, or what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldHint {
+    pub field: String,
+    pub zh: String,
+    pub en: String,
+}
+
+impl FieldHint {
+    fn new(field: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldHint {
+        FieldHint {
+            field: field.to_owned(),
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    fn allowed<T: Vocabulary>(field: &str) -> FieldHint {
+        let list = synonyms::allowed_zh::<T>();
+        FieldHint::new(
+            field,
+            format!("可填：{list}（常见写法见 docs/ledger-columns.md）"),
+            format!("allowed: {list} (desk spellings: docs/ledger-columns.md)"),
+        )
+    }
 }
 
 /// A refused ledger row with all of its errors.
@@ -519,6 +996,7 @@ pub struct ParsedRow {
 pub struct RowError {
     pub line: usize,
     pub errors: Vec<ValidationError>,
+    pub hints: Vec<FieldHint>,
 }
 
 /// The result of parsing a ledger file.
@@ -526,85 +1004,196 @@ pub struct RowError {
 pub struct ParsedLedger {
     /// See [`Table::encoding`].
     pub encoding: &'static str,
+    /// The header row's cells as the file has them.
+    pub headers: Vec<String>,
     pub rows: Vec<ParsedRow>,
     pub rejected: Vec<RowError>,
     /// Header texts that were not understood (or repeated a column already mapped), in order.
     pub ignored_columns: Vec<String>,
+    /// Every data row's cells after filling down (what a rejected-rows file repeats, so each of
+    /// its rows stands on its own).
+    pub source: Vec<(usize, Vec<String>)>,
+    /// Cells filled from the row above.
+    pub filled_cells: usize,
+    /// 15-digit ID numbers converted to 18 digits.
+    pub ids_converted: usize,
+    /// Rows that got a note from the import (desk word without its own code, more phones,
+    /// month-only date).
+    pub rows_with_notes: usize,
 }
 
 /// How many rows (header included) may sit above the header row: desks put a title there.
 const HEADER_SEARCH_ROWS: usize = 10;
 
-/// Parses a ledger file (CSV or xlsx) into household / resident inputs for the grid `grid_code`.
+/// Parses a ledger file (CSV or xlsx) for the import described by `ctx`.
 ///
-/// The file as a whole fails ([`Error::Format`]) when it cannot be read or lacks the 社区 or
-/// 楼栋 column. Single bad rows never fail the file: they land in [`ParsedLedger::rejected`].
-pub fn parse_ledger(bytes: &[u8], grid_code: &str) -> Result<ParsedLedger, Error> {
-    let from_xlsx = detect_format(bytes) == LedgerFormat::Xlsx;
+/// The file as a whole fails ([`Error::Format`]) when it cannot be read or lacks the 楼栋 column
+/// (or the 社区 column, when `ctx` has no community). Single bad rows never fail the file: they
+/// land in [`ParsedLedger::rejected`].
+pub fn parse_ledger(bytes: &[u8], ctx: &LedgerContext) -> Result<ParsedLedger, Error> {
     let table = read_table(bytes)?;
+    let community_required = ctx.community.is_none();
 
-    // The header row is the first row naming both required columns.
+    // The header row is the first row naming the required columns.
     let candidates = std::iter::once(&table.headers)
         .chain(table.rows.iter().map(|(_, cells)| cells))
         .take(HEADER_SEARCH_ROWS);
     let mut found = None;
     for (skip, headers) in candidates.enumerate() {
         let mapping = Mapping::new(headers);
-        if mapping.missing_required().is_empty() {
-            found = Some((skip, mapping));
+        if mapping.missing_required(community_required).is_empty() {
+            found = Some((skip, headers.clone(), mapping));
             break;
         }
     }
-    let (skip, mapping) = match found {
-        Some(found) => found,
-        None => {
-            let missing = Mapping::new(&table.headers)
-                .missing_required()
-                .iter()
-                .map(|c| format!("{} ({})", c.header_zh(), c.header_en()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::Format {
-                what: "ledger",
-                detail: format!("missing required column: {missing}"),
-            });
-        }
+    let Some((skip, headers, mapping)) = found else {
+        let missing = Mapping::new(&table.headers)
+            .missing_required(community_required)
+            .iter()
+            .map(|c| format!("{} ({})", c.header_zh(), c.header_en()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::Format {
+            what: "ledger",
+            detail: format!("缺少必需的列 / missing required column: {missing}"),
+        });
     };
-
     let mut ledger = ParsedLedger {
         encoding: table.encoding,
+        headers,
         rows: Vec::new(),
         rejected: Vec::new(),
         ignored_columns: mapping.ignored.clone(),
+        source: Vec::new(),
+        filled_cells: 0,
+        ids_converted: 0,
+        rows_with_notes: 0,
     };
+    let mut prev: Option<Values> = None;
     for (line, cells) in table.rows.iter().skip(skip) {
-        match parse_row(&mapping, *line, cells, grid_code, from_xlsx) {
-            Ok(row) => ledger.rows.push(row),
-            Err(errors) => ledger.rejected.push(RowError {
+        let mut values = mapping.values(cells);
+        if values.is_blank() {
+            // Only a row counter (序号) or other ignored cells: nothing to import.
+            continue;
+        }
+        let own_dwelling = values.names_a_dwelling();
+        let filled = fill_down(&mapping, &mut values, prev.as_ref());
+        if values.is_blank() {
+            continue;
+        }
+        if !own_dwelling && !values.names_a_person() && mapping.has(Column::Name) {
+            // A row under a family with neither a person nor a dwelling of its own (a remark in
+            // the notes column): not a new household. Refused if it holds anything.
+            let holds_data = PERSON_LEVEL
+                .iter()
+                .chain([&Column::ResidentNotes])
+                .any(|c| !values.get(*c).is_empty());
+            if holds_data {
+                ledger.source.push((*line, cells.clone()));
+                ledger.rejected.push(RowError {
+                    line: *line,
+                    errors: vec![ValidationError::new("name", Code::Required)],
+                    hints: Vec::new(),
+                });
+                prev = Some(values);
+            }
+            continue;
+        }
+        ledger.filled_cells += filled.len();
+        let mut source = cells.clone();
+        for c in &filled {
+            if let Some(&i) = mapping.index[*c as usize].first() {
+                if source.len() <= i {
+                    source.resize(i + 1, String::new());
+                }
+                source[i] = values.get(*c).to_owned();
+            }
+        }
+        ledger.source.push((*line, source));
+        let numeric = |c: Column| {
+            mapping.index[c as usize]
+                .iter()
+                .any(|i| table.numeric.contains(&(*line, *i)))
+        };
+        let mut row = RowParser {
+            m: &mapping,
+            v: &values,
+            ctx,
+            numeric: &numeric,
+            errors: Vec::new(),
+            hints: Vec::new(),
+            id_converted: false,
+            household_notes: Vec::new(),
+            resident_notes: Vec::new(),
+        };
+        match row.parse(*line) {
+            Ok(parsed) => {
+                ledger.ids_converted += usize::from(row.id_converted);
+                let noted = !row.household_notes.is_empty() || !row.resident_notes.is_empty();
+                ledger.rows_with_notes += usize::from(noted);
+                ledger.rows.push(parsed);
+            }
+            Err(()) => ledger.rejected.push(RowError {
                 line: *line,
-                errors,
+                errors: row.errors,
+                hints: row.hints,
             }),
         }
+        prev = Some(values);
     }
     Ok(ledger)
 }
 
-/// Which cell index holds which column.
+/// Which cell indexes hold which column.
 struct Mapping {
-    index: [Option<usize>; Column::ALL.len()],
+    index: Vec<Vec<usize>>,
     ignored: Vec<String>,
+}
+
+/// The cells of one row by column (several cells of a [`MULTI`] column joined).
+#[derive(Debug, Clone)]
+struct Values(Vec<String>);
+
+impl Values {
+    fn get(&self, c: Column) -> &str {
+        self.0.get(c as usize).map_or("", String::as_str)
+    }
+
+    fn set(&mut self, c: Column, v: String) {
+        if let Some(slot) = self.0.get_mut(c as usize) {
+            *slot = v;
+        }
+    }
+
+    /// Nothing but blanks and "none" marks.
+    fn is_blank(&self) -> bool {
+        self.0.iter().all(|v| v.is_empty() || v == EXPLICITLY_NONE)
+    }
+
+    /// Whether the row itself (before filling down) says anything about a dwelling.
+    fn names_a_dwelling(&self) -> bool {
+        HOUSEHOLD_LEVEL
+            .iter()
+            .any(|c| !self.get(*c).is_empty() && self.get(*c) != EXPLICITLY_NONE)
+    }
+
+    fn names_a_person(&self) -> bool {
+        !self.get(Column::Name).is_empty()
+    }
 }
 
 impl Mapping {
     fn new(headers: &[String]) -> Mapping {
-        let mut index = [None; Column::ALL.len()];
+        let mut index = vec![Vec::new(); Column::ALL.len()];
         let mut ignored = Vec::new();
         for (i, header) in headers.iter().enumerate() {
             if header.trim().is_empty() {
                 continue;
             }
             match Column::from_header(header) {
-                Some(c) if index[c as usize].is_none() => index[c as usize] = Some(i),
+                Some(c) if index[c as usize].is_empty() || MULTI.contains(&c) => {
+                    index[c as usize].push(i)
+                }
                 Some(_) => ignored.push(header.clone()),
                 None => {
                     let key = header_key(header);
@@ -618,185 +1207,646 @@ impl Mapping {
     }
 
     fn has(&self, c: Column) -> bool {
-        self.index[c as usize].is_some()
+        !self.index[c as usize].is_empty()
     }
 
-    fn missing_required(&self) -> Vec<Column> {
-        [Column::Community, Column::Building]
-            .into_iter()
-            .filter(|c| !self.has(*c))
-            .collect()
+    fn missing_required(&self, community_required: bool) -> Vec<Column> {
+        let mut missing = Vec::new();
+        if community_required && !self.has(Column::Community) {
+            missing.push(Column::Community);
+        }
+        if !self.has(Column::Building) {
+            missing.push(Column::Building);
+        }
+        missing
     }
 
-    /// The trimmed cell of a column, `""` when the column or the cell is absent.
-    fn get<'a>(&self, cells: &'a [String], c: Column) -> &'a str {
-        self.index[c as usize]
-            .and_then(|i| cells.get(i))
-            .map(|s| unguard(s.trim()))
-            .unwrap_or("")
+    fn values(&self, cells: &[String]) -> Values {
+        Values(
+            Column::ALL
+                .iter()
+                .map(|c| {
+                    let parts: Vec<&str> = self.index[*c as usize]
+                        .iter()
+                        .filter_map(|i| cells.get(*i))
+                        .map(|s| s.trim())
+                        .filter(|s| !s.is_empty())
+                        .map(|s| match (NONE_MARKERS.contains(&s), c.household_level()) {
+                            (false, _) => s,
+                            (true, true) => EXPLICITLY_NONE,
+                            (true, false) => "",
+                        })
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    let sep = match c {
+                        Column::Phone => "/",
+                        Column::Tags | Column::SpecialGroups => "、",
+                        _ => "；",
+                    };
+                    parts.join(sep)
+                })
+                .collect(),
+        )
     }
 }
 
-/// Removes the `'` that [`guard`] puts before formula-like text.
-fn unguard(s: &str) -> &str {
-    match s.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-        _ => s,
+/// What desks write for "none" (a shop has no unit): the cell is empty but not merged, so it
+/// does not fill down.
+const NONE_MARKERS: &[&str] = &["/", "-", "—", "－", "无", "／"];
+/// Stands for a [`NONE_MARKERS`] cell of a household-level column until filling down is done.
+const EXPLICITLY_NONE: &str = "\u{0}";
+
+/// Fills blank household-level cells from the row above, by the documented rule (module docs);
+/// returns the columns it filled.
+fn fill_down(m: &Mapping, v: &mut Values, prev: Option<&Values>) -> Vec<Column> {
+    let explicit: Vec<Column> = HOUSEHOLD_LEVEL
+        .iter()
+        .copied()
+        .filter(|c| v.get(*c) == EXPLICITLY_NONE)
+        .collect();
+    let Some(p) = prev else {
+        for c in explicit {
+            v.set(c, String::new());
+        }
+        return Vec::new();
+    };
+    let mut filled = Vec::new();
+    let mut same_place = true;
+    for &c in PLACE {
+        if !m.has(c) {
+            continue;
+        }
+        if explicit.contains(&c) {
+            v.set(c, String::new());
+            same_place &= p.get(c).is_empty();
+        } else if v.get(c).is_empty() {
+            if same_place && !p.get(c).is_empty() {
+                v.set(c, p.get(c).to_owned());
+                filled.push(c);
+            }
+        } else if norm(v.get(c)) != norm(p.get(c)) {
+            same_place = false;
+        }
     }
+    for c in &explicit {
+        v.set(*c, String::new());
+    }
+    if m.has(Column::Floor) && same_place && !explicit.contains(&Column::Floor) {
+        if v.get(Column::Floor).is_empty() {
+            let above = p.get(Column::Floor);
+            if !above.is_empty() && !room_contradicts_floor(v.get(Column::Room), above) {
+                v.set(Column::Floor, above.to_owned());
+                filled.push(Column::Floor);
+            }
+        } else if parse_floor(v.get(Column::Floor)).ok() != parse_floor(p.get(Column::Floor)).ok() {
+            same_place = false;
+        }
+    }
+    if !same_place {
+        return filled;
+    }
+    // The same family as the row above: a person without a room of its own, not a head, and no
+    // other household number or head name. (A row without a person describes a dwelling of its
+    // own and takes nothing from the row above but its place.)
+    let person = !v.get(Column::Name).is_empty();
+    let starts_household = !person
+        || is_head_word(v.get(Column::Relation))
+        || (!m.has(Column::Name) && !v.get(Column::HeadName).is_empty());
+    let differs = |c: Column| !v.get(c).is_empty() && norm(v.get(c)) != norm(p.get(c));
+    let same_family = !starts_household
+        && !differs(Column::HouseholdNo)
+        && !differs(Column::HeadName)
+        && (v.get(Column::Room).is_empty() || !differs(Column::Room));
+    if same_family {
+        for &c in DWELLING {
+            if m.has(c) && !explicit.contains(&c) && v.get(c).is_empty() && !p.get(c).is_empty() {
+                v.set(c, p.get(c).to_owned());
+                filled.push(c);
+            }
+        }
+    }
+    filled
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
+/// A numeric room of three or more digits says its floor (`701` is on the 7th); a floor from
+/// the row above that disagrees is not filled in.
+fn room_contradicts_floor(room: &str, floor: &str) -> bool {
+    let r = norm(room);
+    let r = strip_unit_word(&r, &["室", "号", "房"]);
+    if r.len() < 3 || !r.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (Ok(f), Ok(from_room)) = (parse_floor(floor), r[..r.len() - 2].parse::<i32>()) else {
+        return false;
+    };
+    f != from_room
 }
 
-fn parse_row(
-    m: &Mapping,
-    line: usize,
-    cells: &[String],
-    grid_code: &str,
-    from_xlsx: bool,
-) -> Result<ParsedRow, Vec<ValidationError>> {
-    let mut errors = Vec::new();
-    let get = |c: Column| m.get(cells, c);
+fn is_head_word(s: &str) -> bool {
+    !s.is_empty() && synonyms::read::<Relation>(s).is_some_and(|m| m.value == Relation::Head)
+}
 
-    let community = get(Column::Community);
-    if community.is_empty() {
-        errors.push(ValidationError::new("address.community", Code::Required));
+// ---- one row --------------------------------------------------------------------------------
+
+struct RowParser<'a> {
+    m: &'a Mapping,
+    v: &'a Values,
+    ctx: &'a LedgerContext,
+    numeric: &'a dyn Fn(Column) -> bool,
+    errors: Vec<ValidationError>,
+    hints: Vec<FieldHint>,
+    id_converted: bool,
+    household_notes: Vec<String>,
+    resident_notes: Vec<String>,
+}
+
+/// Limits of `households.rs` / `residents.rs`, checked here so a row reports all its errors.
+const FLOOR_RANGE: std::ops::RangeInclusive<i32> = -10..=200;
+const NOTES_MAX: usize = 1000;
+
+impl RowParser<'_> {
+    fn get(&self, c: Column) -> &str {
+        self.v.get(c)
     }
-    let building = get(Column::Building);
-    if building.is_empty() {
-        errors.push(ValidationError::new("address.building", Code::Required));
+
+    fn err(&mut self, field: &str, code: Code) {
+        if !self
+            .errors
+            .iter()
+            .any(|e| e.field == field && e.code == code)
+        {
+            self.errors.push(ValidationError::new(field, code));
+        }
     }
-    let floor = match get(Column::Floor) {
-        "" => None,
-        s => match parse_floor(s) {
-            Ok(f) => Some(f),
-            Err(code) => {
-                errors.push(ValidationError::new("address.floor", code));
+
+    fn hint(&mut self, h: FieldHint) {
+        if !self.hints.contains(&h) {
+            self.hints.push(h);
+        }
+    }
+
+    fn max_chars(&mut self, field: &str, s: &str, max: usize) {
+        if s.chars().count() > max {
+            self.err(field, Code::TooLong);
+        }
+    }
+
+    /// A vocabulary cell: the value, a note for a nearest-code word, or an error with the list.
+    fn vocab<T: Vocabulary>(&mut self, c: Column, label: &str, household: bool) -> Option<T> {
+        let s = self.get(c).to_owned();
+        if s.is_empty() {
+            return None;
+        }
+        let field = c.spec().field;
+        match synonyms::read::<T>(&s) {
+            Some(DeskMatch { value, exact }) => {
+                if !exact {
+                    let note = format!("{label}：{s}");
+                    if household {
+                        self.household_notes.push(note);
+                    } else {
+                        self.resident_notes.push(note);
+                    }
+                }
+                Some(value)
+            }
+            None => {
+                self.err(field, Code::InvalidValue);
+                self.hint(FieldHint::allowed::<T>(field));
                 None
             }
-        },
-    };
-    let address = Address {
-        community: community.to_owned(),
-        building: building.to_owned(),
-        unit: opt(get(Column::Unit)),
-        floor,
-        room: opt(get(Column::Room)),
-        text: opt(get(Column::AddressText)),
-    };
-
-    let housing_type = parse_enum(
-        "housing_type",
-        get(Column::HousingType),
-        HOUSING_SYNONYMS,
-        &mut errors,
-    )
-    .unwrap_or(HousingType::Owned);
-    let care_tier = parse_enum(
-        "care_tier",
-        get(Column::CareTier),
-        CARE_TIER_SYNONYMS,
-        &mut errors,
-    )
-    .unwrap_or(CareTier::Routine);
-    let tags = split_list(get(Column::Tags))
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let location = parse_location(get(Column::Lat), get(Column::Lng), &mut errors);
-
-    let name = get(Column::Name);
-    let resident_notes = opt(get(Column::ResidentNotes));
-    let mut household_notes = opt(get(Column::HouseholdNotes));
-
-    let resident = if name.is_empty() {
-        // A vacant or business dwelling. Person data without a name is a mistake, not a
-        // household: refuse the row rather than silently drop what the desk typed.
-        let person_columns = [
-            Column::IdNumber,
-            Column::Phone,
-            Column::Gender,
-            Column::BirthDate,
-            Column::Relation,
-            Column::Residency,
-            Column::SpecialGroups,
-            Column::MovedInOn,
-        ];
-        if person_columns.iter().any(|c| !get(*c).is_empty()) {
-            errors.push(ValidationError::new("name", Code::Required));
         }
-        // On a dwelling row the only notes column is about the dwelling.
-        if household_notes.is_none() {
-            household_notes = resident_notes;
+    }
+
+    fn parse(&mut self, line: usize) -> Result<ParsedRow, ()> {
+        let mut household = self.household();
+        let resident = self.resident();
+        // On a dwelling row (no person) the only notes column is about the dwelling.
+        let desk_notes = match (self.get(Column::HouseholdNotes), &resident) {
+            ("", None) => self.get(Column::ResidentNotes),
+            (notes, _) => notes,
+        };
+        household.notes = join_notes(Some(desk_notes), &self.household_notes);
+        if let Some(n) = household.notes.clone() {
+            self.max_chars("notes", &n, NOTES_MAX);
         }
-        None
-    } else {
-        let gender = parse_enum("gender", get(Column::Gender), GENDER_SYNONYMS, &mut errors);
-        let relation = parse_enum(
-            "relation",
-            get(Column::Relation),
-            RELATION_SYNONYMS,
-            &mut errors,
-        )
-        .unwrap_or(Relation::Other);
-        let residency = parse_enum(
-            "residency",
-            get(Column::Residency),
-            RESIDENCY_SYNONYMS,
-            &mut errors,
-        )
-        .unwrap_or(Residency::Registered);
-        let mut special_groups = Vec::new();
-        let mut bad_group = false;
-        for item in split_list(get(Column::SpecialGroups)) {
-            match lookup_enum::<SpecialGroup>(item, &[]) {
-                Some(g) if !special_groups.contains(&g) => special_groups.push(g),
-                Some(_) => {}
-                None => bad_group = true,
+        if !self.errors.is_empty() {
+            return Err(());
+        }
+        let mut group = household_key(&household.address);
+        let no = norm(self.get(Column::HouseholdNo));
+        if !no.is_empty() {
+            group.push('#');
+            group.push_str(&no);
+        }
+        Ok(ParsedRow {
+            line,
+            household,
+            resident,
+            group,
+        })
+    }
+
+    fn household(&mut self) -> LedgerHousehold {
+        let grid_code = match self.get(Column::Grid) {
+            "" => self.ctx.grid_code.clone(),
+            g => match resolve_grid(self.ctx, g) {
+                Some(code) => code,
+                None => {
+                    self.err("grid_code", Code::UnknownReference);
+                    self.hint(FieldHint::new(
+                        "grid_code",
+                        "网格须是本机已有的网格（编码或名称）",
+                        "the grid must be one this device knows (code or name)",
+                    ));
+                    String::new()
+                }
+            },
+        };
+        let community = match self.get(Column::Community) {
+            "" => self.ctx.community.clone().unwrap_or_default(),
+            c => c.to_owned(),
+        };
+        if community.is_empty() {
+            self.err("address.community", Code::Required);
+        }
+        self.max_chars("address.community", &community, 50);
+        let estate = self.get(Column::Estate).to_owned();
+        let mut building = self.get(Column::Building).to_owned();
+        if building.is_empty() {
+            self.err("address.building", Code::Required);
+        } else if !estate.is_empty() && !norm(&building).starts_with(&norm(&estate)) {
+            // "阳光花园" + "3栋": the estate keeps two 3栋 of different estates apart.
+            building = format!("{estate}{building}");
+        }
+        self.max_chars("address.building", &building, 30);
+        let unit = opt(self.get(Column::Unit));
+        let room = opt(self.get(Column::Room));
+        let text = opt(self.get(Column::AddressText));
+        for (field, v, max) in [
+            ("address.unit", &unit, 20),
+            ("address.room", &room, 20),
+            ("address.text", &text, 200),
+        ] {
+            if let Some(v) = v {
+                self.max_chars(field, v, max);
             }
         }
-        if bad_group {
-            errors.push(ValidationError::new("special_groups", Code::InvalidValue));
+        let floor = match self.get(Column::Floor) {
+            "" => None,
+            s => match parse_floor(s) {
+                Ok(f) => Some(f),
+                Err(code) => {
+                    self.err("address.floor", code);
+                    self.hint(FieldHint::new(
+                        "address.floor",
+                        "楼层填数字：5、5楼、-1、B1、地下1层（-10 到 200）",
+                        "floor: 5, 5楼, -1, B1, 地下1层 (-10 to 200)",
+                    ));
+                    None
+                }
+            },
+        };
+        let housing_type = self.vocab::<HousingType>(Column::HousingType, "住房类型", true);
+        let care_tier = self.vocab::<CareTier>(Column::CareTier, "关爱等级", true);
+        let tags: Vec<String> = split_list(self.get(Column::Tags))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if tags.iter().any(|t| t.chars().count() > 20) || tags.len() > 20 {
+            self.err("tags", Code::TooLong);
         }
-        let birth_date = date_field("birth_date", get(Column::BirthDate), from_xlsx, &mut errors);
-        let moved_in_on = date_field(
-            "moved_in_on",
-            get(Column::MovedInOn),
-            from_xlsx,
-            &mut errors,
+        let (lat, lng) = (
+            self.get(Column::Lat).to_owned(),
+            self.get(Column::Lng).to_owned(),
         );
-        Some(ResidentInput {
-            household_id: String::new(),
-            name: name.to_owned(),
-            id_number: opt(&compact(get(Column::IdNumber)).to_uppercase()),
-            phone: opt(&compact(get(Column::Phone))),
+        let location = self.location(&lat, &lng);
+        LedgerHousehold {
+            grid_code,
+            address: Address {
+                community,
+                building,
+                unit,
+                floor,
+                room,
+                text,
+            },
+            housing_type,
+            care_tier,
+            tags,
+            location,
+            notes: None,
+        }
+    }
+
+    fn coord(&mut self, field: &str, s: &str, limit: f64) -> Option<f64> {
+        match compact(s).parse::<f64>().ok().filter(|v| v.is_finite()) {
+            None => self.err(field, Code::InvalidFormat),
+            Some(v) if v.abs() > limit => self.err(field, Code::OutOfRange),
+            Some(v) => return Some(v),
+        }
+        None
+    }
+
+    fn location(&mut self, lat: &str, lng: &str) -> Option<GeoPoint> {
+        match (lat.is_empty(), lng.is_empty()) {
+            (true, true) => None,
+            (false, true) => {
+                self.coord("location.lat", lat, 90.0);
+                self.err("location.lng", Code::Required);
+                None
+            }
+            (true, false) => {
+                self.err("location.lat", Code::Required);
+                self.coord("location.lng", lng, 180.0);
+                None
+            }
+            (false, false) => {
+                let lat = self.coord("location.lat", lat, 90.0);
+                let lng = self.coord("location.lng", lng, 180.0);
+                let p = GeoPoint {
+                    lat: lat?,
+                    lng: lng?,
+                };
+                if let Err(e) = validate::coordinates("location", p) {
+                    self.err(&e.field, e.code);
+                    return None;
+                }
+                Some(p)
+            }
+        }
+    }
+
+    fn name(&self) -> (String, bool) {
+        if self.m.has(Column::Name) {
+            (self.get(Column::Name).to_owned(), false)
+        } else {
+            // A sheet of households: 户主姓名 is the person of the row, and the head.
+            (self.get(Column::HeadName).to_owned(), true)
+        }
+    }
+
+    fn resident(&mut self) -> Option<LedgerResident> {
+        let (name, is_head_column) = self.name();
+        if name.is_empty() {
+            // A vacant or business dwelling. Person data without a name is a mistake, not a
+            // household: refuse the row rather than silently drop what the desk typed.
+            if PERSON_LEVEL.iter().any(|c| !self.get(*c).is_empty()) {
+                self.err("name", Code::Required);
+            }
+            return None;
+        }
+        let name = match validate::person_name("name", &name) {
+            Ok(n) => n,
+            Err(e) => {
+                self.err(&e.field, e.code);
+                name
+            }
+        };
+        let gender = self.vocab::<Gender>(Column::Gender, "性别", false);
+        let mut relation = self.vocab::<Relation>(Column::Relation, "与户主关系", false);
+        if relation.is_none() && is_head_column {
+            relation = Some(Relation::Head);
+        }
+        let residency = self.vocab::<Residency>(Column::Residency, "户籍类型", false);
+        let special_groups = self.special_groups();
+        let birth = self.date(Column::BirthDate, "出生日期");
+        let moved_in_on = self.date(Column::MovedInOn, "迁入日期").map(|(d, _)| d);
+        let phones = self.phones();
+        let (id_number, gender, birth_date) = self.identity(gender, birth);
+
+        let mut notes_extra = std::mem::take(&mut self.resident_notes);
+        if let Some((_, more)) = &phones {
+            if !more.is_empty() {
+                notes_extra.push(format!("其他电话：{}", more.join("、")));
+            }
+        }
+        let notes = join_notes(
+            opt(self.get(Column::ResidentNotes)).as_deref(),
+            &notes_extra,
+        );
+        if let Some(n) = &notes {
+            self.max_chars("notes", n, NOTES_MAX);
+        }
+        self.resident_notes = notes_extra;
+        Some(LedgerResident {
+            name,
+            id_number,
+            phone: phones.and_then(|(first, _)| first),
             gender,
             birth_date,
             relation,
             residency,
             special_groups,
             moved_in_on,
-            notes: resident_notes,
+            notes,
         })
-    };
-
-    if !errors.is_empty() {
-        return Err(errors);
     }
-    Ok(ParsedRow {
-        line,
-        household: HouseholdInput {
-            grid_code: grid_code.to_owned(),
-            address,
-            housing_type,
-            care_tier,
-            tags,
-            location,
-            notes: household_notes,
-        },
-        resident,
-    })
+
+    fn special_groups(&mut self) -> Option<Vec<SpecialGroup>> {
+        let cell = self.get(Column::SpecialGroups).to_owned();
+        if cell.is_empty() {
+            return None;
+        }
+        let mut groups = Vec::new();
+        let mut nearest = Vec::new();
+        let mut bad = false;
+        for item in split_list(&cell) {
+            if matches!(item, "无" | "否" | "/" | "-") {
+                continue;
+            }
+            match synonyms::read::<SpecialGroup>(item) {
+                Some(m) => {
+                    if !m.exact {
+                        nearest.push(item.to_owned());
+                    }
+                    if !groups.contains(&m.value) {
+                        groups.push(m.value);
+                    }
+                }
+                None => bad = true,
+            }
+        }
+        if bad {
+            self.err("special_groups", Code::InvalidValue);
+            self.hint(FieldHint::allowed::<SpecialGroup>("special_groups"));
+        }
+        if !nearest.is_empty() {
+            self.resident_notes
+                .push(format!("特殊人群：{}", nearest.join("、")));
+        }
+        groups.sort();
+        Some(groups)
+    }
+
+    /// A date cell; a month-only date is the 1st with a note. Future dates are refused.
+    fn date(&mut self, c: Column, label: &str) -> Option<(NaiveDate, DatePrecision)> {
+        let s = self.get(c).to_owned();
+        if s.is_empty() {
+            return None;
+        }
+        let field = c.spec().field;
+        match parse_date(&s, (self.numeric)(c)) {
+            Ok((d, precision)) => {
+                if d > self.ctx.today {
+                    self.err(field, Code::FutureDate);
+                    return None;
+                }
+                if precision == DatePrecision::Month && c != Column::BirthDate {
+                    self.resident_notes.push(format!(
+                        "{label}只到月（{}年{:02}月），日按1日记",
+                        d.year(),
+                        d.month()
+                    ));
+                }
+                Some((d, precision))
+            }
+            Err(problem) => {
+                self.err(field, Code::InvalidDate);
+                let (zh, en) = match problem {
+                    DateProblem::YearOnly => (
+                        "只有年份：请至少填到月，如 1985.03",
+                        "year only: give at least the month, e.g. 1985.03",
+                    ),
+                    DateProblem::AmbiguousMonth => (
+                        "Excel 把它存成了数字（1985.10 会变成 1985.1），无法区分 1 月和 10 月：请把该列设为文本后重填",
+                        "Excel stored it as a number (1985.10 becomes 1985.1), so January and October cannot be told apart: format the column as text and retype it",
+                    ),
+                    DateProblem::Invalid => (
+                        "日期写法：1985-03-07、1985/3/7、1985.03.07、1985年3月7日、19850307，或只到月 1985.03",
+                        "dates: 1985-03-07, 1985/3/7, 1985.03.07, 1985年3月7日, 19850307, or month only 1985.03",
+                    ),
+                };
+                self.hint(FieldHint::new(field, zh, en));
+                None
+            }
+        }
+    }
+
+    /// Every number of the phone cell(s): the first is the phone, the others go to the notes.
+    fn phones(&mut self) -> Option<(Option<String>, Vec<String>)> {
+        let cell = self.get(Column::Phone).to_owned();
+        if cell.is_empty() {
+            return None;
+        }
+        match parse_phones(&cell, self.ctx.area_code.as_deref()) {
+            Ok(mut all) => {
+                let first = (!all.is_empty()).then(|| all.remove(0));
+                Some((first, all))
+            }
+            Err(problem) => {
+                self.err("phone", Code::InvalidFormat);
+                let (zh, en) = match problem {
+                    PhoneProblem::NeedsAreaCode => (
+                        "座机号缺区号：请写成 0953-1234567，或导入时指定区号（--area-code）",
+                        "landline without area code: write 0953-1234567 or give the area code on import (--area-code)",
+                    ),
+                    PhoneProblem::Invalid => (
+                        "手机号 11 位，座机 区号-号码；多个号码用 / 或 、 分隔",
+                        "mobile: 11 digits; landline: area code-number; separate several with / or 、",
+                    ),
+                };
+                self.hint(FieldHint::new("phone", zh, en));
+                None
+            }
+        }
+    }
+
+    /// The ID number (15 digits converted), checked with gender and birth date given beside it;
+    /// with a valid number, gender and birth date are the number's.
+    fn identity(
+        &mut self,
+        gender: Option<Gender>,
+        birth: Option<(NaiveDate, DatePrecision)>,
+    ) -> (Option<String>, Option<Gender>, Option<NaiveDate>) {
+        let raw = compact(self.get(Column::IdNumber)).to_uppercase();
+        let month_note = |p: &mut Self, d: NaiveDate| {
+            p.resident_notes.push(format!(
+                "出生日期只到月（{}年{:02}月），日按1日记",
+                d.year(),
+                d.month()
+            ));
+        };
+        if raw.is_empty() {
+            if let Some((d, DatePrecision::Month)) = birth {
+                month_note(self, d);
+            }
+            return (None, gender, birth.map(|(d, _)| d));
+        }
+        let raw = match validate::id_number_from_15(&raw) {
+            Some(new) => {
+                self.id_converted = true;
+                new
+            }
+            None => raw,
+        };
+        match validate::id_number("id_number", &raw, self.ctx.today) {
+            Ok((number, info)) => {
+                if gender.is_some_and(|g| g != info.gender) {
+                    self.err("gender", Code::Mismatch);
+                    self.hint(FieldHint::new(
+                        "gender",
+                        "与身份证号不符（第17位奇数为男、偶数为女）",
+                        "disagrees with the ID number (17th digit odd: male, even: female)",
+                    ));
+                }
+                let agrees = match birth {
+                    None => true,
+                    Some((d, DatePrecision::Day)) => d == info.birth_date,
+                    Some((d, DatePrecision::Month)) => {
+                        (d.year(), d.month()) == (info.birth_date.year(), info.birth_date.month())
+                    }
+                };
+                if !agrees {
+                    self.err("birth_date", Code::Mismatch);
+                    self.hint(FieldHint::new(
+                        "birth_date",
+                        "与身份证号中的出生日期（第7-14位）不符",
+                        "disagrees with the birth date in the ID number (digits 7-14)",
+                    ));
+                }
+                (Some(number), Some(info.gender), Some(info.birth_date))
+            }
+            Err(e) => {
+                self.err(&e.field, e.code);
+                if (self.numeric)(Column::IdNumber) {
+                    self.hint(FieldHint::new(
+                        "id_number",
+                        "Excel 把身份证号存成了数字，超过 15 位的部分已丢失：请把该列设为文本后重新填写",
+                        "Excel stored the ID number as a number and lost the digits past the 15th: format the column as text and retype it",
+                    ));
+                }
+                (None, gender, birth.map(|(d, _)| d))
+            }
+        }
+    }
+}
+
+/// A grid named by code or by name.
+fn resolve_grid(ctx: &LedgerContext, cell: &str) -> Option<String> {
+    let key = norm(cell);
+    if key == norm(&ctx.grid_code) {
+        return Some(ctx.grid_code.clone());
+    }
+    ctx.grids
+        .iter()
+        .find(|(code, name)| norm(code) == key || norm(name) == key)
+        .map(|(code, _)| code.clone())
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// The desk's notes followed by the import's, joined with `；`.
+fn join_notes(desk: Option<&str>, extra: &[String]) -> Option<String> {
+    let mut parts: Vec<String> = desk
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    parts.extend(extra.iter().cloned());
+    (!parts.is_empty()).then(|| parts.join("；"))
 }
 
 /// Half-width, without any whitespace (ID numbers and phones typed with an IME or spaced out).
@@ -807,10 +1857,11 @@ fn compact(s: &str) -> String {
         .collect()
 }
 
-/// Splits a list cell on `,，、;；|`, trimming items and dropping blanks and repeats.
+/// Splits a list cell on `,，、;；|/` and line breaks, trimming items and dropping blanks and
+/// repeats.
 fn split_list(s: &str) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
-    for item in s.split([',', '，', '、', ';', '；', '|']) {
+    for item in s.split([',', '，', '、', ';', '；', '|', '/', '\n']) {
         let item = item.trim();
         if !item.is_empty() && !out.contains(&item) {
             out.push(item);
@@ -819,101 +1870,7 @@ fn split_list(s: &str) -> Vec<&str> {
     out
 }
 
-/// Words of household registers and desk sheets that are not one of the model's labels.
-const HOUSING_SYNONYMS: &[(&str, HousingType)] = &[
-    ("自有", HousingType::Owned),
-    ("自住房", HousingType::Owned),
-    ("自有住房", HousingType::Owned),
-    ("租赁", HousingType::Rented),
-    ("租住", HousingType::Rented),
-    ("出租房", HousingType::Rented),
-    ("群租房", HousingType::GroupRental),
-    ("空置房", HousingType::Vacant),
-    ("空房", HousingType::Vacant),
-    ("商铺", HousingType::Business),
-    ("商用房", HousingType::Business),
-];
-
-const CARE_TIER_SYNONYMS: &[(&str, CareTier)] = &[
-    ("放心", CareTier::Routine),
-    ("关心", CareTier::Attention),
-    ("连心", CareTier::Close),
-];
-
-const GENDER_SYNONYMS: &[(&str, Gender)] = &[("男性", Gender::Male), ("女性", Gender::Female)];
-
-const RELATION_SYNONYMS: &[(&str, Relation)] = &[
-    ("本人", Relation::Head),
-    ("妻", Relation::Spouse),
-    ("妻子", Relation::Spouse),
-    ("夫", Relation::Spouse),
-    ("丈夫", Relation::Spouse),
-    ("子", Relation::Child),
-    ("女", Relation::Child),
-    ("儿子", Relation::Child),
-    ("女儿", Relation::Child),
-    ("长子", Relation::Child),
-    ("次子", Relation::Child),
-    ("长女", Relation::Child),
-    ("次女", Relation::Child),
-    ("父亲", Relation::Parent),
-    ("母亲", Relation::Parent),
-    ("祖父", Relation::Grandparent),
-    ("祖母", Relation::Grandparent),
-    ("外祖父", Relation::Grandparent),
-    ("外祖母", Relation::Grandparent),
-    ("孙子", Relation::Grandchild),
-    ("孙女", Relation::Grandchild),
-    ("外孙子", Relation::Grandchild),
-    ("外孙女", Relation::Grandchild),
-    ("兄", Relation::Sibling),
-    ("弟", Relation::Sibling),
-    ("姐", Relation::Sibling),
-    ("妹", Relation::Sibling),
-    ("租客", Relation::Tenant),
-];
-
-const RESIDENCY_SYNONYMS: &[(&str, Residency)] = &[
-    ("户籍人口", Residency::Registered),
-    ("流动人口", Residency::Floating),
-    ("外来人口", Residency::Floating),
-];
-
-/// Code, Chinese or English label (any case, full-width letters allowed), or a synonym.
-fn lookup_enum<T: std::str::FromStr + Copy>(s: &str, synonyms: &[(&str, T)]) -> Option<T> {
-    let t = halfwidth(s).trim().to_lowercase();
-    if let Ok(v) = t.parse::<T>() {
-        return Some(v);
-    }
-    // "Group Rental" → "group_rental" (the code).
-    let code = t.split_whitespace().collect::<Vec<_>>().join("_");
-    if let Ok(v) = code.parse::<T>() {
-        return Some(v);
-    }
-    synonyms.iter().find(|(w, _)| *w == t).map(|(_, v)| *v)
-}
-
-/// `None` for a blank cell; an `InvalidValue` error on `field` for an unknown value.
-fn parse_enum<T: std::str::FromStr + Copy>(
-    field: &str,
-    s: &str,
-    synonyms: &[(&str, T)],
-    errors: &mut Vec<ValidationError>,
-) -> Option<T> {
-    if s.is_empty() {
-        return None;
-    }
-    let v = lookup_enum(s, synonyms);
-    if v.is_none() {
-        errors.push(ValidationError::new(field, Code::InvalidValue));
-    }
-    v
-}
-
-/// Lowest and highest floor accepted; beyond that it is a room number in the wrong column.
-const FLOOR_RANGE: std::ops::RangeInclusive<i32> = -20..=300;
-
-/// `5`, `5楼`, `5层`, `5F`, `第5层` → 5; `-1`, `B1`, `负1`, `地下1层` → -1.
+/// `5`, `5楼`, `5层`, `5F`, `第5层` → 5; `-1`, `B1`, `负1`, `地下1层` → -1. Range -10..=200.
 fn parse_floor(s: &str) -> Result<i32, Code> {
     let t: String = compact(s).to_lowercase();
     let mut t = t.as_str();
@@ -948,60 +1905,32 @@ fn parse_floor(s: &str) -> Result<i32, Code> {
     }
 }
 
-fn parse_location(lat: &str, lng: &str, errors: &mut Vec<ValidationError>) -> Option<GeoPoint> {
-    fn coord(field: &str, s: &str, limit: f64, errors: &mut Vec<ValidationError>) -> Option<f64> {
-        let v = compact(s).parse::<f64>().ok().filter(|v| v.is_finite());
-        match v {
-            None => errors.push(ValidationError::new(field, Code::InvalidFormat)),
-            Some(v) if v.abs() > limit => {
-                errors.push(ValidationError::new(field, Code::OutOfRange))
-            }
-            Some(v) => return Some(v),
-        }
-        None
-    }
-    match (lat.is_empty(), lng.is_empty()) {
-        (true, true) => None,
-        (false, true) => {
-            coord("location.lat", lat, 90.0, errors);
-            errors.push(ValidationError::new("location.lng", Code::Required));
-            None
-        }
-        (true, false) => {
-            errors.push(ValidationError::new("location.lat", Code::Required));
-            coord("location.lng", lng, 180.0, errors);
-            None
-        }
-        (false, false) => {
-            let lat = coord("location.lat", lat, 90.0, errors);
-            let lng = coord("location.lng", lng, 180.0, errors);
-            Some(GeoPoint {
-                lat: lat?,
-                lng: lng?,
-            })
-        }
-    }
+/// How much of a date a cell gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatePrecision {
+    Day,
+    /// Year and month only: stored as the 1st of the month (with a note).
+    Month,
 }
 
-fn date_field(
-    field: &str,
-    s: &str,
-    from_xlsx: bool,
-    errors: &mut Vec<ValidationError>,
-) -> Option<NaiveDate> {
-    if s.is_empty() {
-        return None;
-    }
-    let d = parse_date(s, from_xlsx);
-    if d.is_none() {
-        errors.push(ValidationError::new(field, Code::InvalidDate));
-    }
-    d
+/// Why a date cell was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateProblem {
+    Invalid,
+    /// `1985` alone.
+    YearOnly,
+    /// A number cell `1985.1`: January, or October typed as `1985.10`?
+    AmbiguousMonth,
 }
 
-/// `YYYY-MM-DD`, `YYYY/M/D`, `YYYY.MM.DD`, `YYYY年M月D日`, `YYYYMMDD`, each optionally followed
-/// by a time of day (Excel writes `2024/1/5 0:00`); from xlsx also Excel serial day numbers.
-fn parse_date(s: &str, from_xlsx: bool) -> Option<NaiveDate> {
+/// Reads a date cell.
+///
+/// Text: `YYYY-MM-DD`, `YYYY/M/D`, `YYYY.MM.DD`, `YYYY年M月D日`, `YYYYMMDD`, each optionally
+/// followed by a time of day (Excel writes `2024/1/5 0:00`); month only: `YYYY-MM`, `YYYY/M`,
+/// `YYYY.MM`, `YYYY年M月`, `YYYYMM`. A workbook *number* cell (`numeric`) may also be an Excel
+/// serial day number, `YYYYMMDD`, `YYYYMM` or `YYYY.M(M)` typed as a number; a text cell never is
+/// a serial.
+pub fn parse_date(s: &str, numeric: bool) -> Result<(NaiveDate, DatePrecision), DateProblem> {
     let t = halfwidth(s);
     let t = t.trim();
     let (date, time) = match t.find(|c: char| c.is_whitespace() || c == 'T') {
@@ -1012,40 +1941,103 @@ fn parse_date(s: &str, from_xlsx: bool) -> Option<NaiveDate> {
         None => (t, ""),
     };
     if !time.is_empty() && !is_time_of_day(time) {
-        return None;
+        return Err(DateProblem::Invalid);
     }
     let all_digits = !date.is_empty() && date.bytes().all(|b| b.is_ascii_digit());
+    let num = |p: &str| p.parse::<u32>().ok();
+    let ymd = |y: u32, m: u32, d: u32| {
+        i32::try_from(y)
+            .ok()
+            .filter(|y| (1900..=2100).contains(y))
+            .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+    };
+    let day = |d: Option<NaiveDate>| {
+        d.map(|d| (d, DatePrecision::Day))
+            .ok_or(DateProblem::Invalid)
+    };
+    let month = |d: Option<NaiveDate>| {
+        d.map(|d| (d, DatePrecision::Month))
+            .ok_or(DateProblem::Invalid)
+    };
 
-    if from_xlsx && time.is_empty() {
-        if let Some(d) = excel_serial(date) {
-            return Some(d);
-        }
+    if all_digits {
+        return match date.len() {
+            8 => day(ymd(
+                num(&date[..4]).unwrap_or(0),
+                num(&date[4..6]).unwrap_or(0),
+                num(&date[6..]).unwrap_or(0),
+            )),
+            6 => month(ymd(
+                num(&date[..4]).unwrap_or(0),
+                num(&date[4..]).unwrap_or(0),
+                1,
+            )),
+            4 if num(date).is_some_and(|y| (1900..=2100).contains(&y)) => {
+                Err(DateProblem::YearOnly)
+            }
+            _ if numeric && time.is_empty() => day(excel_serial(date)),
+            _ => Err(DateProblem::Invalid),
+        };
     }
-    if all_digits && date.len() == 8 {
-        let num = |r: std::ops::Range<usize>| date.get(r).and_then(|p| p.parse::<u32>().ok());
-        let y = i32::try_from(num(0..4)?).ok()?;
-        return NaiveDate::from_ymd_opt(y, num(4..6)?, num(6..8)?);
+    if numeric && time.is_empty() {
+        // 1985.03 typed into a General cell is the number 1985.03; 1985.1 may have been 1985.10.
+        if let Some((y, m)) = date.split_once('.') {
+            let year = (y.len() == 4)
+                .then(|| num(y))
+                .flatten()
+                .filter(|y| (1900..=2100).contains(y));
+            if let (Some(year), true) = (year, m.bytes().all(|b| b.is_ascii_digit())) {
+                return match (m.len(), num(m)) {
+                    (1, Some(1)) => Err(DateProblem::AmbiguousMonth),
+                    (1..=2, Some(mo)) => month(ymd(year, mo, 1)),
+                    _ => Err(DateProblem::Invalid),
+                };
+            }
+        }
+        if let Ok(d) = day(excel_serial(date)) {
+            return Ok(d);
+        }
     }
 
     let date = date.strip_suffix('日').unwrap_or(date);
-    let sep = date.chars().find(|c| matches!(c, '-' | '/' | '.' | '年'))?;
-    let parts: Vec<&str> = if sep == '年' {
-        let (y, rest) = date.split_once('年')?;
-        let (m, d) = rest.split_once('月')?;
-        vec![y, m, d]
+    let parts: Vec<&str> = if let Some((y, rest)) = date.split_once('年') {
+        match rest.split_once('月') {
+            Some((m, "")) => vec![y, m],
+            Some((m, d)) => vec![y, m, d],
+            None if rest.is_empty() => vec![y],
+            None => return Err(DateProblem::Invalid),
+        }
     } else {
-        date.split(sep).collect()
-    };
-    let [y, m, d] = parts.as_slice() else {
-        return None;
+        match date.chars().find(|c| matches!(c, '-' | '/' | '.')) {
+            Some(sep) => date.split(sep).collect(),
+            None => vec![date],
+        }
     };
     let digits = |p: &str, min: usize, max: usize| {
         (p.len() >= min && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u32>().ok())
+            .then(|| num(p))
             .flatten()
     };
-    let y = i32::try_from(digits(y, 4, 4)?).ok()?;
-    NaiveDate::from_ymd_opt(y, digits(m, 1, 2)?, digits(d, 1, 2)?)
+    match parts.as_slice() {
+        [y] => match digits(y, 4, 4) {
+            Some(_) => Err(DateProblem::YearOnly),
+            None => Err(DateProblem::Invalid),
+        },
+        [y, m] => {
+            let (Some(y), Some(m)) = (digits(y, 4, 4), digits(m, 1, 2)) else {
+                return Err(DateProblem::Invalid);
+            };
+            month(ymd(y, m, 1))
+        }
+        [y, m, d] => {
+            let (Some(y), Some(m), Some(d)) = (digits(y, 4, 4), digits(m, 1, 2), digits(d, 1, 2))
+            else {
+                return Err(DateProblem::Invalid);
+            };
+            day(ymd(y, m, d))
+        }
+        _ => Err(DateProblem::Invalid),
+    }
 }
 
 /// `H:MM` or `H:MM:SS[.fff]`.
@@ -1095,183 +2087,270 @@ fn excel_serial(s: &str) -> Option<NaiveDate> {
     epoch.checked_add_days(chrono::Days::new(u64::try_from(days).ok()?))
 }
 
-/// The key grouping ledger rows into one household: community, building, unit and room,
-/// trimmed, without inner spaces, full-width characters made half-width, lowercase.
+/// Why a phone cell was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneProblem {
+    Invalid,
+    /// A 7-8 digit local number and no area code to give it.
+    NeedsAreaCode,
+}
+
+/// Every number in a phone cell, normalised (mobiles as 11 digits, landlines `AREA-NUMBER`).
+///
+/// Numbers are separated by `/ , ， 、 ; ； |`, line breaks, 或, or blanks between complete
+/// numbers; labels (手机：, 座机) and bracketed remarks ((本人)) are dropped; a 7-8 digit local
+/// landline gets `area_code`. Any part that is not a number refuses the cell (nothing is
+/// dropped silently).
+pub fn parse_phones(cell: &str, area_code: Option<&str>) -> Result<Vec<String>, PhoneProblem> {
+    let text = halfwidth(cell);
+    let mut out: Vec<String> = Vec::new();
+    for part in text.split(['/', ',', '，', '、', ';', '；', '|', '\n', '或']) {
+        let part = strip_phone_label(part);
+        if part.is_empty() {
+            continue;
+        }
+        let numbers = match one_phone(&part, area_code) {
+            Ok(n) => vec![n],
+            Err(first_problem) => {
+                // "13800138000 13900139000": blanks between complete numbers.
+                let pieces: Vec<&str> = part.split_whitespace().collect();
+                if pieces.len() < 2 {
+                    return Err(first_problem);
+                }
+                let mut each = Vec::new();
+                for p in pieces {
+                    each.push(one_phone(p, area_code).map_err(|_| first_problem)?);
+                }
+                each
+            }
+        };
+        for n in numbers {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn one_phone(part: &str, area_code: Option<&str>) -> Result<String, PhoneProblem> {
+    if let Ok(n) = validate::phone("phone", part) {
+        return Ok(n);
+    }
+    let digits: String = part
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let local = (7..=8).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with(['0', '1']);
+    if !local {
+        return Err(PhoneProblem::Invalid);
+    }
+    match area_code {
+        Some(area) => {
+            validate::phone("phone", &format!("{area}-{digits}")).map_err(|_| PhoneProblem::Invalid)
+        }
+        None => Err(PhoneProblem::NeedsAreaCode),
+    }
+}
+
+/// Drops `手机：`, `电话:`, `座机` labels and bracketed remarks such as `(本人)`.
+fn strip_phone_label(part: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in part.chars() {
+        match c {
+            '(' | '（' | '[' | '【' => depth += 1,
+            ')' | '）' | ']' | '】' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            c => out.push(c),
+        }
+    }
+    let mut t = out.trim();
+    for label in [
+        "手机号码",
+        "手机号",
+        "手机",
+        "电话",
+        "座机",
+        "固话",
+        "宅电",
+        "tel",
+        "TEL",
+    ] {
+        if let Some(rest) = t.strip_prefix(label) {
+            t = rest.trim_start_matches([':', '：', ' ']).trim();
+            break;
+        }
+    }
+    t.to_owned()
+}
+
+/// Lowercase, half-width, without blanks: how keys compare text.
+fn norm(s: &str) -> String {
+    halfwidth(s)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// `3栋` and `3` are the same building, `502室` and `502` the same room: a unit word after
+/// digits or Latin letters is dropped for comparing (not for storing). `东户` keeps its `户`.
+fn strip_unit_word<'a>(s: &'a str, words: &[&str]) -> &'a str {
+    for w in words {
+        if let Some(rest) = s.strip_suffix(w) {
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return rest;
+            }
+        }
+    }
+    s
+}
+
+/// The key of one dwelling: community, building, unit, floor and room, compared without
+/// blanks, case or full-width forms, and with `栋/号楼/幢`, `单元`, `室/号` after a number
+/// dropped (`３号楼 2单元 502室` = `3栋 2 502`). Two addresses with different rooms or different
+/// floors never share a key.
 pub fn household_key(a: &Address) -> String {
-    let norm = |s: &str| -> String {
-        halfwidth(s)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
+    let building = norm(&a.building);
+    let unit = norm(a.unit.as_deref().unwrap_or(""));
+    let room = norm(a.room.as_deref().unwrap_or(""));
     [
         norm(&a.community),
-        norm(&a.building),
-        norm(a.unit.as_deref().unwrap_or("")),
-        norm(a.room.as_deref().unwrap_or("")),
+        strip_unit_word(&building, &["号楼", "栋", "幢", "号", "楼", "座", "组"]).to_owned(),
+        strip_unit_word(&unit, &["单元", "门"]).to_owned(),
+        a.floor.map(|f| f.to_string()).unwrap_or_default(),
+        strip_unit_word(&room, &["室", "号", "房"]).to_owned(),
     ]
     .join("|")
 }
 
-const HOUSEHOLD_COLUMNS: &[Column] = &[
-    Column::Community,
-    Column::Building,
-    Column::Unit,
-    Column::Floor,
-    Column::Room,
-    Column::AddressText,
-    Column::HousingType,
-    Column::CareTier,
-    Column::Tags,
-    Column::Lat,
-    Column::Lng,
-    Column::HouseholdNotes,
-];
-
-const RESIDENT_COLUMNS: &[Column] = &[
-    Column::Name,
-    Column::IdNumber,
-    Column::Phone,
-    Column::Gender,
-    Column::BirthDate,
-    Column::Relation,
-    Column::Residency,
-    Column::SpecialGroups,
-    Column::MovedInOn,
-    Column::ResidentNotes,
-];
-
-/// Writes households as CSV for Excel: UTF-8 with BOM, the Chinese import headers preceded by
-/// `编号` (household id), enums as Chinese labels, lists joined with `、`. Re-imports as
-/// dwelling rows (no 姓名 column).
-pub fn write_households_csv<W: std::io::Write>(w: W, rows: &[Household]) -> Result<(), Error> {
-    let mut out = csv_writer(w)?;
-    let header = std::iter::once(ID_HEADER).chain(HOUSEHOLD_COLUMNS.iter().map(|c| c.header_zh()));
-    out.write_record(header).map_err(csv_write_error)?;
-    for h in rows {
-        let mut record = vec![h.id.clone()];
-        record.extend(household_cells(h));
-        out.write_record(record.into_iter().map(guard))
-            .map_err(csv_write_error)?;
-    }
-    out.flush()?;
-    Ok(())
+/// [`household_key`] without the floor: for a household saved without a floor that a ledger
+/// now gives one (and the other way round).
+pub fn household_key_without_floor(a: &Address) -> String {
+    household_key(&Address {
+        floor: None,
+        ..a.clone()
+    })
 }
 
-/// Writes residents with their household's columns as CSV for Excel: UTF-8 with BOM,
-/// `编号` (resident id), `户编号` (household id), then the Chinese import headers, so the file
-/// re-imports with [`parse_ledger`].
-pub fn write_residents_csv<W: std::io::Write>(
-    w: W,
-    rows: &[(Resident, Household)],
-) -> Result<(), Error> {
-    let mut out = csv_writer(w)?;
-    let header = [ID_HEADER, HOUSEHOLD_ID_HEADER].into_iter().chain(
-        HOUSEHOLD_COLUMNS
+// ---- the rejected-rows file ----------------------------------------------------------------
+
+/// A file of refused rows in the format of the original, to fix and import again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedFile {
+    pub bytes: Vec<u8>,
+    /// `gbk` (the original was GBK CSV) or `utf-8` (UTF-8 CSV, or an xlsx original).
+    pub encoding: &'static str,
+}
+
+/// The reason text of a refused row, Chinese first: `楼栋 必填项不能为空 / required value is
+/// missing [address.building]; …` plus the hints. Holds no cell value.
+pub fn reason_text(errors: &[ValidationError], hints: &[FieldHint]) -> String {
+    let mut zh = Vec::new();
+    let mut en = Vec::new();
+    for e in errors {
+        let hint = hints.iter().find(|h| h.field == e.field);
+        let (hz, he) = hint.map_or((String::new(), String::new()), |h| {
+            (format!("（{}）", h.zh), format!(" ({})", h.en))
+        });
+        zh.push(format!(
+            "{}：{}{hz}",
+            field_zh(&e.field),
+            e.code.message_zh()
+        ));
+        en.push(format!(
+            "{} {}{he} [{}]",
+            e.field,
+            e.code.message_en(),
+            e.code
+        ));
+    }
+    format!("{} / {}", zh.join("；"), en.join("; "))
+}
+
+/// Writes the header row and the refused rows (as filled down, so each stands alone) with a
+/// reason column, as CSV in the original's encoding (GBK stays GBK; UTF-8 and xlsx originals
+/// give UTF-8 with a BOM). Cells Excel would corrupt are protected as in exports; the parser
+/// reads them back, and ignores the reason column.
+pub fn rejected_file(ledger: &ParsedLedger, rejected: &[(usize, String)]) -> RejectedFile {
+    let width = ledger.headers.len();
+    let mut headers: Vec<String> = ledger
+        .headers
+        .iter()
+        .filter(|h| h.as_str() != REASON_HEADER)
+        .cloned()
+        .collect();
+    let reason_at = ledger.headers.iter().position(|h| h == REASON_HEADER);
+    headers.push(REASON_HEADER.to_owned());
+    let id_columns: HashSet<usize> = {
+        let m = Mapping::new(&ledger.headers);
+        [Column::IdNumber, Column::Phone, Column::Room, Column::Unit]
             .iter()
-            .chain(RESIDENT_COLUMNS)
-            .map(|c| c.header_zh()),
-    );
-    out.write_record(header).map_err(csv_write_error)?;
-    for (r, h) in rows {
-        let mut record = vec![r.id.clone(), h.id.clone()];
-        record.extend(household_cells(h));
-        record.extend(resident_cells(r));
-        out.write_record(record.into_iter().map(guard))
-            .map_err(csv_write_error)?;
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn csv_writer<W: std::io::Write>(mut w: W) -> Result<csv::Writer<W>, Error> {
-    w.write_all(UTF8_BOM)?;
-    Ok(csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(w))
-}
-
-fn csv_write_error(e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::Io(io),
-        _ => Error::Format {
-            what: "csv",
-            detail: "could not write CSV".into(),
-        },
-    }
-}
-
-/// Cells in [`HOUSEHOLD_COLUMNS`] order.
-fn household_cells(h: &Household) -> Vec<String> {
-    let a = &h.address;
-    vec![
-        a.community.clone(),
-        a.building.clone(),
-        a.unit.clone().unwrap_or_default(),
-        a.floor.map(|f| f.to_string()).unwrap_or_default(),
-        a.room.clone().unwrap_or_default(),
-        a.text.clone().unwrap_or_default(),
-        h.housing_type.label_zh().to_owned(),
-        h.care_tier.label_zh().to_owned(),
-        h.tags.join("、"),
-        h.location.map(|p| p.lat.to_string()).unwrap_or_default(),
-        h.location.map(|p| p.lng.to_string()).unwrap_or_default(),
-        h.notes.clone().unwrap_or_default(),
-    ]
-}
-
-/// Cells in [`RESIDENT_COLUMNS`] order.
-///
-/// ID numbers and phones are written as plain text. Excel shows an 18-digit ID typed into a
-/// CSV cell in scientific notation and keeps only 15 digits if the sheet is re-saved; tricks
-/// against that (`="…"`, a trailing tab) would change the value other tools read, so desks are
-/// told to open exports with 数据 → 自文本 and mark the column as text instead.
-fn resident_cells(r: &Resident) -> Vec<String> {
-    let date = |d: Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
-    vec![
-        r.name.clone(),
-        r.id_number.clone().unwrap_or_default(),
-        r.phone.clone().unwrap_or_default(),
-        r.gender
-            .map(|g| g.label_zh().to_owned())
-            .unwrap_or_default(),
-        date(r.birth_date).unwrap_or_default(),
-        r.relation.label_zh().to_owned(),
-        r.residency.label_zh().to_owned(),
-        r.special_groups
-            .iter()
-            .map(|g| g.label_zh())
-            .collect::<Vec<_>>()
-            .join("、"),
-        date(r.moved_in_on).unwrap_or_default(),
-        r.notes.clone().unwrap_or_default(),
-    ]
-}
-
-/// Prefixes text Excel would run as a formula with `'`. Plain numbers (`-1`, `+86…`) stay as
-/// they are.
-fn guard(s: String) -> String {
-    let formula_like = match s.chars().next() {
-        Some('=' | '@' | '\t' | '\r') => true,
-        Some('+' | '-') => s[1..].parse::<f64>().is_err(),
-        _ => false,
+            .flat_map(|c| m.index[*c as usize].clone())
+            .collect()
     };
-    if formula_like {
-        format!("'{s}")
+    let mut rows = Vec::new();
+    for (line, reason) in rejected {
+        let Some((_, cells)) = ledger.source.iter().find(|(l, _)| l == line) else {
+            continue;
+        };
+        let mut out: Vec<Cell> = (0..width.max(cells.len()))
+            .filter(|i| Some(*i) != reason_at)
+            .map(|i| {
+                let v = cells.get(i).cloned().unwrap_or_default();
+                if id_columns.contains(&i) {
+                    Cell::code(v)
+                } else {
+                    Cell::text(v)
+                }
+            })
+            .collect();
+        out.truncate(headers.len() - 1);
+        out.resize(headers.len() - 1, Cell::Empty);
+        out.push(Cell::text(reason.clone()));
+        rows.push(out);
+    }
+    let sheet = Sheet {
+        name: "退回行".into(),
+        headers,
+        rows,
+    };
+    let mut text = Vec::new();
+    // Writing into a Vec cannot fail; an error would only lose the file, never data.
+    let _ = sheet::write_csv_records(&mut text, &sheet);
+    if ledger.encoding == "gbk" {
+        let s = String::from_utf8_lossy(&text);
+        let (bytes, _, _) = encoding_rs::GB18030.encode(&s);
+        RejectedFile {
+            bytes: bytes.into_owned(),
+            encoding: "gbk",
+        }
     } else {
-        s
+        let mut bytes = UTF8_BOM.to_vec();
+        bytes.extend(text);
+        RejectedFile {
+            bytes,
+            encoding: "utf-8",
+        }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RecordStatus, SyncStatus};
-    use chrono::{TimeZone, Utc};
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn ctx() -> LedgerContext {
+        LedgerContext::new("G01", ymd(2024, 6, 15))
+    }
 
     fn parse(text: &str) -> ParsedLedger {
-        parse_ledger(text.as_bytes(), "G01").unwrap()
+        parse_ledger(text.as_bytes(), &ctx()).unwrap()
     }
 
     fn codes(e: &RowError) -> Vec<(&str, Code)> {
@@ -1281,20 +2360,42 @@ mod tests {
             .collect()
     }
 
-    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    fn person(row: &ParsedRow) -> &LedgerResident {
+        row.resident.as_ref().unwrap()
+    }
+
+    /// A valid 18-digit ID number.
+    fn id(first17: &str) -> String {
+        format!("{first17}{}", validate::id_check_digit(first17).unwrap())
     }
 
     const CSV_ZH: &str =
         "序号,社区,楼栋,单元,房号,姓名,身份证号,联系电话,关爱等级,与户主关系,特殊人群\n\
-        1,幸福社区,3栋,2单元,502,张三,110101199003070035,13800138000,连心户,户主,独居老人、残疾人\n\
+        1,幸福社区,3栋,2单元,502,张三,110101199003070038,13800138000,连心户,户主,独居老人、残疾人\n\
         2,幸福社区,3栋,2单元,502,李四,,,,配偶,\n";
+
+    #[test]
+    fn column_table_is_in_enum_order_and_unambiguous() {
+        let mut seen = HashSet::new();
+        for (i, s) in COLUMNS.iter().enumerate() {
+            assert_eq!(s.column as usize, i, "{:?}", s.column);
+            assert_eq!(Column::ALL[i], s.column);
+            for h in std::iter::once(&s.zh).chain([&s.en]).chain(s.synonyms) {
+                assert!(seen.insert(header_key(h)), "{h} names two columns");
+                assert_eq!(Column::from_header(h), Some(s.column), "{h}");
+            }
+        }
+        for h in IGNORED_HEADERS {
+            assert_eq!(Column::from_header(h), None, "{h}");
+        }
+        assert_eq!(COLUMNS.len(), Column::ALL.len());
+    }
 
     #[test]
     fn utf8_with_bom() {
         let mut bytes = UTF8_BOM.to_vec();
         bytes.extend_from_slice(CSV_ZH.as_bytes());
-        let ledger = parse_ledger(&bytes, "G01").unwrap();
+        let ledger = parse_ledger(&bytes, &ctx()).unwrap();
         assert_eq!(ledger.encoding, "utf-8");
         assert!(ledger.rejected.is_empty(), "{:?}", ledger.rejected);
         assert!(ledger.ignored_columns.is_empty());
@@ -1304,25 +2405,22 @@ mod tests {
         assert_eq!(first.household.grid_code, "G01");
         assert_eq!(first.household.address.community, "幸福社区");
         assert_eq!(first.household.address.unit.as_deref(), Some("2单元"));
-        assert_eq!(first.household.care_tier, CareTier::Close);
-        assert_eq!(first.household.housing_type, HousingType::Owned);
-        let r = first.resident.as_ref().unwrap();
-        assert_eq!(r.household_id, "");
+        assert_eq!(first.household.care_tier, Some(CareTier::Close));
+        assert_eq!(first.household.housing_type, None);
+        let r = person(first);
         assert_eq!(r.name, "张三");
-        assert_eq!(r.id_number.as_deref(), Some("110101199003070035"));
-        assert_eq!(r.relation, Relation::Head);
+        assert_eq!(r.id_number.as_deref(), Some("110101199003070038"));
+        assert_eq!(r.gender, Some(Gender::Male));
+        assert_eq!(r.birth_date, Some(ymd(1990, 3, 7)));
+        assert_eq!(r.relation, Some(Relation::Head));
         assert_eq!(
             r.special_groups,
-            vec![SpecialGroup::ElderlyAlone, SpecialGroup::Disabled]
+            Some(vec![SpecialGroup::ElderlyAlone, SpecialGroup::Disabled])
         );
-        let second = ledger.rows[1].resident.as_ref().unwrap();
-        assert_eq!(second.relation, Relation::Spouse);
-        assert_eq!(second.residency, Residency::Registered);
-        assert_eq!(ledger.rows[1].household.care_tier, CareTier::Routine);
-        assert_eq!(
-            household_key(&ledger.rows[0].household.address),
-            household_key(&ledger.rows[1].household.address)
-        );
+        let second = person(&ledger.rows[1]);
+        assert_eq!(second.relation, Some(Relation::Spouse));
+        assert_eq!(second.residency, None);
+        assert_eq!(ledger.rows[0].group, ledger.rows[1].group);
     }
 
     #[test]
@@ -1331,10 +2429,10 @@ mod tests {
         assert!(!unmappable);
         assert!(std::str::from_utf8(&bytes).is_err());
         assert_eq!(decode_text(&bytes), (CSV_ZH.to_owned(), "gbk"));
-        let ledger = parse_ledger(&bytes, "G01").unwrap();
+        let ledger = parse_ledger(&bytes, &ctx()).unwrap();
         assert_eq!(ledger.encoding, "gbk");
         assert_eq!(ledger.rows.len(), 2);
-        assert_eq!(ledger.rows[0].resident.as_ref().unwrap().name, "张三");
+        assert_eq!(person(&ledger.rows[0]).name, "张三");
     }
 
     #[test]
@@ -1347,11 +2445,11 @@ mod tests {
         assert_eq!(ledger.ignored_columns, vec!["Shoe Size".to_owned()]);
         let row = &ledger.rows[0];
         assert_eq!(row.household.address.building, "B3");
-        assert_eq!(row.household.housing_type, HousingType::GroupRental);
-        assert_eq!(row.household.care_tier, CareTier::Close);
-        let r = row.resident.as_ref().unwrap();
+        assert_eq!(row.household.housing_type, Some(HousingType::GroupRental));
+        assert_eq!(row.household.care_tier, Some(CareTier::Close));
+        let r = person(row);
         assert_eq!(r.gender, Some(Gender::Male));
-        assert_eq!(r.residency, Residency::Floating);
+        assert_eq!(r.residency, Some(Residency::Floating));
         assert_eq!(r.phone.as_deref(), Some("13800138000"));
     }
 
@@ -1361,10 +2459,15 @@ mod tests {
             ("楼号", Column::Building),
             ("*社区", Column::Community),
             (" 门牌号 ", Column::Room),
+            ("门牌", Column::Room),
+            ("室", Column::Room),
             ("公民身份号码", Column::IdNumber),
+            ("身份证号（18位）", Column::IdNumber),
             ("手机号", Column::Phone),
+            ("联系电话：", Column::Phone),
             ("户类", Column::CareTier),
             ("人口类型", Column::Residency),
+            ("户主姓名", Column::HeadName),
             ("ID Number", Column::IdNumber),
             ("moved-in-on", Column::MovedInOn),
         ] {
@@ -1377,9 +2480,9 @@ mod tests {
     #[test]
     fn row_reports_all_errors_without_values() {
         let ledger = parse(
-            "社区,楼栋,楼层,关爱等级,住房类型,纬度,经度,姓名,性别,出生日期,迁入日期,特殊人群,与户主关系\n\
-             ,,五楼,很关心,别墅,north,,王五,中,1990-02-30,2020/13/01,独居老人、会飞,邻居\n\
-             幸福社区,3栋,,,,,,,,,,,\n",
+            "社区,楼栋,楼层,关爱等级,住房类型,纬度,经度,姓名,性别,出生日期,迁入日期,特殊人群,与户主关系,身份证号,联系电话\n\
+             ,,五楼,很关心,别墅,north,,王五,中,1990-02-30,2020/13/01,独居老人、会飞,邻居,110101199003070036,12345\n\
+             幸福社区,3栋,,,,,,,,,,,,,\n",
         );
         assert_eq!(ledger.rows.len(), 1);
         assert_eq!(ledger.rejected.len(), 1);
@@ -1400,28 +2503,36 @@ mod tests {
                 ("special_groups", Code::InvalidValue),
                 ("birth_date", Code::InvalidDate),
                 ("moved_in_on", Code::InvalidDate),
+                ("phone", Code::InvalidFormat),
+                ("id_number", Code::InvalidChecksum),
             ]
         );
+        // Allowed values are listed for the vocabularies.
+        let hint = |f: &str| e.hints.iter().find(|h| h.field == f).unwrap();
+        assert!(hint("relation").zh.contains("户主、配偶、子女"));
+        assert!(hint("housing_type").en.contains("群租"));
         // No cell value leaks into the messages.
-        for v in &e.errors {
-            let msg = v.to_string();
-            for value in [
-                "五楼",
-                "很关心",
-                "别墅",
-                "north",
-                "王五",
-                "1990-02-30",
-                "会飞",
-            ] {
-                assert!(!msg.contains(value), "{msg}");
-            }
+        let text = reason_text(&e.errors, &e.hints);
+        assert!(text.starts_with("社区：必填项不能为空"), "{text}");
+        for value in [
+            "五楼",
+            "很关心",
+            "别墅",
+            "north",
+            "王五",
+            "1990-02-30",
+            "会飞",
+            "邻居",
+            "110101199003070036",
+            "12345",
+        ] {
+            assert!(!text.contains(value), "{text}");
         }
     }
 
     #[test]
     fn missing_required_column() {
-        let err = parse_ledger("社区,单元,姓名\n幸福社区,1,张三\n".as_bytes(), "G01").unwrap_err();
+        let err = parse_ledger("社区,单元,姓名\n幸福社区,1,张三\n".as_bytes(), &ctx()).unwrap_err();
         match err {
             Error::Format { what, detail } => {
                 assert_eq!(what, "ledger");
@@ -1433,8 +2544,15 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let err = parse_ledger(b"", "G01").unwrap_err();
+        let err = parse_ledger(b"", &ctx()).unwrap_err();
         assert!(matches!(err, Error::Format { what: "csv", .. }), "{err:?}");
+        // Without a 社区 column the community comes from the import's target.
+        let text = "楼栋,姓名\n3栋,张三\n";
+        assert!(parse_ledger(text.as_bytes(), &ctx()).is_err());
+        let mut with = ctx();
+        with.community = Some("幸福社区".into());
+        let ledger = parse_ledger(text.as_bytes(), &with).unwrap();
+        assert_eq!(ledger.rows[0].household.address.community, "幸福社区");
     }
 
     #[test]
@@ -1470,17 +2588,17 @@ mod tests {
             ("B", Err(Code::InvalidFormat)),
             ("", Err(Code::InvalidFormat)),
             ("502", Err(Code::OutOfRange)),
+            ("-11", Err(Code::OutOfRange)),
             ("99999999999", Err(Code::OutOfRange)),
         ] {
             assert_eq!(parse_floor(s), want, "{s:?}");
         }
-        let ledger = parse("社区,楼栋,楼层\n幸福社区,3栋,B1\n幸福社区,3栋,\n");
-        assert_eq!(ledger.rows[0].household.address.floor, Some(-1));
-        assert_eq!(ledger.rows[1].household.address.floor, None);
     }
 
     #[test]
     fn dates() {
+        let day = |d| Ok((d, DatePrecision::Day));
+        let month = |d| Ok((d, DatePrecision::Month));
         for s in [
             "2024-01-05",
             "2024/01/05",
@@ -1493,29 +2611,63 @@ mod tests {
             "2024-01-05T00:00:00",
             "２０２４-０１-０５",
         ] {
-            assert_eq!(parse_date(s, false), Some(ymd(2024, 1, 5)), "{s:?}");
+            assert_eq!(parse_date(s, false), day(ymd(2024, 1, 5)), "{s:?}");
         }
-        for s in [
-            "2024-02-30",
-            "2024-1-5-6",
-            "24-01-05",
-            "2024-01",
-            "2024/01-05x",
-            "2024-01-05 noon",
-            "20241305",
-            "45296",
-            "明天",
+        for s in ["1985.03", "1985-3", "1985/03", "1985年3月", "198503"] {
+            assert_eq!(parse_date(s, false), month(ymd(1985, 3, 1)), "{s:?}");
+        }
+        for (s, problem) in [
+            ("2024-02-30", DateProblem::Invalid),
+            ("2024-1-5-6", DateProblem::Invalid),
+            ("24-01-05", DateProblem::Invalid),
+            ("2024/01-05x", DateProblem::Invalid),
+            ("2024-01-05 noon", DateProblem::Invalid),
+            ("20241305", DateProblem::Invalid),
+            ("45296", DateProblem::Invalid),
+            ("明天", DateProblem::Invalid),
+            ("1985", DateProblem::YearOnly),
+            ("1985年", DateProblem::YearOnly),
+            ("1899-12-01", DateProblem::Invalid),
         ] {
-            assert_eq!(parse_date(s, false), None, "{s:?}");
+            assert_eq!(parse_date(s, false), Err(problem), "{s:?}");
         }
-        // Excel serial day numbers, only from workbooks.
-        assert_eq!(parse_date("45296", true), Some(ymd(2024, 1, 5)));
-        assert_eq!(parse_date("45000", true), Some(ymd(2023, 3, 15)));
-        assert_eq!(parse_date("1", true), Some(ymd(1900, 1, 1)));
-        assert_eq!(parse_date("61", true), Some(ymd(1900, 3, 1)));
-        assert_eq!(parse_date("60", true), None);
-        assert_eq!(parse_date("0", true), None);
-        assert_eq!(parse_date("20240105", true), Some(ymd(2024, 1, 5)));
+        // Number cells of a workbook: serial day numbers and dates typed as numbers.
+        assert_eq!(parse_date("45296", true), day(ymd(2024, 1, 5)));
+        assert_eq!(parse_date("45000", true), day(ymd(2023, 3, 15)));
+        assert_eq!(parse_date("45296.5", true), day(ymd(2024, 1, 5)));
+        assert_eq!(parse_date("1", true), day(ymd(1900, 1, 1)));
+        assert_eq!(parse_date("61", true), day(ymd(1900, 3, 1)));
+        assert_eq!(parse_date("60", true), Err(DateProblem::Invalid));
+        assert_eq!(parse_date("0", true), Err(DateProblem::Invalid));
+        assert_eq!(parse_date("20240105", true), day(ymd(2024, 1, 5)));
+        assert_eq!(parse_date("1985.03", true), month(ymd(1985, 3, 1)));
+        assert_eq!(parse_date("1985.12", true), month(ymd(1985, 12, 1)));
+        assert_eq!(parse_date("1985.1", true), Err(DateProblem::AmbiguousMonth));
+        assert_eq!(parse_date("1985", true), Err(DateProblem::YearOnly));
+    }
+
+    #[test]
+    fn month_only_birth_dates_are_the_first_with_a_note() {
+        let ledger = parse(
+            "社区,楼栋,姓名,出生日期,身份证号\n\
+             幸福社区,3栋,张三,1985.03,\n\
+             幸福社区,3栋,李四,1990.03,110101199003070038\n\
+             幸福社区,3栋,王五,1990.04,110101199003070038\n",
+        );
+        let r = person(&ledger.rows[0]);
+        assert_eq!(r.birth_date, Some(ymd(1985, 3, 1)));
+        assert_eq!(
+            r.notes.as_deref(),
+            Some("出生日期只到月（1985年03月），日按1日记")
+        );
+        // With an ID number the number's date wins when the month agrees.
+        let r = person(&ledger.rows[1]);
+        assert_eq!(r.birth_date, Some(ymd(1990, 3, 7)));
+        assert_eq!(r.notes, None);
+        assert_eq!(
+            codes(&ledger.rejected[0]),
+            vec![("birth_date", Code::Mismatch)]
+        );
     }
 
     #[test]
@@ -1531,27 +2683,32 @@ mod tests {
         assert_eq!(ledger.rows.len(), 4);
         let vacant = &ledger.rows[0];
         assert!(vacant.resident.is_none());
-        assert_eq!(vacant.household.housing_type, HousingType::Vacant);
+        assert_eq!(vacant.household.housing_type, Some(HousingType::Vacant));
         assert_eq!(vacant.household.notes.as_deref(), Some("长期无人居住"));
         assert_eq!(vacant.household.tags, vec!["重点", "消防", "老旧小区"]);
-        assert_eq!(ledger.rows[1].household.housing_type, HousingType::Business);
+        assert_eq!(
+            ledger.rows[1].household.housing_type,
+            Some(HousingType::Business)
+        );
 
         // Person data without a name is refused, not dropped.
-        let ledger = parse("社区,楼栋,姓名,身份证号\n幸福社区,3栋,,110101199003070035\n");
+        let ledger = parse("社区,楼栋,姓名,身份证号\n幸福社区,3栋,,110101199003070038\n");
         assert_eq!(codes(&ledger.rejected[0]), vec![("name", Code::Required)]);
     }
 
     #[test]
-    fn synonyms_and_locations() {
+    fn desk_words_map_and_nearest_ones_are_noted() {
         let ledger = parse(
-            "社区,楼栋,姓名,与户主关系,性别,户籍类型,纬度,经度\n\
-             幸福社区,3栋,张三,本人,男性,流动人口,39.9042,116.4074\n\
-             幸福社区,3栋,张四,长子,,,95,116\n",
+            "社区,楼栋,姓名,与户主关系,性别,户籍类型,特殊人群,纬度,经度\n\
+             幸福社区,3栋,张三,本人,男性,流动人口,,39.9042,116.4074\n\
+             幸福社区,3栋,张四,儿媳,,常住人口,低保户、空巢老人、残疾,,\n\
+             幸福社区,3栋,张五,长子,,,,95,116\n",
         );
-        let r = ledger.rows[0].resident.as_ref().unwrap();
-        assert_eq!(r.relation, Relation::Head);
+        let r = person(&ledger.rows[0]);
+        assert_eq!(r.relation, Some(Relation::Head));
         assert_eq!(r.gender, Some(Gender::Male));
-        assert_eq!(r.residency, Residency::Floating);
+        assert_eq!(r.residency, Some(Residency::Floating));
+        assert_eq!(r.notes, None);
         assert_eq!(
             ledger.rows[0].household.location,
             Some(GeoPoint {
@@ -1559,6 +2716,22 @@ mod tests {
                 lng: 116.4074
             })
         );
+        let r = person(&ledger.rows[1]);
+        assert_eq!(r.relation, Some(Relation::Child));
+        assert_eq!(r.residency, Some(Residency::Registered));
+        assert_eq!(
+            r.special_groups,
+            Some(vec![
+                SpecialGroup::ElderlyAlone,
+                SpecialGroup::Disabled,
+                SpecialGroup::Poverty
+            ])
+        );
+        assert_eq!(
+            r.notes.as_deref(),
+            Some("与户主关系：儿媳；户籍类型：常住人口；特殊人群：低保户、空巢老人")
+        );
+        assert_eq!(ledger.rows_with_notes, 1);
         assert_eq!(
             codes(&ledger.rejected[0]),
             vec![("location.lat", Code::OutOfRange)]
@@ -1566,168 +2739,232 @@ mod tests {
     }
 
     #[test]
-    fn household_key_normalizes() {
+    fn fifteen_digit_ids_and_phones() {
+        let mut c = ctx();
+        c.area_code = Some("0953".into());
+        let ledger = parse_ledger(
+            "社区,楼栋,姓名,身份证号,手机号,电话\n\
+             幸福社区,3栋,张三,110105491231002,13800138000/13900139000,2012345\n\
+             幸福社区,3栋,李四,,手机：138 0013 8001（本人） 或 0953-7654321,\n\
+             幸福社区,3栋,王五,,１３８００１３８００２,\n"
+                .as_bytes(),
+            &c,
+        )
+        .unwrap();
+        assert!(ledger.rejected.is_empty(), "{:?}", ledger.rejected);
+        assert_eq!(ledger.ids_converted, 1);
+        let r = person(&ledger.rows[0]);
+        assert_eq!(r.id_number.as_deref(), Some("11010519491231002X"));
+        assert_eq!(r.gender, Some(Gender::Female));
+        assert_eq!(r.phone.as_deref(), Some("13800138000"));
+        assert_eq!(
+            r.notes.as_deref(),
+            Some("其他电话：13900139000、0953-2012345")
+        );
+        let r = person(&ledger.rows[1]);
+        assert_eq!(r.phone.as_deref(), Some("13800138001"));
+        assert_eq!(r.notes.as_deref(), Some("其他电话：0953-7654321"));
+        assert_eq!(
+            person(&ledger.rows[2]).phone.as_deref(),
+            Some("13800138002")
+        );
+
+        // Without an area code a local landline is refused with a hint, not guessed.
+        let ledger = parse("社区,楼栋,姓名,电话\n幸福社区,3栋,张三,2012345\n");
+        assert_eq!(
+            codes(&ledger.rejected[0]),
+            vec![("phone", Code::InvalidFormat)]
+        );
+        assert!(ledger.rejected[0].hints[0].zh.contains("区号"));
+        assert_eq!(
+            parse_phones("13800138000 13900139000", None).unwrap().len(),
+            2
+        );
+        assert_eq!(parse_phones("1380013800", None), Err(PhoneProblem::Invalid));
+        assert_eq!(
+            parse_phones("13800138000/abc", None),
+            Err(PhoneProblem::Invalid)
+        );
+    }
+
+    #[test]
+    fn merged_cells_fill_down_by_the_rule() {
+        // As a sheet with merged address cells saves to CSV: blank below the first row.
+        let ledger = parse(
+            "社区,楼栋,单元,楼层,门牌,住房类型,姓名,与户主关系\n\
+             幸福社区,5栋,1单元,5楼,东户,出租,张三,户主\n\
+             ,,,,,,李四,配偶\n\
+             ,,,,西户,,王五,户主\n\
+             ,,,6楼,东户,,赵六,户主\n\
+             ,,,,,,赵七,子\n\
+             ,,,,601,,钱八,户主\n\
+             ,,,,701,,孙九,户主\n\
+             ,6栋,,,101,,周十,户主\n",
+        );
+        assert!(ledger.rejected.is_empty(), "{:?}", ledger.rejected);
+        let at = |i: usize| &ledger.rows[i].household.address;
+        let hh = |i: usize| &ledger.rows[i].household;
+        // The family's second row joins the first household, with its attributes.
+        assert_eq!(ledger.rows[0].group, ledger.rows[1].group);
+        assert_eq!(hh(1).housing_type, Some(HousingType::Rented));
+        // 西户 is a new household on the same floor; its own columns do not fill.
+        assert_eq!(
+            (at(2).floor, at(2).room.as_deref()),
+            (Some(5), Some("西户"))
+        );
+        assert_eq!(hh(2).housing_type, None);
+        assert_ne!(ledger.rows[0].group, ledger.rows[2].group);
+        // 5楼东户 and 6楼东户 are two households.
+        assert_eq!(
+            (at(3).floor, at(3).room.as_deref()),
+            (Some(6), Some("东户"))
+        );
+        assert_ne!(ledger.rows[0].group, ledger.rows[3].group);
+        assert_eq!(ledger.rows[3].group, ledger.rows[4].group);
+        // A room number that names its floor fills the floor only when they agree.
+        assert_eq!(at(5).floor, Some(6));
+        assert_eq!(at(6).floor, None);
+        // A new building does not inherit the unit of the previous one.
+        assert_eq!(
+            (at(7).building.as_str(), at(7).unit.as_deref()),
+            ("6栋", None)
+        );
+        assert_eq!(at(7).community, "幸福社区");
+        // Person columns never fill.
+        assert_eq!(person(&ledger.rows[2]).relation, Some(Relation::Head));
+        // The filled cells are what a rejected-rows file would repeat.
+        assert_eq!(
+            ledger.source[1].1[..5],
+            ["幸福社区", "5栋", "1单元", "5楼", "东户"]
+        );
+
+        // A remark under a family is not a household of its own; a "none" mark alone is nothing.
+        let ledger = parse(
+            "社区,楼栋,单元,房号,姓名,备注\n\
+             幸福社区,3栋,2单元,101,张三,\n\
+             ,,,,,门口有狗\n\
+             ,,/,,,\n\
+             ,,/,底商1号,,\n",
+        );
+        assert_eq!(ledger.rows.len(), 2, "{:?}", ledger.rows);
+        assert_eq!(
+            ledger.rows[1].household.address.unit, None,
+            "a shop has no unit"
+        );
+        assert_eq!(ledger.rows[1].household.address.building, "3栋");
+        assert_eq!(ledger.rejected.len(), 1);
+        assert_eq!(
+            (ledger.rejected[0].line, codes(&ledger.rejected[0])),
+            (3, vec![("name", Code::Required)])
+        );
+    }
+
+    #[test]
+    fn household_sheet_with_head_names() {
+        let ledger = parse(
+            "社区,楼栋,房号,户主姓名,联系电话\n\
+             幸福社区,3栋,101,张三,13800138000\n\
+             幸福社区,3栋,102,李四,\n",
+        );
+        assert!(ledger.rejected.is_empty(), "{:?}", ledger.rejected);
+        let r = person(&ledger.rows[0]);
+        assert_eq!(
+            (r.name.as_str(), r.relation),
+            ("张三", Some(Relation::Head))
+        );
+        assert_ne!(ledger.rows[0].group, ledger.rows[1].group);
+    }
+
+    #[test]
+    fn household_key_normalizes_and_keeps_floors_and_rooms_apart() {
         let a = Address {
             community: " 幸福社区 ".into(),
-            building: "３栋".into(),
+            building: "３号楼".into(),
             unit: Some("2 单元".into()),
             floor: Some(5),
-            room: Some("５０２Ａ".into()),
+            room: Some("５０２Ａ室".into()),
             text: Some("ignored".into()),
         };
         let b = Address {
             community: "幸福社区".into(),
             building: "3栋".into(),
-            unit: Some("2单元".into()),
-            floor: None,
+            unit: Some("2".into()),
+            floor: Some(5),
             room: Some("502a".into()),
             text: None,
         };
         assert_eq!(household_key(&a), household_key(&b));
-        assert_eq!(household_key(&b), "幸福社区|3栋|2单元|502a");
-        let c = Address {
-            room: Some("503".into()),
+        assert_eq!(household_key(&b), "幸福社区|3|2|5|502a");
+        for other in [
+            Address {
+                room: Some("503".into()),
+                ..b.clone()
+            },
+            Address {
+                floor: Some(6),
+                ..b.clone()
+            },
+            Address {
+                floor: None,
+                ..b.clone()
+            },
+        ] {
+            assert_ne!(household_key(&b), household_key(&other));
+        }
+        assert_eq!(
+            household_key_without_floor(&b),
+            household_key_without_floor(&Address {
+                floor: None,
+                ..b.clone()
+            })
+        );
+        let east = Address {
+            room: Some("东户".into()),
             ..b.clone()
         };
-        assert_ne!(household_key(&b), household_key(&c));
-    }
-
-    fn sample_household() -> Household {
-        let at = Utc.with_ymd_and_hms(2024, 3, 1, 8, 0, 0).unwrap();
-        Household {
-            id: "hh-1".into(),
-            grid_code: "G01".into(),
-            address: Address {
-                community: "幸福社区".into(),
-                building: "3栋".into(),
-                unit: Some("2单元".into()),
-                floor: Some(-1),
-                room: Some("B101".into()),
-                text: Some("小卖部后面, \"老\"楼".into()),
-            },
-            housing_type: HousingType::GroupRental,
-            care_tier: CareTier::Attention,
-            tags: vec!["消防".into(), "重点".into()],
-            location: Some(GeoPoint {
-                lat: 39.9042,
-                lng: -116.4074,
-            }),
-            notes: Some("=HYPERLINK(\"x\")".into()),
-            status: RecordStatus::Active,
-            outside_grid: false,
-            created_at: at,
-            updated_at: at,
-            sync_status: SyncStatus::Synced,
-        }
-    }
-
-    fn sample_resident(id: &str, name: &str) -> Resident {
-        let at = Utc.with_ymd_and_hms(2024, 3, 1, 8, 0, 0).unwrap();
-        Resident {
-            id: id.into(),
-            household_id: "hh-1".into(),
-            name: name.into(),
-            id_number: Some("11010119900307003X".into()),
-            phone: Some("13800138000".into()),
-            gender: Some(Gender::Female),
-            birth_date: Some(ymd(1990, 3, 7)),
-            relation: Relation::Grandchild,
-            residency: Residency::Floating,
-            special_groups: vec![SpecialGroup::LeftBehindChild, SpecialGroup::Poverty],
-            moved_in_on: Some(ymd(2021, 12, 31)),
-            moved_out_on: None,
-            status: RecordStatus::Active,
-            notes: Some("-过敏".into()),
-            created_at: at,
-            updated_at: at,
-            sync_status: SyncStatus::Synced,
-        }
+        assert!(household_key(&east).ends_with("|东户"));
     }
 
     #[test]
-    fn residents_export_round_trip() {
-        let h = sample_household();
-        let mut bare = sample_resident("r-2", "赵六");
-        bare.id_number = None;
-        bare.phone = None;
-        bare.gender = None;
-        bare.birth_date = None;
-        bare.special_groups = vec![];
-        bare.moved_in_on = None;
-        bare.notes = None;
-        bare.relation = Relation::Other;
-        bare.residency = Residency::Registered;
-        let rows = vec![
-            (sample_resident("r-1", "王小丫"), h.clone()),
-            (bare, h.clone()),
-        ];
-        let mut out = Vec::new();
-        write_residents_csv(&mut out, &rows).unwrap();
-
-        assert!(out.starts_with(UTF8_BOM));
-        let text = std::str::from_utf8(&out[3..]).unwrap();
-        assert!(text.starts_with("编号,户编号,社区,楼栋,"), "{text}");
-        assert!(text.contains("群租,关心户,消防、重点"), "{text}");
-        assert!(text.contains("留守儿童、困难群众"), "{text}");
-        assert!(text.contains("'=HYPERLINK"), "{text}");
-        assert!(text.contains(",'-过敏"), "{text}");
-        assert!(text.contains(",-1,"), "{text}");
-        assert!(text.contains("\r\n"));
-
-        let ledger = parse_ledger(&out, "G01").unwrap();
-        assert_eq!(ledger.encoding, "utf-8");
-        assert!(ledger.rejected.is_empty(), "{:?}", ledger.rejected);
+    fn rejected_file_keeps_the_encoding_and_reimports() {
+        let csv = "社区,楼栋,房号,姓名,身份证号,与户主关系\n\
+                   幸福社区,3栋,0101,张三,110101199003070038,户主\n\
+                   ,,,李四,110101199003070036,邻居\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(csv);
+        let ledger = parse_ledger(&gbk, &ctx()).unwrap();
+        assert_eq!(ledger.rejected.len(), 1);
+        let e = &ledger.rejected[0];
+        let file = rejected_file(&ledger, &[(e.line, reason_text(&e.errors, &e.hints))]);
+        assert_eq!(file.encoding, "gbk");
+        let (text, enc) = decode_text(&file.bytes);
+        assert_eq!(enc, "gbk");
         assert!(
-            ledger.ignored_columns.is_empty(),
-            "{:?}",
-            ledger.ignored_columns
-        );
-        assert_eq!(ledger.rows.len(), 2);
-        for (row, (r, h)) in ledger.rows.iter().zip(&rows) {
-            let expected_household = HouseholdInput {
-                grid_code: h.grid_code.clone(),
-                address: h.address.clone(),
-                housing_type: h.housing_type,
-                care_tier: h.care_tier,
-                tags: h.tags.clone(),
-                location: h.location,
-                notes: h.notes.clone(),
-            };
-            assert_eq!(row.household, expected_household);
-            let expected_resident = ResidentInput {
-                household_id: String::new(),
-                name: r.name.clone(),
-                id_number: r.id_number.clone(),
-                phone: r.phone.clone(),
-                gender: r.gender,
-                birth_date: r.birth_date,
-                relation: r.relation,
-                residency: r.residency,
-                special_groups: r.special_groups.clone(),
-                moved_in_on: r.moved_in_on,
-                notes: r.notes.clone(),
-            };
-            assert_eq!(row.resident.as_ref(), Some(&expected_resident));
-        }
-    }
-
-    #[test]
-    fn households_export_reimports_as_dwellings() {
-        let h = sample_household();
-        let mut out = Vec::new();
-        write_households_csv(&mut out, std::slice::from_ref(&h)).unwrap();
-        let text = std::str::from_utf8(&out[3..]).unwrap();
-        assert!(
-            text.starts_with("编号,社区,楼栋,单元,楼层,房号,详细地址,"),
+            text.starts_with("社区,楼栋,房号,姓名,身份证号,与户主关系,退回原因 / reason\r\n"),
             "{text}"
         );
-        let ledger = parse_ledger(&out, "G02").unwrap();
-        assert!(ledger.ignored_columns.is_empty());
-        assert_eq!(ledger.rows.len(), 1);
-        assert!(ledger.rows[0].resident.is_none());
-        assert_eq!(ledger.rows[0].household.address, h.address);
-        assert_eq!(ledger.rows[0].household.grid_code, "G02");
-        assert_eq!(ledger.rows[0].household.notes, h.notes);
+        // Filled down, protected against Excel, with the reason.
+        assert!(
+            text.contains(
+                "幸福社区,3栋,\"=\"\"0101\"\"\",李四,\"=\"\"110101199003070036\"\"\",邻居,"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("与户主关系：取值不在允许范围内"), "{text}");
+        // Fixed and imported again: the reason column is ignored, the protection removed.
+        let fixed = text
+            .replace("110101199003070036", &id("11010119900307004"))
+            .replace("邻居", "配偶");
+        let (fixed, _, _) = encoding_rs::GBK.encode(&fixed);
+        let again = parse_ledger(&fixed, &ctx()).unwrap();
+        assert!(again.rejected.is_empty(), "{:?}", again.rejected);
+        assert!(
+            again.ignored_columns.is_empty(),
+            "{:?}",
+            again.ignored_columns
+        );
+        let row = &again.rows[0];
+        assert_eq!(row.household.address.room.as_deref(), Some("0101"));
+        assert_eq!(person(row).relation, Some(Relation::Spouse));
     }
 
     #[test]
@@ -1735,7 +2972,7 @@ mod tests {
         assert_eq!(detect_format(b"PK\x03\x04garbage"), LedgerFormat::Xlsx);
         assert_eq!(detect_format("社区,楼栋".as_bytes()), LedgerFormat::Csv);
         assert_eq!(detect_format(b""), LedgerFormat::Csv);
-        let err = parse_ledger(b"PK\x03\x04garbage", "G01").unwrap_err();
+        let err = parse_ledger(b"PK\x03\x04garbage", &ctx()).unwrap_err();
         assert!(matches!(err, Error::Format { what: "xlsx", .. }), "{err:?}");
         let err = read_table(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest").unwrap_err();
         assert!(matches!(err, Error::Format { what: "xlsx", .. }), "{err:?}");
@@ -1888,8 +3125,9 @@ mod tests {
             "<sheetData>\
              <row r=\"1\">{}</row>\
              <row r=\"2\">{}{}{}{}{}{}{}{}</row>\
-             <row r=\"3\">{}{}{}{}{}{}{}</row>\
+             <row r=\"3\">{}{}{}{}{}{}{}{}</row>\
              <row r=\"4\">{}{}{}{date}{}</row>\
+             <row r=\"5\">{}{}{}{}</row>\
              <row r=\"6\">{}{}{}</row>\
              </sheetData>\
              <mergeCells count=\"3\"><mergeCell ref=\"A1:H1\"/><mergeCell ref=\"A3:A4\"/><mergeCell ref=\"B3:B4\"/></mergeCells>",
@@ -1906,13 +3144,18 @@ mod tests {
             n("B3", "3"),
             n("C3", "5"),
             s("D3", "张三"),
-            s("E3", "110101199003070035"),
+            s("E3", "110101199003070038"),
             n("F3", "13800138000"),
+            s("G3", "1990.03"),
             n("H3", "45000"),
             n("C4", "-1"),
             s("D4", "李四"),
             n("F4", "13900139000.0"),
             n("H4", "20240105"),
+            s("A5", "幸福社区"),
+            n("B5", "4"),
+            s("D5", "王五"),
+            n("E5", "110101199003070000"),
             s("A6", "幸福社区"),
             s("B6", "4栋"),
             n("C6", "2.5"),
@@ -1926,8 +3169,9 @@ mod tests {
         assert_eq!(table.rows[0].0, 2);
         assert_eq!(table.rows[2].1[0], "幸福社区", "merged cell repeated");
         assert_eq!(table.rows[2].1[6], "2024-01-05", "date cell rendered");
+        assert!(table.numeric.contains(&(3, 7)) && !table.numeric.contains(&(3, 6)));
 
-        let ledger = parse_ledger(&bytes, "G01").unwrap();
+        let ledger = parse_ledger(&bytes, &ctx()).unwrap();
         assert_eq!(ledger.encoding, "xlsx");
         assert!(
             ledger.ignored_columns.is_empty(),
@@ -1939,20 +3183,24 @@ mod tests {
         assert_eq!((a.line, b.line), (3, 4));
         assert_eq!(a.household.address.building, "3");
         assert_eq!(b.household.address.community, "幸福社区");
-        assert_eq!(b.household.address.building, "3");
-        assert_eq!(a.household.address.floor, Some(5));
         assert_eq!(b.household.address.floor, Some(-1));
-        let (ra, rb) = (a.resident.as_ref().unwrap(), b.resident.as_ref().unwrap());
-        assert_eq!(ra.id_number.as_deref(), Some("110101199003070035"));
+        assert_eq!(a.household.address.floor, Some(5));
+        let (ra, rb) = (person(a), person(b));
+        assert_eq!(ra.id_number.as_deref(), Some("110101199003070038"));
         assert_eq!(ra.phone.as_deref(), Some("13800138000"));
         assert_eq!(rb.phone.as_deref(), Some("13900139000"));
+        // A text cell "1990.03" is March 1990 (agreeing with the ID number), never a serial.
+        assert_eq!(ra.birth_date, Some(ymd(1990, 3, 7)));
         assert_eq!(ra.moved_in_on, Some(ymd(2023, 3, 15)));
         assert_eq!(rb.birth_date, Some(ymd(2024, 1, 5)));
         assert_eq!(rb.moved_in_on, Some(ymd(2024, 1, 5)));
-        assert_eq!(ledger.rejected.len(), 1);
-        assert_eq!(ledger.rejected[0].line, 6);
+        assert_eq!(ledger.rejected.len(), 2);
+        // An ID number stored as a number lost its last digits: refused, with the reason.
+        assert_eq!(ledger.rejected[0].line, 5);
+        assert!(ledger.rejected[0].hints[0].zh.contains("设为文本"));
+        assert_eq!(ledger.rejected[1].line, 6);
         assert_eq!(
-            codes(&ledger.rejected[0]),
+            codes(&ledger.rejected[1]),
             vec![("address.floor", Code::InvalidFormat)]
         );
     }

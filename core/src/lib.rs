@@ -10,6 +10,7 @@
 pub mod cases;
 pub mod changes;
 pub mod error;
+pub mod export;
 pub mod geometry;
 pub mod hlc;
 pub mod households;
@@ -21,13 +22,14 @@ pub mod photos;
 pub mod residents;
 pub mod schema;
 pub mod search;
+pub mod sheet;
 pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod tasks;
 pub mod visits;
 
-pub use gridwalk_domain::{entities, model, taxonomy, validate};
+pub use gridwalk_domain::{entities, model, synonyms, taxonomy, validate};
 
 pub use error::{Code, Error, Result, ValidationError};
 pub use model::*;

@@ -73,6 +73,23 @@ pub(crate) fn index_resident(conn: &Connection, id: &str) -> Result<()> {
     reindex(conn, RESIDENT_BODY, id)
 }
 
+/// Removes the index row of a record that is being deleted (an undone import).
+pub(crate) fn unindex(conn: &Connection, id: &str) -> Result<()> {
+    let old: Option<(i64, String)> = conn
+        .prepare_cached("SELECT doc, body FROM search_docs WHERE ref_id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((doc, body)) = old {
+        conn.prepare_cached(
+            "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
+        )?
+        .execute(params![doc, body])?;
+        conn.prepare_cached("DELETE FROM search_docs WHERE doc = ?1")?
+            .execute([doc])?;
+    }
+    Ok(())
+}
+
 /// Rebuilds the whole index from the tables (schema upgrades, bulk loads, repair).
 pub fn rebuild_all(tx: &Transaction) -> Result<()> {
     tx.execute("DELETE FROM search_docs", [])?;

@@ -455,8 +455,10 @@ fn import_reports_every_bad_row_and_keeps_the_good_ones() {
          幸福社区,1栋,1单元,101,自住,连心户,张四,{dup_id},,配偶\n\
          幸福社区,1栋,1单元,102,自住,放心户,王五,{dup_id},,户主\n\
          幸福社区,1栋,1单元,103,宫殿,放心户,赵六,11010519491231001X,,户主\n\
-         幸福社区,,1单元,104,自住,放心户,钱七,,,户主\n"
+         和平社区,,1单元,104,自住,放心户,钱七,,,户主\n"
     );
+    // A blank 楼栋 under another 楼栋 of the same community is a merged cell (filled down);
+    // under a new community it is missing.
     let report = s.import_ledger(csv.as_bytes(), "G1").unwrap();
     assert_eq!(report.encoding, "utf-8");
     assert_eq!(report.rows_total, 5);

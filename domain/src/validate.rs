@@ -69,6 +69,22 @@ pub fn id_check_digit(first17: &str) -> Option<char> {
     ID_CHECK_CHARS.get((sum % 11) as usize).copied()
 }
 
+/// Converts a first-generation 15-digit ID number to the 18-digit form (GB 11643-1999, 附录:
+/// insert the century "19" before the two-digit birth year and append the check character).
+///
+/// Every 15-digit number was issued to someone born in the 1900s (they were replaced from 1999
+/// on), so the century is always 19. Returns `None` unless `old` is exactly 15 ASCII digits; the
+/// result still has to pass [`id_number`] (region, date).
+pub fn id_number_from_15(old: &str) -> Option<String> {
+    let t = old.trim();
+    if t.len() != 15 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let first17 = format!("{}19{}", &t[..6], &t[6..]);
+    let check = id_check_digit(&first17)?;
+    Some(format!("{first17}{check}"))
+}
+
 /// Parses an unsigned run of ASCII digits (already known to be digits).
 fn digits_value(s: &str) -> Option<u32> {
     s.parse().ok()
@@ -381,6 +397,21 @@ mod tests {
             .filter_map(|n| id_check_digit(&format!("11010519491231{n:03}")))
             .collect();
         assert_eq!(seen.len(), 11);
+    }
+
+    #[test]
+    fn fifteen_digit_numbers_become_eighteen() {
+        // GB 11643's own example, in its 15-digit form.
+        assert_eq!(
+            id_number_from_15("110105491231002").as_deref(),
+            Some("11010519491231002X")
+        );
+        let new = id_number_from_15(" 440305900307001 ").unwrap();
+        assert_eq!(new, make_id("44030519900307001"));
+        assert!(id_number("id", &new, today()).is_ok());
+        for bad in ["11010549123100", "1101054912310021", "11010549123100X", ""] {
+            assert_eq!(id_number_from_15(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! A ledger comes from a community office PC, typed by hand, saved by whatever Excel was there.
 //! A bad file must give an error and a bad row a row error; nothing may panic or exhaust memory.
 
-use gridwalk_core::ledger::{parse_ledger, read_table, ParsedLedger, Table};
+use chrono::NaiveDate;
+use gridwalk_core::ledger::{parse_ledger, read_table, LedgerContext, ParsedLedger, Table};
 
 /// The grid rows are parsed for (the demo grid).
 const GRID: &str = "640323001001001";
@@ -27,7 +28,12 @@ fn check(bytes: &[u8]) {
     if let Ok(table) = read_table(bytes) {
         check_table(&table);
     }
-    if let Ok(ledger) = parse_ledger(bytes, GRID) {
+    // A sheet with and without a 社区 column, with local landlines, on a fixed day.
+    let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default();
+    let mut ctx = LedgerContext::new(GRID, today);
+    ctx.community = Some("幸福社区".into());
+    ctx.area_code = Some("0953".into());
+    if let Ok(ledger) = parse_ledger(bytes, &ctx) {
         check_ledger(&ledger);
     }
 }
