@@ -47,8 +47,10 @@ impl GridwalkStore {
 impl GridwalkStore {
     /// Opens (creating if needed) the store at `path`; photos go in `<path>.photos/`.
     ///
-    /// A file that is not a database is moved aside (`Corrupt`, never deleted); a file from a
-    /// newer app version is refused untouched (`SchemaTooNew`).
+    /// A file that is not a Gridwalk store (a spreadsheet, another app's database, an empty
+    /// file) is refused untouched (`NotAStore`); a Gridwalk store that fails its checks is
+    /// moved aside (`Corrupt`, never deleted); a file from a newer app version is refused
+    /// untouched (`SchemaTooNew`); a read-only file gives `ReadOnly` (use `openReadOnly`).
     #[uniffi::constructor]
     pub fn open(path: String) -> Result<Arc<Self>> {
         if path.trim().is_empty() {
@@ -58,6 +60,20 @@ impl GridwalkStore {
             ));
         }
         Ok(Self::wrap(Store::open(path)?))
+    }
+
+    /// Opens an existing store for reading only: nothing is written to the file, so it works
+    /// on a read-only file (a backup, a copy) and while another program writes. Every write
+    /// fails with `ReadOnly`.
+    #[uniffi::constructor]
+    pub fn open_read_only(path: String) -> Result<Arc<Self>> {
+        if path.trim().is_empty() {
+            return Err(GridwalkError::invalid(
+                "path",
+                gridwalk_core::Code::Required,
+            ));
+        }
+        Ok(Self::wrap(Store::open_read_only(path)?))
     }
 
     /// Opens an encrypted store. Fails with `Encryption` in builds without SQLCipher, and

@@ -41,11 +41,27 @@ pub struct Ctx {
 
 impl Ctx {
     /// Opens an existing store; a missing file is an error, not a new empty store.
-    fn open(&self) -> Result<Store, CliError> {
+    pub fn open(&self) -> Result<Store, CliError> {
         if !self.db.exists() {
             return Err(CliError::NoStore(self.db.clone()));
         }
         Ok(Store::open(&self.db)?)
+    }
+
+    /// Opens an existing store for a command that only reads: read-only, so it works on a
+    /// read-only file (a backup, a copy) and never waits for another program's write. A
+    /// store of an older schema is opened read-write once, to upgrade it.
+    pub fn open_read(&self) -> Result<Store, CliError> {
+        if !self.db.exists() {
+            return Err(CliError::NoStore(self.db.clone()));
+        }
+        match Store::open_read_only(&self.db) {
+            Err(gridwalk_core::Error::ReadOnly {
+                needs_upgrade: true,
+                ..
+            }) => Ok(Store::open(&self.db)?),
+            other => Ok(other?),
+        }
     }
 }
 
@@ -160,7 +176,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Res {
 }
 
 pub fn grids(ctx: &Ctx) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let units = store.org_units()?;
     if ctx.json {
         return print_json(&units);
@@ -341,7 +357,7 @@ pub fn household_edit(
 }
 
 pub fn household_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let h = store.household(id)?;
     let residents = store.residents_of(id, true)?;
     let visits = store.visits_of(id)?;
@@ -355,7 +371,7 @@ pub fn household_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
 }
 
 pub fn household_list(ctx: &Ctx, grid: Option<String>, care: Option<String>, all: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let filter = HouseholdFilter {
         grid_code: grid,
         care_tier: input::opt_enum("care_tier", care.as_deref())?,
@@ -499,7 +515,7 @@ pub fn resident_edit(ctx: &Ctx, id: &str, name: Option<String>, f: ResidentField
 }
 
 pub fn resident_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let r = store.resident(id)?;
     let moves = store.resident_moves(id)?;
     if ctx.json {
@@ -558,7 +574,7 @@ pub fn resident_move_in(
 // ---- search and visits ----------------------------------------------------------------------
 
 pub fn find(ctx: &Ctx, a: FindArgs) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let hits = store.search(&a.query, a.limit)?;
     if ctx.json {
         return print_json(&hits);
@@ -708,13 +724,13 @@ pub fn patrol_import_gpx(
 }
 
 pub fn patrol_show(ctx: &Ctx, id: &str) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let p = store.patrol(id)?;
     show_patrol(ctx, &store, &p, "")
 }
 
 pub fn patrol_list(ctx: &Ctx, days: u32) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let now = store.now();
     let from = now - Duration::days(i64::from(days.clamp(1, 3660)));
     // The range query leaves `case_ids` empty; the single-patrol read fills it.
@@ -827,7 +843,7 @@ pub fn case_submit(ctx: &Ctx, id: &str) -> Res {
 }
 
 pub fn case_show(ctx: &Ctx, id: &str) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let c = store.case(id)?;
     if ctx.json {
         return print_json(&c);
@@ -837,7 +853,7 @@ pub fn case_show(ctx: &Ctx, id: &str) -> Res {
 }
 
 pub fn case_list(ctx: &Ctx, status: Option<String>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let status: Option<CaseStatus> = input::opt_enum("status", status.as_deref())?;
     let cs = store.list_cases(status)?;
     if ctx.json {
@@ -930,7 +946,7 @@ pub fn task_done(ctx: &Ctx, id: &str, cancel: bool) -> Res {
 }
 
 pub fn tasks(ctx: &Ctx, all: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let ts = store.list_tasks(if all { None } else { Some(TaskStatus::Open) })?;
     if ctx.json {
         return print_json(&ts);
@@ -944,7 +960,7 @@ pub fn tasks(ctx: &Ctx, all: bool) -> Res {
 }
 
 pub fn today(ctx: &Ctx, lat: Option<f64>, lng: Option<f64>, limit: Option<usize>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let position = input::point("position", lat, lng)?;
     let items = store.today(position)?;
     if ctx.json {
@@ -965,7 +981,7 @@ pub fn today(ctx: &Ctx, lat: Option<f64>, lng: Option<f64>, limit: Option<usize>
 // ---- statistics, policy, status -------------------------------------------------------------
 
 pub fn stats(ctx: &Ctx, period: &str, date: Option<String>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let period: Period = input::enum_value("period", period)?;
     let day = day_or_today(&store, "date", date)?;
     let st = store.stats(period, day)?;
@@ -978,7 +994,11 @@ pub fn stats(ctx: &Ctx, period: &str, date: Option<String>) -> Res {
 }
 
 pub fn policy(ctx: &Ctx, set: Option<bool>) -> Res {
-    let store = ctx.open()?;
+    let store = if set.is_some() {
+        ctx.open()?
+    } else {
+        ctx.open_read()?
+    };
     if let Some(yanchi) = set {
         let p = if yanchi {
             VisitPolicy::yanchi()
@@ -999,7 +1019,7 @@ pub fn policy(ctx: &Ctx, set: Option<bool>) -> Res {
 }
 
 pub fn status(ctx: &Ctx) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let settings = store.settings()?;
     let (pending, attention) = store.read(changes::counts)?;
     let households = store.list_households(&HouseholdFilter::default())?;

@@ -609,6 +609,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     use commands as c;
+    if !cli.json {
+        // A write waiting for another program's (an import in the app) says so instead of
+        // hanging silently.
+        gridwalk_core::store::set_busy_observer(Some(std::sync::Arc::new(|waited| {
+            let s = waited.as_secs();
+            if s % 2 == 1 {
+                eprintln!("数据库正忙，等待另一程序写入完成…已等待 {s} 秒 / store busy: waiting for another program's write… {s} s");
+            }
+        })));
+    }
     let ctx = c::Ctx {
         db: cli.db,
         json: cli.json,

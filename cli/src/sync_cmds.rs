@@ -283,7 +283,10 @@ fn shown(field: &str, v: &Value, reveal: bool) -> String {
 }
 
 pub fn conflicts(ctx: &Ctx, cmd: ConflictsCmd) -> Res {
-    let store = open(ctx)?;
+    let store = match cmd {
+        ConflictsCmd::List { .. } => ctx.open_read()?,
+        _ => open(ctx)?,
+    };
     match cmd {
         ConflictsCmd::List { all, reveal } => {
             let list = store.conflicts(!all)?;
@@ -354,8 +357,12 @@ pub fn conflicts(ctx: &Ctx, cmd: ConflictsCmd) -> Res {
 }
 
 pub fn attention(ctx: &Ctx, cmd: Option<AttentionCmd>) -> Res {
-    let store = open(ctx)?;
-    match cmd.unwrap_or(AttentionCmd::List) {
+    let cmd = cmd.unwrap_or(AttentionCmd::List);
+    let store = match cmd {
+        AttentionCmd::List => ctx.open_read()?,
+        _ => open(ctx)?,
+    };
+    match cmd {
         AttentionCmd::List => {
             let items = store.attention()?;
             if ctx.json {

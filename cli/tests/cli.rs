@@ -224,6 +224,34 @@ fn commands_do_not_create_a_store_by_accident() {
 }
 
 #[test]
+fn a_spreadsheet_given_as_the_store_is_left_untouched() {
+    let env = Env::new();
+    let sheet = env.path().join("mine.xlsx");
+    let bytes = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml and the rest of a workbook";
+    std::fs::write(&sheet, bytes).expect("sheet");
+    for args in [
+        &["--json", "status"][..],
+        &["--json", "household", "list"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+            .current_dir(env.path())
+            .env_remove("GRIDWALK_DB")
+            .arg("--db")
+            .arg(&sheet)
+            .args(args)
+            .output()
+            .expect("run gridwalk");
+        assert_eq!(out.status.code(), Some(1));
+        let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+        assert_eq!(err["error"]["kind"], "not_a_store");
+        assert_eq!(err["error"]["code"], "not_sqlite");
+    }
+    assert_eq!(std::fs::read(&sheet).expect("sheet"), bytes);
+    let names: Vec<_> = std::fs::read_dir(env.path()).expect("dir").collect();
+    assert_eq!(names.len(), 1, "nothing renamed or created next to it");
+}
+
+#[test]
 fn gbk_ledger_imports_with_a_row_report() {
     let env = Env::new();
     env.init();
