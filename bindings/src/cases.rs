@@ -38,6 +38,24 @@ impl From<PhotoOwner> for CoreOwner {
     }
 }
 
+/// The worker's finding when verifying a case on site (核查).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VerificationVerdict {
+    /// The problem is fixed (核查通过).
+    Verified,
+    /// The problem is not fixed (核查未通过): the note must say why.
+    Rejected,
+}
+
+impl From<VerificationVerdict> for core::cases::VerificationVerdict {
+    fn from(v: VerificationVerdict) -> Self {
+        match v {
+            VerificationVerdict::Verified => core::cases::VerificationVerdict::Verified,
+            VerificationVerdict::Rejected => core::cases::VerificationVerdict::Rejected,
+        }
+    }
+}
+
 /// A photo attached to a record.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PhotoMeta {
@@ -223,6 +241,27 @@ impl GridwalkStore {
     pub fn submit_case(&self, id: String) -> Result<Case> {
         let store = self.store()?;
         let c = store.submit_case(&id)?;
+        Ok(Case::from_core(c, &store))
+    }
+
+    /// Verifies a case on site (任务核查) when a `VerifyCase` task (or the daily list) asks for
+    /// it: the verdict, a note (required for `Rejected`: `Validation(field = "note",
+    /// code = Required)`) and after-photos of the fix as the camera's bytes (through the photo
+    /// pipeline; a bad one is `Validation(field = "after_photos[i]")`). Queues the
+    /// verification for the server, marks the local verification task done and adds the line
+    /// to the case's timeline, all or nothing. The case's status follows at the next sync.
+    /// `InvalidState` unless the case awaits verification, or while an earlier verification
+    /// of it waits to sync.
+    #[uniffi::method(default(note = None, after_photos = []))]
+    pub fn verify_case(
+        &self,
+        case_id: String,
+        verdict: VerificationVerdict,
+        note: Option<String>,
+        after_photos: Vec<Vec<u8>>,
+    ) -> Result<Case> {
+        let store = self.store()?;
+        let c = store.verify_case(&case_id, verdict.into(), note.as_deref(), &after_photos)?;
         Ok(Case::from_core(c, &store))
     }
 

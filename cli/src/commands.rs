@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
+use gridwalk_core::cases::VerificationVerdict;
 use gridwalk_core::changes;
 use gridwalk_core::geometry::{self, Boundary};
 use gridwalk_core::households::HouseholdFilter;
@@ -838,6 +839,44 @@ pub fn case_submit(ctx: &Ctx, id: &str) -> Res {
         "已上报 / submitted: {} · {}，等待同步到平台 / waiting to sync",
         output::case_type_label(&c.type_code),
         c.status.label_zh()
+    );
+    Ok(())
+}
+
+pub fn case_verify(
+    ctx: &Ctx,
+    id: &str,
+    ok: bool,
+    note: Option<String>,
+    photos: Vec<PathBuf>,
+) -> Res {
+    let store = ctx.open()?;
+    for p in &photos {
+        if !p.is_file() {
+            return Err(CliError::file(
+                p,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+    }
+    let verdict = if ok {
+        VerificationVerdict::Verified
+    } else {
+        VerificationVerdict::Rejected
+    };
+    let files: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
+    let c = store.verify_case_files(id, verdict, note.as_deref(), &files)?;
+    if ctx.json {
+        return print_json(&c);
+    }
+    let (zh, en) = match verdict {
+        VerificationVerdict::Verified => ("核查通过", "verified"),
+        VerificationVerdict::Rejected => ("核查不通过", "rejected"),
+    };
+    outln!(
+        "已记录现场核查 / verification recorded: {zh} / {en} · 照片 photos {}
+同步后平台更新事件状态 / the case's status follows at the next sync",
+        files.len()
     );
     Ok(())
 }

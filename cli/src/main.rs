@@ -482,6 +482,23 @@ enum CaseCmd {
         /// 事件编号 / case id
         id: String,
     },
+    /// 现场核查：通过（--ok）或不通过（--reject，须 --note 说明原因）/ verify a case on site
+    Verify {
+        /// 事件编号 / case id
+        id: String,
+        /// 核查通过：问题已整改 / verified: the problem is fixed
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        ok: bool,
+        /// 核查不通过：问题仍在（须 --note）/ rejected: not fixed (needs --note)
+        #[arg(long)]
+        reject: bool,
+        /// 核查情况（不通过时必填）/ what you found (required with --reject)
+        #[arg(long)]
+        note: Option<String>,
+        /// 整改后现场照片（可多次）/ after-photo of the site (repeatable)
+        #[arg(long, value_name = "FILE")]
+        photo: Vec<PathBuf>,
+    },
     /// 查看事件和处理过程 / show a case and its timeline
     Show {
         /// 事件编号 / case id
@@ -705,6 +722,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             ),
             CaseCmd::Photo { id, file } => c::case_photo(&ctx, &id, &file),
             CaseCmd::Submit { id } => c::case_submit(&ctx, &id),
+            CaseCmd::Verify {
+                id,
+                ok,
+                reject: _,
+                note,
+                photo,
+            } => c::case_verify(&ctx, &id, ok, note, photo),
             CaseCmd::Show { id } => c::case_show(&ctx, &id),
             CaseCmd::List { status } => c::case_list(&ctx, status),
             CaseCmd::Types => c::case_types(&ctx),

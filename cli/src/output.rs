@@ -676,12 +676,13 @@ pub fn print_case(c: &Case, s: &Settings) {
     outln!("{}", kv_table(rows));
     if !c.events.is_empty() {
         outln!("\n处理过程 / timeline");
-        let mut t = table(&["时间\ntime", "事项\nevent", "状态\nstatus"]);
+        let mut t = table(&["时间\ntime", "事项\nevent", "状态\nstatus", "说明\nnote"]);
         for e in &c.events {
             t.add_row(vec![
                 local_dt(s, e.at),
                 e.kind.label_zh().into(),
                 e.status.map(|s| s.label_zh()).unwrap_or("").into(),
+                clip(e.note.as_deref().unwrap_or(""), 40),
             ]);
         }
         outln!("{t}");

@@ -390,6 +390,22 @@ fn patrol_with_a_case_and_a_photo() {
     let out = env.run(&["case", "submit", &cid]);
     assert_eq!(out.status.code(), Some(1));
 
+    // On-site verification: a rejection needs a reason; only a case sent back for
+    // verification can be verified.
+    let out = env.run(&["--json", "case", "verify", &cid, "--reject"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(
+        (&err["error"]["field"], &err["error"]["code"]),
+        (&Value::from("note"), &Value::from("required"))
+    );
+    let out = env.run(&["--json", "case", "verify", &cid, "--ok", "--photo", photo]);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["kind"], "invalid_state");
+    let out = env.run(&["case", "verify", &cid]);
+    assert_eq!(out.status.code(), Some(2), "--ok or --reject is required");
+
     let stopped = env.json(&["patrol", "stop", "--notes", "早巡"]);
     assert_eq!(stopped["patrol"]["case_ids"][0], cid.as_str());
     assert_eq!(stopped["patrol"]["point_count"], 1);

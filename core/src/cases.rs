@@ -117,7 +117,7 @@ pub(crate) fn add_event(
     Ok(())
 }
 
-fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
+pub(crate) fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
     let payload = json!({
         "case_id": e.case_id, "kind": e.kind.as_str(), "at": ms(e.at),
         "status": e.status.map(|s| s.as_str()), "note": e.note,
@@ -208,6 +208,18 @@ fn draft(ctx: &mut Tx<'_>, input: &CaseInput) -> Result<Case> {
     get(ctx.tx, &id)
 }
 
+/// The note of a verification: trimmed, at most 2000 characters, required for a rejection.
+fn verification_note(verdict: VerificationVerdict, note: Option<&str>) -> Result<Option<String>> {
+    let note = validate::optional_text(note);
+    if let Some(n) = &note {
+        validate::max_chars("note", n, 2000)?;
+    }
+    if verdict == VerificationVerdict::Rejected && note.is_none() {
+        return Err(Error::invalid("note", Code::Required));
+    }
+    Ok(note)
+}
+
 fn require_draft(c: &Case, action: &'static str) -> Result<()> {
     if c.status != CaseStatus::Draft {
         return Err(Error::InvalidState {
@@ -232,7 +244,181 @@ fn case_payload(c: &Case) -> serde_json::Value {
     })
 }
 
+/// The worker's finding on site (核查): the fix is there, or it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationVerdict {
+    /// The problem is fixed (核查通过).
+    Verified,
+    /// The problem is not fixed (核查未通过): a note must say why; the case goes back to its
+    /// handlers.
+    Rejected,
+}
+
+impl VerificationVerdict {
+    /// The case status the server moves the case to.
+    pub fn status(self) -> CaseStatus {
+        match self {
+            VerificationVerdict::Verified => CaseStatus::Verified,
+            VerificationVerdict::Rejected => CaseStatus::Rejected,
+        }
+    }
+}
+
+/// Whether a verification of this case is queued or was refused and waits for the worker:
+/// a second one must not be queued behind it.
+pub(crate) fn verification_unsent(conn: &Connection, case_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM outbox WHERE entity = 'case_event' AND state IN ('pending', 'attention')
+               AND json_extract(payload, '$.case_id') = ?1
+               AND json_extract(payload, '$.kind') = 'verification'",
+        )?
+        .exists([case_id])?)
+}
+
+/// Writes a verification: after-photos, the `verification` event the server acts on, and the
+/// local verification tasks marked done. One transaction: all of it or nothing.
+fn verify(
+    ctx: &mut Tx<'_>,
+    dir: &Path,
+    case_id: &str,
+    verdict: VerificationVerdict,
+    note: Option<String>,
+    photos: &[photos::Processed],
+) -> Result<Case> {
+    let c = get(ctx.tx, case_id)?;
+    if c.status != CaseStatus::VerificationRequested {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: case_id.to_string(),
+            state: c.status.as_str().into(),
+            action: "verify",
+        });
+    }
+    if verification_unsent(ctx.tx, case_id)? {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: case_id.to_string(),
+            state: "verification_unsent".into(),
+            action: "verify again",
+        });
+    }
+    let owner = PhotoOwner::Verification(case_id.to_string());
+    for (i, p) in photos.iter().enumerate() {
+        photos::store_processed(ctx, dir, &owner, p).map_err(|e| photo_field(e, i))?;
+    }
+    let hlc = ctx.tick();
+    let event = CaseEvent {
+        id: new_id(),
+        case_id: case_id.to_string(),
+        kind: CaseEventKind::Verification,
+        at: ctx.now,
+        status: Some(verdict.status()),
+        note,
+    };
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO case_events (id, case_id, kind, at, status, note, hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            event.id,
+            case_id,
+            event.kind,
+            ms(event.at),
+            event.status,
+            event.note,
+            hlc
+        ])?;
+    ship_event(ctx, &event, &hlc)?;
+    // The server completes the open verify_case tasks when it applies the verification
+    // (docs/protocol.md), so the device only mirrors that: no task change is queued, and a
+    // verification the server refuses never leaves a task done there.
+    ctx.tx.execute(
+        "UPDATE tasks SET status = 'done', completed_at = ?2
+         WHERE kind = 'verify_case' AND target_kind = 'case' AND target_id = ?1
+           AND status = 'open'",
+        params![case_id, ms(ctx.now)],
+    )?;
+    get(ctx.tx, case_id)
+}
+
+/// A validation error of the i-th photo names it: `after_photos[i]`.
+fn photo_field(e: Error, i: usize) -> Error {
+    match e {
+        Error::Validation(mut v) if v.field == photos::FIELD => {
+            v.field = format!("after_photos[{i}]");
+            Error::Validation(v)
+        }
+        other => other,
+    }
+}
+
 impl Store {
+    /// Verifies a case on site (任务核查): the worker's verdict, a note (required for a
+    /// rejection: what is still wrong) and after-photos of the fix (`verification` photos,
+    /// through the photo pipeline). Queues the `case_event` of kind `verification` the server
+    /// applies (`verify` or `reject`), marks the local `verify_case` task(s) of the case done,
+    /// and adds the line to the case's timeline — all in one transaction, so a photo that
+    /// cannot be read leaves nothing behind. The case's status stays the server's until the
+    /// next sync brings it back.
+    ///
+    /// Refused with `InvalidState` unless the case awaits verification, and while an earlier
+    /// verification of it has not reached the server.
+    pub fn verify_case(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<&str>,
+        after_photos: &[Vec<u8>],
+    ) -> Result<Case> {
+        let note = verification_note(verdict, note)?;
+        let processed = after_photos
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                self.process_photo(b, Some(self.now()))
+                    .map_err(|e| photo_field(e, i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.finish_verification(case_id, verdict, note, &processed)
+    }
+
+    /// [`Store::verify_case`] with after-photos from files (the CLI; a shell that saved the
+    /// camera's output). A file's modification time stands in for a missing capture time.
+    pub fn verify_case_files(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<&str>,
+        after_photos: &[&Path],
+    ) -> Result<Case> {
+        let note = verification_note(verdict, note)?;
+        let processed = after_photos
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.process_photo_file(f).map_err(|e| photo_field(e, i)))
+            .collect::<Result<Vec<_>>>()?;
+        self.finish_verification(case_id, verdict, note, &processed)
+    }
+
+    fn finish_verification(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<String>,
+        processed: &[photos::Processed],
+    ) -> Result<Case> {
+        let dir = self.photo_dir().to_path_buf();
+        let c = self.write(|ctx| verify(ctx, &dir, case_id, verdict, note, processed))?;
+        if !processed.is_empty() {
+            self.warn_if_over_quota();
+        }
+        tracing::info!(case = %case_id, ?verdict, "case verified on site");
+        Ok(c)
+    }
+
     /// Starts a draft case. Nothing is required yet but a valid type and grid: a worker in a
     /// stairwell saves first and completes later.
     pub fn draft_case(&self, input: &CaseInput) -> Result<Case> {

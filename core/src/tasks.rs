@@ -418,11 +418,16 @@ pub fn compute_today(
     }
     items.extend(due_visits.into_values().map(|(_, i)| i));
 
-    // 3. Cases waiting for on-site verification (unless a task already lists them).
+    // 3. Cases waiting for on-site verification (unless a task already lists them, or the
+    //    worker verified them and the verification waits to sync).
     {
         let mut stmt = conn.prepare_cached(
             "SELECT id, type_code, urgency, lat, lng, address, updated_at FROM cases
-             WHERE status = 'verification_requested'",
+             WHERE status = 'verification_requested'
+               AND NOT EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.entity = 'case_event' AND o.state IN ('pending', 'attention')
+                     AND json_extract(o.payload, '$.case_id') = cases.id
+                     AND json_extract(o.payload, '$.kind') = 'verification')",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {

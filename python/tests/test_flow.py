@@ -212,6 +212,41 @@ def test_case_with_photo_is_drafted_and_submitted(store):
     assert len(store.list_cases(gw.CaseStatus.SUBMITTED)) == 1
 
 
+def test_verification_needs_a_case_awaiting_it_and_a_reason_to_reject(store):
+    draft = store.draft_case(
+        gw.CaseInput(type_code="0301", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="垃圾堆放", address="3栋北侧")
+    )
+    sent = store.submit_case(draft.id)
+    with pytest.raises(gw.GridwalkError.Validation) as no_reason:
+        store.verify_case(sent.id, gw.VerificationVerdict.REJECTED)
+    assert (no_reason.value.field, no_reason.value.code) == ("note", gw.ValidationCode.REQUIRED)
+    # Only a case the server sent back for verification (after the next sync) can be verified.
+    with pytest.raises(gw.GridwalkError.InvalidState) as not_yet:
+        store.verify_case(sent.id, gw.VerificationVerdict.VERIFIED, "已清运", [png()])
+    assert (not_yet.value.state, not_yet.value.action) == ("submitted", "verify")
+    assert store.photos_of(gw.PhotoOwner.VERIFICATION(id=sent.id)) == []
+
+
+def test_a_file_that_is_not_a_store_is_left_alone_and_a_store_reads_read_only(tmp_path: Path):
+    sheet = tmp_path / "台账.xlsx"
+    sheet.write_bytes(b"PK\x03\x04[Content_Types].xml not a database")
+    with pytest.raises(gw.GridwalkError.NotAStore) as refused:
+        gw.GridwalkStore.open(str(sheet))
+    assert refused.value.reason == "not_sqlite"
+    assert sheet.read_bytes() == b"PK\x03\x04[Content_Types].xml not a database"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["台账.xlsx"]
+
+    path = str(tmp_path / "work.db")
+    writer = gw.GridwalkStore.open(path)
+    writer.upsert_org_units([gw.OrgUnit(code=GRID, name="幸福社区第1网格", level=gw.GridLevel.GRID, is_mine=True)])
+    writer.close_store()
+    reader = gw.GridwalkStore.open_read_only(path)
+    assert [g.code for g in reader.my_grids()] == [GRID]
+    with pytest.raises(gw.GridwalkError.ReadOnly):
+        reader.upsert_org_units([gw.OrgUnit(code="x", name="x", level=gw.GridLevel.GRID)])
+    reader.close_store()
+
+
 def test_today_list_holds_task_and_patrol_quota(store):
     h = household(store)
     task = store.add_task(
