@@ -1,9 +1,11 @@
 //! Cases (事件) and photos on `GridwalkStore`.
 //!
-//! A case is a draft on the phone until the worker submits it; photos go through the core's
-//! pipeline (decoded, turned upright, downscaled, re-encoded as JPEG without EXIF) before
-//! anything is stored, so the app hands over the camera's bytes as they are. JPEG and PNG are
-//! read; anything else fails with `Validation(field = "photo", code = UnsupportedFormat)`.
+//! A case is a draft on the phone until the worker submits (or discards) it; once the server
+//! sends it back for on-site verification, the worker verifies it here. Photos go through the
+//! core's pipeline (decoded, turned upright, downscaled, re-encoded as JPEG without EXIF)
+//! before anything is stored, so the app hands over the camera's bytes as they are. JPEG and
+//! PNG are read; anything else fails with `Validation(field = "photo", code =
+//! UnsupportedFormat)`.
 
 use gridwalk_core as core;
 use gridwalk_core::photos::PhotoOwner as CoreOwner;
@@ -229,7 +231,23 @@ impl GridwalkStore {
         Ok(Case::from_core(c, &store))
     }
 
-    /// Replaces the content of a draft (`InvalidState` once submitted).
+    /// Starts a draft case together with its photos (the camera's bytes), all or nothing: a
+    /// photo that cannot be read (`Validation(field = "photos[i]")`) leaves no draft behind.
+    /// Without a location the draft takes the GPS position of its first photo that has one.
+    pub fn draft_case_with_photos(&self, input: CaseInput, photos: Vec<Vec<u8>>) -> Result<Case> {
+        let store = self.store()?;
+        let c = store.draft_case_with_photos(&input.into(), &photos)?;
+        Ok(Case::from_core(c, &store))
+    }
+
+    /// Throws a draft away with its photos and their files. A draft never left the phone, so
+    /// nothing is sent; `InvalidState` once submitted.
+    pub fn discard_draft(&self, id: String) -> Result<()> {
+        Ok(self.store()?.discard_draft(&id)?)
+    }
+
+    /// Replaces the content of a draft (`InvalidState` once submitted). Without a location
+    /// the draft keeps (or takes) the GPS position of its first photo that has one.
     pub fn update_draft(&self, id: String, input: CaseInput) -> Result<Case> {
         let store = self.store()?;
         let c = store.update_draft(&id, &input.into())?;

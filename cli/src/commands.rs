@@ -777,20 +777,22 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
         }
     }
     let patrol = store.active_patrol()?;
-    let c = store.draft_case(&CaseInput {
-        type_code: a.type_code,
-        urgency,
-        description: a.desc,
-        location,
-        address: a.address,
-        grid_code: grid,
-        household_id: a.household,
-        patrol_id: patrol.as_ref().map(|p| p.id.clone()),
-    })?;
-    for p in &a.photos {
-        store.attach_photo(&c.id, p)?;
-    }
-    let c = store.case(&c.id)?;
+    // The draft and its photos are saved together or not at all: a photo that cannot be read
+    // leaves no draft behind.
+    let files: Vec<&Path> = a.photos.iter().map(PathBuf::as_path).collect();
+    let c = store.draft_case_with_photo_files(
+        &CaseInput {
+            type_code: a.type_code,
+            urgency,
+            description: a.desc,
+            location,
+            address: a.address,
+            grid_code: grid,
+            household_id: a.household,
+            patrol_id: patrol.as_ref().map(|p| p.id.clone()),
+        },
+        &files,
+    )?;
     if ctx.json {
         return print_json(&c);
     }
@@ -804,7 +806,75 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
     if patrol.is_some() {
         outln!("已关联进行中的巡查 / linked to the running patrol");
     }
+    if a.lat.is_none() && c.location.is_some() {
+        outln!("位置取自照片定位 / location taken from the photo's GPS");
+    }
     outln!("上报 / submit: gridwalk case submit {}", c.id);
+    Ok(())
+}
+
+/// What `case edit` may change; absent fields keep the draft's value.
+pub struct CaseEdit {
+    pub type_code: Option<String>,
+    pub urgency: Option<String>,
+    pub desc: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub clear_location: bool,
+    pub address: Option<String>,
+    pub household: Option<String>,
+}
+
+pub fn case_edit(ctx: &Ctx, id: &str, e: CaseEdit) -> Res {
+    let store = ctx.open()?;
+    let c = store.case(id)?;
+    let location = match input::point("location", e.lat, e.lng)? {
+        Some(p) => Some(p),
+        None if e.clear_location => None,
+        None => c.location,
+    };
+    let urgency = match e.urgency {
+        Some(u) => input::enum_value("urgency", &u)?,
+        None => c.urgency,
+    };
+    let c = store.update_draft(
+        id,
+        &CaseInput {
+            type_code: e.type_code.unwrap_or(c.type_code),
+            urgency,
+            description: e.desc.unwrap_or(c.description),
+            location,
+            address: e.address.or(c.address),
+            grid_code: c.grid_code,
+            household_id: e.household.or(c.household_id),
+            patrol_id: c.patrol_id,
+        },
+    )?;
+    if ctx.json {
+        return print_json(&c);
+    }
+    outln!(
+        "已修改草稿 / draft updated: {} · {}\n编号 id: {}",
+        output::case_type_label(&c.type_code),
+        c.urgency.label_zh(),
+        c.id
+    );
+    Ok(())
+}
+
+pub fn case_discard(ctx: &Ctx, id: &str, yes: bool) -> Res {
+    if !yes {
+        return Err(CliError::state(
+            "删除草稿需要 --yes 确认（草稿及其照片将被删除）",
+            "discarding a draft needs --yes (the draft and its photos are deleted)",
+        ));
+    }
+    let store = ctx.open()?;
+    store.discard_draft(id)?;
+    if ctx.json {
+        return print_json(&json!({"id": id, "discarded": true}));
+    }
+    outln!("已删除草稿及其照片 / draft and its photos discarded: {id}");
     Ok(())
 }
 

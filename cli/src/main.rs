@@ -442,7 +442,8 @@ enum PatrolCmd {
 
 #[derive(Subcommand, Debug)]
 enum CaseCmd {
-    /// 新建事件草稿（巡查中会自动关联）/ draft a case (linked to the running patrol, if any)
+    /// 新建事件草稿（巡查中会自动关联；照片带定位时无须 --lat/--lng）/ draft a case (linked to the running patrol; a photo's GPS gives the place)
+    #[command(visible_alias = "new")]
     Draft {
         /// 事件类型编码，见 `case types` / sub-type code, see `case types` (e.g. 0203)
         #[arg(long = "type", value_name = "CODE")]
@@ -469,6 +470,41 @@ enum CaseCmd {
         /// 现场照片（可多次）/ photo file (repeatable)
         #[arg(long, value_name = "FILE")]
         photo: Vec<PathBuf>,
+    },
+    /// 修改草稿（只改给出的项）/ edit a draft (only the fields given)
+    Edit {
+        /// 事件编号 / case id
+        id: String,
+        /// 事件类型编码 / sub-type code
+        #[arg(long = "type", value_name = "CODE")]
+        type_code: Option<String>,
+        /// 紧急程度 / urgency
+        #[arg(long)]
+        urgency: Option<String>,
+        /// 问题描述 / description
+        #[arg(long)]
+        desc: Option<String>,
+        #[arg(long, allow_negative_numbers = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_negative_numbers = true)]
+        lng: Option<f64>,
+        /// 清除位置（有带定位的照片时改用照片位置）/ clear the location (a photo's GPS is used if there is one)
+        #[arg(long, conflicts_with_all = ["lat", "lng"])]
+        clear_location: bool,
+        /// 位置描述 / address or place
+        #[arg(long)]
+        address: Option<String>,
+        /// 相关住户 / related household id
+        #[arg(long, value_name = "ID")]
+        household: Option<String>,
+    },
+    /// 删除草稿及其照片（草稿从未上传，不会同步）/ discard a draft and its photos (nothing syncs)
+    Discard {
+        /// 事件编号 / case id
+        id: String,
+        /// 确认删除 / confirm
+        #[arg(long)]
+        yes: bool,
     },
     /// 给草稿添加照片 / attach a photo to a draft
     Photo {
@@ -720,6 +756,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     photos: photo,
                 },
             ),
+            CaseCmd::Edit {
+                id,
+                type_code,
+                urgency,
+                desc,
+                lat,
+                lng,
+                clear_location,
+                address,
+                household,
+            } => c::case_edit(
+                &ctx,
+                &id,
+                c::CaseEdit {
+                    type_code,
+                    urgency,
+                    desc,
+                    lat,
+                    lng,
+                    clear_location,
+                    address,
+                    household,
+                },
+            ),
+            CaseCmd::Discard { id, yes } => c::case_discard(&ctx, &id, yes),
             CaseCmd::Photo { id, file } => c::case_photo(&ctx, &id, &file),
             CaseCmd::Submit { id } => c::case_submit(&ctx, &id),
             CaseCmd::Verify {

@@ -421,6 +421,73 @@ fn patrol_with_a_case_and_a_photo() {
 }
 
 #[test]
+fn a_draft_is_made_with_its_photos_or_not_at_all_edited_and_discarded() {
+    let env = Env::new();
+    env.init();
+    const PNG_1X1: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\nIDATx\x9cc\0\x01\0\0\x05\0\x01\r\n-\xb4\0\0\0\0IEND\xaeB`\x82";
+    let good = env.path().join("good.png");
+    std::fs::write(&good, PNG_1X1).expect("photo");
+    let bad = env.path().join("bad.gif");
+    std::fs::write(&bad, b"GIF89a\x01\0\x01\0").expect("gif");
+    let (good, bad) = (good.to_str().expect("path"), bad.to_str().expect("path"));
+
+    let args = |photos: &[&str]| {
+        let mut a = vec![
+            "--json",
+            "case",
+            "new",
+            "--type",
+            "0301",
+            "--desc",
+            "垃圾堆放",
+            "--address",
+            "3栋北侧",
+        ];
+        for p in photos {
+            a.extend_from_slice(&["--photo", p]);
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| env.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(&[good, bad]));
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["field"], "photos[1]");
+    assert_eq!(
+        env.json(&["case", "list"]).as_array().map(Vec::len),
+        Some(0)
+    );
+
+    let out = run(args(&[good]));
+    assert!(out.status.success());
+    let c: Value = serde_json::from_slice(&out.stdout).expect("case");
+    let cid = c["id"].as_str().expect("id").to_string();
+    assert_eq!(c["photos"].as_array().map(Vec::len), Some(1));
+
+    let c = env.json(&[
+        "case",
+        "edit",
+        &cid,
+        "--desc",
+        "垃圾堆放，有异味",
+        "--urgency",
+        "紧急",
+    ]);
+    assert_eq!(c["description"], "垃圾堆放，有异味");
+    assert_eq!(c["urgency"], "urgent");
+    assert_eq!(c["address"], "3栋北侧");
+
+    let out = env.run(&["case", "discard", &cid]);
+    assert_eq!(out.status.code(), Some(1), "needs --yes");
+    env.ok(&["case", "discard", &cid, "--yes"]);
+    let out = env.run(&["--json", "case", "show", &cid]);
+    assert_eq!(out.status.code(), Some(1));
+    let photos = env.path().join("data").join("device.db.photos");
+    let left = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "the draft's photo files are gone");
+}
+
+#[test]
 fn demo_walks_through_a_day() {
     let env = Env::new();
     let dir = env.path().join("demo");

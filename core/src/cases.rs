@@ -3,7 +3,16 @@
 //!
 //! On the device a case is a draft until the worker submits it; after that its status only
 //! changes when the server's state machine says so (sync writes those as timeline events).
-//! Every step is kept in a local timeline. Category codes are stable: two digits for the six
+//! Every step is kept in a local timeline.
+//!
+//! Drafts: a draft without a location takes the GPS position of its first photo that has one
+//! (the camera knew where the worker stood, and a draft without a place cannot be submitted);
+//! a draft made with photos is saved whole or not at all; a draft can be edited and discarded
+//! (it never left the phone, so discarding sends nothing and removes its photo files).
+//!
+//! Verification (任务核查): when the server sends a case back for on-site verification, the
+//! worker's verdict, note and after-photos become the `verification` case event the server
+//! applies ([`Store::verify_case`]). Category codes are stable: two digits for the six
 //! top-level categories of the domain, two more for the sub-type (documented in
 //! `docs/case-categories.md`). Photos go through the pipeline in `photos.rs` (decoded,
 //! oriented, downscaled, re-encoded without EXIF, stored under their SHA-256 atomically);
@@ -306,7 +315,8 @@ fn verify(
     }
     let owner = PhotoOwner::Verification(case_id.to_string());
     for (i, p) in photos.iter().enumerate() {
-        photos::store_processed(ctx, dir, &owner, p).map_err(|e| photo_field(e, i))?;
+        photos::store_processed(ctx, dir, &owner, p)
+            .map_err(|e| photo_field(e, "after_photos", i))?;
     }
     let hlc = ctx.tick();
     let event = CaseEvent {
@@ -344,15 +354,84 @@ fn verify(
     get(ctx.tx, case_id)
 }
 
-/// A validation error of the i-th photo names it: `after_photos[i]`.
-fn photo_field(e: Error, i: usize) -> Error {
+/// A validation error of the i-th photo of a list names it: `<list>[i]`.
+fn photo_field(e: Error, list: &str, i: usize) -> Error {
     match e {
         Error::Validation(mut v) if v.field == photos::FIELD => {
-            v.field = format!("after_photos[{i}]");
+            v.field = format!("{list}[{i}]");
             Error::Validation(v)
         }
         other => other,
     }
+}
+
+/// Gives a draft without a location the GPS position of a photo just attached to it (the
+/// camera knew where the worker stood; a draft without a place cannot be submitted).
+pub(crate) fn locate_from_photo(ctx: &mut Tx<'_>, case_id: &str, at: GeoPoint) -> Result<()> {
+    let row: Option<(String, Option<f64>)> = ctx
+        .tx
+        .prepare_cached("SELECT grid_code, lat FROM cases WHERE id = ?1 AND status = 'draft'")?
+        .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((grid, None)) = row else {
+        return Ok(());
+    };
+    let outside = org::outside_grid(ctx, &grid, Some(at))?;
+    ctx.tx.execute(
+        "UPDATE cases SET lat = ?2, lng = ?3, outside_grid = ?4 WHERE id = ?1",
+        params![case_id, at.lat, at.lng, outside],
+    )?;
+    Ok(())
+}
+
+/// The GPS position of a draft's first photo that has one.
+fn first_photo_location(conn: &Connection, case_id: &str) -> Result<Option<GeoPoint>> {
+    Ok(photos_of(conn, "case", case_id)?
+        .into_iter()
+        .find_map(|p| p.location))
+}
+
+/// Removes a draft that never left the phone: its row, timeline and photo rows; returns the
+/// photo files no other row names (deleted by the caller after the commit).
+fn discard(ctx: &mut Tx<'_>, id: &str) -> Result<Vec<String>> {
+    let c = get(ctx.tx, id)?;
+    require_draft(&c, "discard")?;
+    // A draft ships nothing until it is submitted; anything queued means it is not a draft.
+    let queued = ctx
+        .tx
+        .prepare_cached("SELECT 1 FROM outbox WHERE entity_id = ?1")?
+        .exists([id])?;
+    if queued {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: id.to_string(),
+            state: "queued".into(),
+            action: "discard",
+        });
+    }
+    let mut names = Vec::new();
+    for p in &c.photos {
+        names.push(p.file_name.clone());
+        names.extend(p.thumb_file.clone());
+    }
+    ctx.tx.execute(
+        "DELETE FROM photos WHERE owner_kind = 'case' AND owner_id = ?1",
+        [id],
+    )?;
+    ctx.tx
+        .execute("DELETE FROM case_events WHERE case_id = ?1", [id])?;
+    ctx.tx.execute("DELETE FROM cases WHERE id = ?1", [id])?;
+    let mut unused = Vec::new();
+    for name in names {
+        let named = ctx
+            .tx
+            .prepare_cached("SELECT 1 FROM photos WHERE file_name = ?1 OR thumb_file = ?1 LIMIT 1")?
+            .exists([&name])?;
+        if !named && !unused.contains(&name) {
+            unused.push(name);
+        }
+    }
+    Ok(unused)
 }
 
 impl Store {
@@ -379,7 +458,7 @@ impl Store {
             .enumerate()
             .map(|(i, b)| {
                 self.process_photo(b, Some(self.now()))
-                    .map_err(|e| photo_field(e, i))
+                    .map_err(|e| photo_field(e, "after_photos", i))
             })
             .collect::<Result<Vec<_>>>()?;
         self.finish_verification(case_id, verdict, note, &processed)
@@ -398,7 +477,10 @@ impl Store {
         let processed = after_photos
             .iter()
             .enumerate()
-            .map(|(i, f)| self.process_photo_file(f).map_err(|e| photo_field(e, i)))
+            .map(|(i, f)| {
+                self.process_photo_file(f)
+                    .map_err(|e| photo_field(e, "after_photos", i))
+            })
             .collect::<Result<Vec<_>>>()?;
         self.finish_verification(case_id, verdict, note, &processed)
     }
@@ -420,18 +502,89 @@ impl Store {
     }
 
     /// Starts a draft case. Nothing is required yet but a valid type and grid: a worker in a
-    /// stairwell saves first and completes later.
+    /// stairwell saves first and completes later. A photo attached later gives a draft
+    /// without a location the photo's GPS position.
     pub fn draft_case(&self, input: &CaseInput) -> Result<Case> {
         self.write(|ctx| draft(ctx, input))
     }
 
-    /// Replaces the content of a draft.
+    /// Starts a draft case with its photos (the camera's bytes), all or nothing: the photos go
+    /// through the pipeline first, and a photo that cannot be read (field `photos[i]`) leaves
+    /// no draft behind. Without a location the draft takes the GPS position of its first
+    /// photo that has one.
+    pub fn draft_case_with_photos(&self, input: &CaseInput, photos: &[Vec<u8>]) -> Result<Case> {
+        let processed = photos
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                self.process_photo(b, Some(self.now()))
+                    .map_err(|e| photo_field(e, "photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.draft_processed(input, &processed)
+    }
+
+    /// [`Store::draft_case_with_photos`] with photo files (the CLI's `case new --photo`).
+    pub fn draft_case_with_photo_files(&self, input: &CaseInput, files: &[&Path]) -> Result<Case> {
+        let processed = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                self.process_photo_file(f)
+                    .map_err(|e| photo_field(e, "photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.draft_processed(input, &processed)
+    }
+
+    fn draft_processed(&self, input: &CaseInput, processed: &[photos::Processed]) -> Result<Case> {
+        let dir = self.photo_dir().to_path_buf();
+        let c = self.write(|ctx| {
+            let c = draft(ctx, input)?;
+            let owner = PhotoOwner::Case(c.id.clone());
+            for (i, p) in processed.iter().enumerate() {
+                photos::store_processed(ctx, &dir, &owner, p)
+                    .map_err(|e| photo_field(e, "photos", i))?;
+            }
+            get(ctx.tx, &c.id)
+        })?;
+        if !processed.is_empty() {
+            self.warn_if_over_quota();
+        }
+        Ok(c)
+    }
+
+    /// Throws a draft away: the case, its local timeline, its photo records and the photo
+    /// files no other record uses. A draft never left the phone (drafts ship when they are
+    /// submitted), so nothing is sent and nothing the server knows is lost; a submitted case
+    /// is refused (`InvalidState`). Files go after the commit; a kill in between leaves files
+    /// no row names, which the next open sweeps.
+    pub fn discard_draft(&self, id: &str) -> Result<()> {
+        let dir = self.photo_dir().to_path_buf();
+        let unused = self.write(|ctx| discard(ctx, id))?;
+        for name in &unused {
+            match std::fs::remove_file(dir.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, "photo file of a discarded draft not removed"),
+            }
+        }
+        tracing::info!(case = %id, files = unused.len(), "draft discarded");
+        Ok(())
+    }
+
+    /// Replaces the content of a draft. Without a location the draft keeps (or takes) the GPS
+    /// position of its first photo that has one.
     pub fn update_draft(&self, id: &str, input: &CaseInput) -> Result<Case> {
         self.write(|ctx| {
             let old = get(ctx.tx, id)?;
             require_draft(&old, "edit")?;
             let c = clean(ctx, input)?;
-            let outside = org::outside_grid(ctx, &input.grid_code, input.location)?;
+            let location = match input.location {
+                Some(p) => Some(p),
+                None => first_photo_location(ctx.tx, id)?,
+            };
+            let outside = org::outside_grid(ctx, &input.grid_code, location)?;
             let hlc = ctx.tick();
             ctx.tx.execute(
                 &format!(
@@ -447,8 +600,8 @@ impl Store {
                     c.type_code,
                     input.urgency,
                     c.description,
-                    input.location.map(|p| p.lat),
-                    input.location.map(|p| p.lng),
+                    location.map(|p| p.lat),
+                    location.map(|p| p.lng),
                     c.address,
                     input.grid_code.trim(),
                     outside,

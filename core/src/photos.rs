@@ -828,6 +828,10 @@ fn insert(
         ship(ctx, &meta, &hlc)?;
     } else {
         crate::cases::add_event(ctx, owner.id(), CaseEventKind::PhotoAdded, None, false)?;
+        // A draft without a location takes the first photo's GPS position.
+        if let Some(at) = meta.location {
+            crate::cases::locate_from_photo(ctx, owner.id(), at)?;
+        }
     }
     Ok(meta)
 }

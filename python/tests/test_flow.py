@@ -212,6 +212,24 @@ def test_case_with_photo_is_drafted_and_submitted(store):
     assert len(store.list_cases(gw.CaseStatus.SUBMITTED)) == 1
 
 
+def test_a_draft_is_made_with_its_photos_or_not_at_all_and_can_be_discarded(store):
+    case = gw.CaseInput(type_code="0301", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="垃圾堆放", address="3栋北侧")
+    with pytest.raises(gw.GridwalkError.Validation) as bad:
+        store.draft_case_with_photos(case, [png(), b"GIF89a-not-really"])
+    assert (bad.value.field, bad.value.code) == ("photos[1]", gw.ValidationCode.UNSUPPORTED_FORMAT)
+    assert store.list_cases() == []
+
+    draft = store.draft_case_with_photos(case, [png(), png(32, 32)])
+    assert len(draft.photos) == 2
+    files = [Path(p.path) for p in draft.photos]
+    assert all(f.is_file() for f in files)
+    store.discard_draft(draft.id)
+    assert store.list_cases() == []
+    assert not any(f.exists() for f in files)
+    with pytest.raises(gw.GridwalkError.NotFound):
+        store.get_case(draft.id)
+
+
 def test_verification_needs_a_case_awaiting_it_and_a_reason_to_reject(store):
     draft = store.draft_case(
         gw.CaseInput(type_code="0301", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="垃圾堆放", address="3栋北侧")
