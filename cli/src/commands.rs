@@ -66,6 +66,26 @@ impl Ctx {
     }
 }
 
+/// Checks a grid code before it is used and says on stderr when it looks wrong (a typed
+/// warning from the core: the org tree was never confirmed by a server, the server does not
+/// have the unit, or it is not a grid). An unknown code is an error. With `--json` stderr
+/// carries only errors, so the warning is returned for the caller's JSON instead.
+fn check_grid(
+    ctx: &Ctx,
+    store: &Store,
+    grid: &str,
+) -> Result<Option<gridwalk_core::org::GridWarning>, CliError> {
+    let warning = store.check_grid(grid)?;
+    if let (Some(w), false) = (warning, ctx.json) {
+        eprintln!(
+            "注意 / warning: {grid}: {} / {}",
+            w.message_zh(),
+            w.message_en()
+        );
+    }
+    Ok(warning)
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::file(path, e))
 }
@@ -157,13 +177,19 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Res {
     ];
     let store = Store::open(&ctx.db)?;
     store.upsert_org_units(&units)?;
+    let warning = check_grid(ctx, &store, &grid_code)?;
     let mut settings = store.settings()?;
     if let Some(r) = a.reporter {
         settings.reporter = r;
         store.set_settings(&settings)?;
     }
     if ctx.json {
-        return print_json(&json!({"created": true, "db": ctx.db, "units": store.org_units()?}));
+        return print_json(&json!({
+            "created": true,
+            "db": ctx.db,
+            "units": store.org_units()?,
+            "warnings": warning.map(|w| w.code()).into_iter().collect::<Vec<_>>(),
+        }));
     }
     outln!(
         "已创建数据库 / store created: {}\n本人网格 / my grid: {} {}（{}）",
@@ -265,6 +291,7 @@ pub fn household_add(
 ) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let HouseholdFields {
         housing,
         care,
@@ -640,6 +667,7 @@ fn running_patrol(store: &Store) -> Result<gridwalk_core::Patrol, CliError> {
 pub fn patrol_start(ctx: &Ctx, grid: Option<String>) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let p = store.start_patrol(&grid)?;
     if ctx.json {
         return print_json(&p);
@@ -719,8 +747,19 @@ pub fn patrol_import_gpx(
 ) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let bytes = read_file(file)?;
-    let p = store.import_gpx_patrol(&grid, &bytes, notes.as_deref())?;
+    let p = match store.import_gpx_patrol(&grid, &bytes, notes.as_deref()) {
+        Err(gridwalk_core::Error::InvalidState { id, state, .. })
+            if state == "already_imported" =>
+        {
+            return Err(CliError::state(
+                format!("这条轨迹已导入过，未重复记录（巡查 {id}）"),
+                format!("this track was imported before; nothing recorded twice (patrol {id})"),
+            ));
+        }
+        other => other?,
+    };
     show_patrol(ctx, &store, &p, "已导入巡查 / patrol imported")
 }
 
@@ -765,6 +804,7 @@ pub struct CaseDraft {
 pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, a.grid)?;
+    check_grid(ctx, &store, &grid)?;
     let urgency: Urgency = input::enum_value("urgency", &a.urgency)?;
     let location = input::point("location", a.lat, a.lng)?;
     // Photos are checked before anything is saved, so a typo does not leave a stray draft.

@@ -410,8 +410,11 @@ fn patrol_with_a_case_and_a_photo() {
     assert_eq!(stopped["patrol"]["case_ids"][0], cid.as_str());
     assert_eq!(stopped["patrol"]["point_count"], 1);
 
+    // A patrol of one fix and a few seconds is kept but does not count (5 min, 100 m).
+    assert_eq!(stopped["patrol"]["counts"], false);
     let stats = env.json(&["stats", "--period", "day"]);
-    assert_eq!(stats["patrols"], 1);
+    assert_eq!(stats["patrols"], 0);
+    assert_eq!(stats["patrols_too_short"], 1);
     assert_eq!(stats["cases_total"], 1);
     assert_eq!(stats["cases_by_category"]["02"], 1);
 
@@ -485,6 +488,50 @@ fn a_draft_is_made_with_its_photos_or_not_at_all_edited_and_discarded() {
     let photos = env.path().join("data").join("device.db.photos");
     let left = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "the draft's photo files are gone");
+}
+
+#[test]
+fn a_gpx_imported_twice_is_one_patrol_and_grid_codes_are_checked() {
+    let env = Env::new();
+    let out = env.run(&[
+        "init",
+        "--grid-code",
+        "640323001001001",
+        "--grid-name",
+        "幸福社区第1网格",
+    ]);
+    assert!(out.status.success());
+    // Before the first sign-in nobody has confirmed the code typed at init.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    let mut gpx = String::from(
+        r#"<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>"#,
+    );
+    for i in 0..31 {
+        gpx.push_str(&format!(
+            r#"<trkpt lat="{:.6}" lon="107.400000"><time>2025-03-15T01:{:02}:{:02}Z</time></trkpt>"#,
+            37.778 + 0.0002 * f64::from(i),
+            (i * 20) / 60,
+            (i * 20) % 60
+        ));
+    }
+    gpx.push_str("</trkseg></trk></gpx>");
+    let file = env.path().join("walk.gpx");
+    std::fs::write(&file, gpx).expect("gpx");
+    let file = file.to_str().expect("path");
+    let p = env.json(&["patrol", "import-gpx", file]);
+    assert_eq!(p["patrol"]["counts"], true, "{p}");
+    let out = env.run(&["patrol", "import-gpx", file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("imported before"));
+    let pid = p["patrol"]["id"].as_str().expect("id");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(pid));
+
+    // A grid the device does not know is refused where it is typed.
+    let out = env.run(&["--json", "patrol", "start", "--grid", "640323001001999"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["code"], "unknown_reference");
 }
 
 #[test]

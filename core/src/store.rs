@@ -39,8 +39,10 @@ use crate::storefile::{self, Header, Verdict};
 /// Source of "now", replaceable in tests.
 pub type NowFn = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// Device settings kept in `meta`; supervisors can change them.
+/// Device settings kept in `meta`; supervisors can change them. A value written by an older
+/// app lacks the newer fields: they take their defaults, the rest is kept.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Offset of the worker's local time from UTC, in minutes (China: +480).
     pub utc_offset_minutes: i32,
@@ -48,6 +50,13 @@ pub struct Settings {
     pub patrol_quota: u32,
     /// Who files cases from this device (the worker's account id or name code).
     pub reporter: String,
+    /// A patrol shorter than this (start to end) does not count toward the quota and the
+    /// statistics (default 5 minutes): a patrol started and stopped by mistake, or to tick a
+    /// box, is not a patrol. It is kept and synced all the same.
+    pub min_patrol_minutes: u32,
+    /// A patrol that covered less than this along its filtered track does not count either
+    /// (default 100 m).
+    pub min_patrol_distance_m: u32,
 }
 
 impl Default for Settings {
@@ -56,11 +65,20 @@ impl Default for Settings {
             utc_offset_minutes: 8 * 60,
             patrol_quota: 2,
             reporter: "worker".into(),
+            min_patrol_minutes: 5,
+            min_patrol_distance_m: 100,
         }
     }
 }
 
 impl Settings {
+    /// Whether a finished patrol of this duration and distance counts toward the quota and
+    /// the statistics.
+    pub fn patrol_counts(&self, duration_s: i64, distance_m: f64) -> bool {
+        duration_s >= i64::from(self.min_patrol_minutes) * 60
+            && distance_m >= f64::from(self.min_patrol_distance_m)
+    }
+
     pub fn offset(&self) -> FixedOffset {
         FixedOffset::east_opt(self.utc_offset_minutes * 60)
             .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix()))
@@ -474,6 +492,12 @@ impl Store {
         }
         if settings.reporter.trim().is_empty() {
             return Err(Error::invalid("reporter", Code::Required));
+        }
+        if settings.min_patrol_minutes > 240 {
+            return Err(Error::invalid("min_patrol_minutes", Code::OutOfRange));
+        }
+        if settings.min_patrol_distance_m > 10_000 {
+            return Err(Error::invalid("min_patrol_distance_m", Code::OutOfRange));
         }
         let json = serde_json::to_string(settings)?;
         self.write(|ctx| set_meta(ctx.tx, "settings", &json))?;

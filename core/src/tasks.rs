@@ -454,11 +454,20 @@ pub fn compute_today(
         }
     }
 
-    // 4. Patrol quota: morning patrol by noon, afternoon patrol by 18:00.
+    // 4. Patrol quota: morning patrol by noon, afternoon patrol by 18:00. Only patrols of at
+    //    least the minimum duration and distance count (patrols.rs).
     let done: i64 = conn.query_row(
-        "SELECT count(*) FROM patrols WHERE started_at >= ?1 AND started_at < ?2
-           AND ended_at IS NOT NULL",
-        params![ms(day_start), ms(day_start + Duration::days(1))],
+        &format!(
+            "SELECT count(*) FROM patrols WHERE started_at >= :from AND started_at < :to
+               AND {}",
+            crate::patrols::COUNTS_SQL
+        ),
+        rusqlite::named_params! {
+            ":from": ms(day_start),
+            ":to": ms(day_start + Duration::days(1)),
+            ":min_s": i64::from(settings.min_patrol_minutes) * 60,
+            ":min_m": f64::from(settings.min_patrol_distance_m),
+        },
         |r| r.get(0),
     )?;
     let quota = settings.patrol_quota as i64;

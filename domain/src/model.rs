@@ -484,6 +484,10 @@ pub struct Patrol {
     /// Cases filed during this patrol.
     pub case_ids: Vec<String>,
     pub sync_status: SyncStatus,
+    /// Counts toward the daily quota and the statistics: ended, and at least the device's
+    /// minimum duration and distance (settings; 5 minutes and 100 m by default).
+    #[serde(default)]
+    pub counts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

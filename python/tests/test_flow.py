@@ -172,6 +172,11 @@ def test_patrol_fed_by_location_source_and_single_fixes(store):
     assert done.point_count == 6
     assert done.distance_m > 0
     assert len(store.track_of(done.id)) == 6
+    # A walk of a second or two is kept but does not count toward the quota (5 min, 100 m).
+    assert done.counts is False
+    settings = store.settings()
+    assert (settings.min_patrol_minutes, settings.min_patrol_distance_m) == (5, 100)
+    assert store.stats(gw.Period.DAY).patrols_too_short == 1
     assert store.active_patrol() is None
     with pytest.raises(gw.GridwalkError.InvalidState):
         recorder.record(gw.LocationFix(lat=37.78, lng=107.4, accuracy_m=None, at_ms=now_ms()))
@@ -293,6 +298,16 @@ def test_today_list_holds_task_and_patrol_quota(store):
     assert bad_day.value.field == "due_on"
 
 
+def test_grid_codes_are_checked_before_use(store):
+    # Before the first sign-in nobody has confirmed the tree the app was set up with.
+    warning = store.check_grid(GRID)
+    assert warning == gw.GridWarning.UNCONFIRMED
+    assert warning.code() == "unconfirmed" and warning.message_zh().startswith("网格编码")
+    with pytest.raises(gw.GridwalkError.Validation) as unknown:
+        store.check_grid("640323001001999")
+    assert (unknown.value.field, unknown.value.code) == ("grid_code", gw.ValidationCode.UNKNOWN_REFERENCE)
+
+
 def test_vocabularies_and_closed_store(store):
     assert gw.CareTier.CLOSE.label_zh() == "连心户"
     assert gw.CareTier.CLOSE.code() == "close"
@@ -335,6 +350,7 @@ def test_login_sync_upload_and_second_device(tmp_path: Path, server_url: str):
     session = phone.login(server_url, DEMO_USER, DEMO_PASSWORD, "pytest")
     assert session.username == DEMO_USER and GRID in session.grids
     assert GRID in [g.code for g in phone.my_grids()]
+    assert phone.check_grid(GRID) is None  # confirmed by the server's org tree
 
     # Work done offline: a household with a resident, a case with a photo.
     h = phone.add_household(
