@@ -416,7 +416,7 @@ enum PatrolCmd {
         #[arg(long)]
         notes: Option<String>,
     },
-    /// 从 GPX 文件导入一次巡查 / import a whole patrol from a GPX file
+    /// 从 GPX 文件导入一次巡查（同一轨迹只记一次）/ import a whole patrol from a GPX file (the same track once)
     ImportGpx {
         /// GPX 文件 / GPX file
         file: PathBuf,
