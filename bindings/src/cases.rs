@@ -1,9 +1,11 @@
 //! Cases (事件) and photos on `GridwalkStore`.
 //!
-//! A case is a draft on the phone until the worker submits it; photos go through the core's
-//! pipeline (decoded, turned upright, downscaled, re-encoded as JPEG without EXIF) before
-//! anything is stored, so the app hands over the camera's bytes as they are. JPEG and PNG are
-//! read; anything else fails with `Validation(field = "photo", code = UnsupportedFormat)`.
+//! A case is a draft on the phone until the worker submits (or discards) it; once the server
+//! sends it back for on-site verification, the worker verifies it here. Photos go through the
+//! core's pipeline (decoded, turned upright, downscaled, re-encoded as JPEG without EXIF)
+//! before anything is stored, so the app hands over the camera's bytes as they are. JPEG and
+//! PNG are read; anything else fails with `Validation(field = "photo", code =
+//! UnsupportedFormat)`.
 
 use gridwalk_core as core;
 use gridwalk_core::photos::PhotoOwner as CoreOwner;
@@ -34,6 +36,24 @@ impl From<PhotoOwner> for CoreOwner {
             PhotoOwner::Visit { id } => CoreOwner::Visit(id),
             PhotoOwner::Patrol { id } => CoreOwner::Patrol(id),
             PhotoOwner::Verification { id } => CoreOwner::Verification(id),
+        }
+    }
+}
+
+/// The worker's finding when verifying a case on site (核查).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VerificationVerdict {
+    /// The problem is fixed (核查通过).
+    Verified,
+    /// The problem is not fixed (核查未通过): the note must say why.
+    Rejected,
+}
+
+impl From<VerificationVerdict> for core::cases::VerificationVerdict {
+    fn from(v: VerificationVerdict) -> Self {
+        match v {
+            VerificationVerdict::Verified => core::cases::VerificationVerdict::Verified,
+            VerificationVerdict::Rejected => core::cases::VerificationVerdict::Rejected,
         }
     }
 }
@@ -211,7 +231,23 @@ impl GridwalkStore {
         Ok(Case::from_core(c, &store))
     }
 
-    /// Replaces the content of a draft (`InvalidState` once submitted).
+    /// Starts a draft case together with its photos (the camera's bytes), all or nothing: a
+    /// photo that cannot be read (`Validation(field = "photos[i]")`) leaves no draft behind.
+    /// Without a location the draft takes the GPS position of its first photo that has one.
+    pub fn draft_case_with_photos(&self, input: CaseInput, photos: Vec<Vec<u8>>) -> Result<Case> {
+        let store = self.store()?;
+        let c = store.draft_case_with_photos(&input.into(), &photos)?;
+        Ok(Case::from_core(c, &store))
+    }
+
+    /// Throws a draft away with its photos and their files. A draft never left the phone, so
+    /// nothing is sent; `InvalidState` once submitted.
+    pub fn discard_draft(&self, id: String) -> Result<()> {
+        Ok(self.store()?.discard_draft(&id)?)
+    }
+
+    /// Replaces the content of a draft (`InvalidState` once submitted). Without a location
+    /// the draft keeps (or takes) the GPS position of its first photo that has one.
     pub fn update_draft(&self, id: String, input: CaseInput) -> Result<Case> {
         let store = self.store()?;
         let c = store.update_draft(&id, &input.into())?;
@@ -223,6 +259,27 @@ impl GridwalkStore {
     pub fn submit_case(&self, id: String) -> Result<Case> {
         let store = self.store()?;
         let c = store.submit_case(&id)?;
+        Ok(Case::from_core(c, &store))
+    }
+
+    /// Verifies a case on site (任务核查) when a `VerifyCase` task (or the daily list) asks for
+    /// it: the verdict, a note (required for `Rejected`: `Validation(field = "note",
+    /// code = Required)`) and after-photos of the fix as the camera's bytes (through the photo
+    /// pipeline; a bad one is `Validation(field = "after_photos[i]")`). Queues the
+    /// verification for the server, marks the local verification task done and adds the line
+    /// to the case's timeline, all or nothing. The case's status follows at the next sync.
+    /// `InvalidState` unless the case awaits verification, or while an earlier verification
+    /// of it waits to sync.
+    #[uniffi::method(default(note = None, after_photos = []))]
+    pub fn verify_case(
+        &self,
+        case_id: String,
+        verdict: VerificationVerdict,
+        note: Option<String>,
+        after_photos: Vec<Vec<u8>>,
+    ) -> Result<Case> {
+        let store = self.store()?;
+        let c = store.verify_case(&case_id, verdict.into(), note.as_deref(), &after_photos)?;
         Ok(Case::from_core(c, &store))
     }
 

@@ -211,7 +211,7 @@ vocabulary! {
 
 vocabulary! {
     /// A line of a case's timeline.
-    CaseEventKind => core::CaseEventKind { Created, Edited, PhotoAdded, Submitted, ServerUpdate }
+    CaseEventKind => core::CaseEventKind { Created, Edited, PhotoAdded, Submitted, Verification, CallBack, ServerUpdate }
 }
 
 vocabulary! {

@@ -182,11 +182,43 @@ pub enum GridwalkError {
         message_en: String,
     },
 
-    /// The file was not a readable database; it was moved aside to `moved_to` (never deleted)
-    /// and a fresh store can be opened at the original path.
+    /// The file is a Gridwalk store that failed its checks (truncated, damaged pages). It was
+    /// moved aside to `moved_to` (never deleted) and a fresh store can be opened at the
+    /// original path; `moved_to` is absent when it was opened read-only (left in place).
     #[error("{message_zh} / {message_en}")]
     Corrupt {
-        moved_to: String,
+        moved_to: Option<String>,
+        message_zh: String,
+        message_en: String,
+    },
+
+    /// The file at the path is not a Gridwalk store (a spreadsheet, another app's database,
+    /// an empty file) and was not touched. `reason` is machine-readable: `empty_file`,
+    /// `not_sqlite`, `other_database`, `not_a_file`. Ask for another path.
+    #[error("{message_zh} / {message_en} [{reason}]")]
+    NotAStore {
+        path: String,
+        reason: String,
+        message_zh: String,
+        message_en: String,
+    },
+
+    /// The store can only be read: its file is read-only or it was opened with
+    /// `openReadOnly`. `needs_upgrade`: written by an older app version, it must be opened
+    /// read-write once (to upgrade) before it can be read.
+    #[error("{message_zh} / {message_en}")]
+    ReadOnly {
+        path: String,
+        needs_upgrade: bool,
+        message_zh: String,
+        message_en: String,
+    },
+
+    /// Another program kept writing to the store for longer than a write waits (minutes).
+    /// Nothing was written; try again later.
+    #[error("{message_zh} / {message_en}")]
+    Busy {
+        waited_s: u64,
         message_zh: String,
         message_en: String,
     },
@@ -320,9 +352,52 @@ impl From<CoreError> for GridwalkError {
                 supported,
             },
             CoreError::Corrupt { moved_to } => GridwalkError::Corrupt {
-                message_zh: "数据库文件已损坏，已移至别处保存".into(),
-                message_en: "database file is corrupt; it was moved aside".into(),
-                moved_to: moved_to.to_string_lossy().into_owned(),
+                message_zh: match moved_to {
+                    Some(_) => "数据库文件已损坏，已移至别处保存".into(),
+                    None => "数据库文件已损坏（只读打开，未移动）".into(),
+                },
+                message_en: match moved_to {
+                    Some(_) => "database file is corrupt; it was moved aside".into(),
+                    None => "database file is corrupt (opened read-only, left in place)".into(),
+                },
+                moved_to: moved_to.map(|p| p.to_string_lossy().into_owned()),
+            },
+            CoreError::NotAStore { path, reason } => GridwalkError::NotAStore {
+                message_zh: format!(
+                    "该文件不是 Gridwalk 数据库，未做任何改动（{}）",
+                    reason.label_zh()
+                ),
+                message_en: format!(
+                    "not a Gridwalk store, left untouched ({})",
+                    reason.label_en()
+                ),
+                path: path.to_string_lossy().into_owned(),
+                reason: reason.code().to_string(),
+            },
+            CoreError::ReadOnly {
+                path,
+                needs_upgrade,
+            } => GridwalkError::ReadOnly {
+                message_zh: if needs_upgrade {
+                    "数据库需先升级才能读取，升级须有写权限".into()
+                } else {
+                    "数据库只能读取，不能写入".into()
+                },
+                message_en: if needs_upgrade {
+                    "the store must be upgraded before it can be read, which needs write access"
+                        .into()
+                } else {
+                    "the store is read-only".into()
+                },
+                path: path.to_string_lossy().into_owned(),
+                needs_upgrade,
+            },
+            CoreError::Busy { waited_s } => GridwalkError::Busy {
+                message_zh: format!("数据库正被另一程序写入，已等待 {waited_s} 秒，请稍后重试"),
+                message_en: format!(
+                    "the store is busy with another write; gave up after {waited_s} s"
+                ),
+                waited_s,
             },
             CoreError::Encryption(_) => GridwalkError::Encryption {
                 message_zh: "加密不可用或密钥错误".into(),

@@ -15,7 +15,8 @@
 //!   (`error.rs`). Nothing panics across the boundary: inputs are validated into typed errors.
 //! * **Threads**: every call is synchronous and thread-safe; call from a background thread.
 //!
-//! Entry point: `GridwalkStore.open(path)` (`store.rs`); sign in and sync with
+//! Entry point: `GridwalkStore.open(path)` (`store.rs`; `openReadOnly` to read without writing;
+//! a file that is not a Gridwalk store is refused untouched, `NotAStore`); sign in and sync with
 //! `login` / `sync` / `uploadPhotos` (`sync.rs`). The file map is in `src/README.md`.
 
 // `GridwalkError` carries its bilingual messages by value because that is the shape uniffi
@@ -36,12 +37,12 @@ mod sync;
 mod tasks;
 mod time;
 
-pub use cases::{case_types, Case, PhotoMeta, PhotoOwner, PhotoStorageReport};
+pub use cases::{case_types, Case, PhotoMeta, PhotoOwner, PhotoStorageReport, VerificationVerdict};
 pub use enums::*;
 pub use error::{GridwalkError, Result, ValidationCode};
 pub use patrols::{LocationSource, PatrolRecorder};
 pub use records::*;
-pub use store::GridwalkStore;
+pub use store::{GridWarning, GridwalkStore};
 pub use sync::{
     AttentionItem, CancelHandle, Conflict, ConflictChoice, EntityCounts, SessionInfo, SyncPhase,
     SyncProgress, SyncProgressListener, SyncReport, UploadReport,

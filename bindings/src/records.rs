@@ -573,6 +573,9 @@ pub struct Patrol {
     /// Cases filed during this patrol.
     pub case_ids: Vec<String>,
     pub sync_status: SyncStatus,
+    /// Counts toward the daily quota and the statistics: ended, and at least the minimum
+    /// duration and distance of the settings (5 minutes and 100 m by default).
+    pub counts: bool,
 }
 
 impl From<core::Patrol> for Patrol {
@@ -588,6 +591,7 @@ impl From<core::Patrol> for Patrol {
             notes: p.notes,
             case_ids: p.case_ids,
             sync_status: p.sync_status.into(),
+            counts: p.counts,
         }
     }
 }
@@ -798,7 +802,11 @@ pub struct WorkStats {
     /// Visit counts by mode code (`in_person`, `phone`, …).
     pub visits_by_mode: HashMap<String, u32>,
     pub households_visited: u32,
+    /// Finished patrols that count (at least the minimum duration and distance); the time
+    /// and distance below are theirs.
     pub patrols: u32,
+    /// Finished patrols under the minimum duration or distance: kept, not counted.
+    pub patrols_too_short: u32,
     pub patrol_seconds: i64,
     pub patrol_distance_m: f64,
     pub cases_total: u32,
@@ -816,6 +824,7 @@ impl From<core::stats::WorkStats> for WorkStats {
             visits_by_mode: s.visits_by_mode.into_iter().collect(),
             households_visited: s.households_visited,
             patrols: s.patrols,
+            patrols_too_short: s.patrols_too_short,
             patrol_seconds: s.patrol_seconds,
             patrol_distance_m: s.patrol_distance_m,
             cases_total: s.cases_total,
@@ -864,6 +873,13 @@ pub struct Settings {
     pub patrol_quota: u32,
     /// Who files cases from this device (the worker's account id).
     pub reporter: String,
+    /// A patrol shorter than this does not count toward the quota and statistics (default 5;
+    /// at most 240).
+    #[uniffi(default = 5)]
+    pub min_patrol_minutes: u32,
+    /// A patrol covering less than this does not count either (default 100; at most 10000).
+    #[uniffi(default = 100)]
+    pub min_patrol_distance_m: u32,
 }
 
 impl From<core::store::Settings> for Settings {
@@ -872,6 +888,8 @@ impl From<core::store::Settings> for Settings {
             utc_offset_minutes: s.utc_offset_minutes,
             patrol_quota: s.patrol_quota,
             reporter: s.reporter,
+            min_patrol_minutes: s.min_patrol_minutes,
+            min_patrol_distance_m: s.min_patrol_distance_m,
         }
     }
 }
@@ -882,6 +900,8 @@ impl From<Settings> for core::store::Settings {
             utc_offset_minutes: s.utc_offset_minutes,
             patrol_quota: s.patrol_quota,
             reporter: s.reporter,
+            min_patrol_minutes: s.min_patrol_minutes,
+            min_patrol_distance_m: s.min_patrol_distance_m,
         }
     }
 }

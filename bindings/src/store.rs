@@ -18,6 +18,59 @@ use gridwalk_core::Store;
 use crate::error::{GridwalkError, Result};
 use crate::records::*;
 
+/// Why a grid code the device knows may still be wrong (see `check_grid`). `code()` gives the
+/// stable code, `message_zh()` / `message_en()` the text to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GridWarning {
+    /// No server has confirmed the org tree yet (never signed in): check the code with the
+    /// community before the first sync.
+    Unconfirmed,
+    /// The server's org tree does not have this unit: records in it will be refused.
+    NotOnServer,
+    /// The code names a community, street or district, not a grid.
+    NotAGrid,
+}
+
+impl From<gridwalk_core::org::GridWarning> for GridWarning {
+    fn from(w: gridwalk_core::org::GridWarning) -> Self {
+        use gridwalk_core::org::GridWarning as W;
+        match w {
+            W::Unconfirmed => GridWarning::Unconfirmed,
+            W::NotOnServer => GridWarning::NotOnServer,
+            W::NotAGrid => GridWarning::NotAGrid,
+        }
+    }
+}
+
+impl GridWarning {
+    fn core(self) -> gridwalk_core::org::GridWarning {
+        use gridwalk_core::org::GridWarning as W;
+        match self {
+            GridWarning::Unconfirmed => W::Unconfirmed,
+            GridWarning::NotOnServer => W::NotOnServer,
+            GridWarning::NotAGrid => W::NotAGrid,
+        }
+    }
+}
+
+#[uniffi::export]
+impl GridWarning {
+    /// The stable snake_case code, e.g. `unconfirmed`.
+    pub fn code(&self) -> String {
+        self.core().code().to_string()
+    }
+
+    /// Chinese text for the worker's screen.
+    pub fn message_zh(&self) -> String {
+        self.core().message_zh().to_string()
+    }
+
+    /// English text.
+    pub fn message_en(&self) -> String {
+        self.core().message_en().to_string()
+    }
+}
+
 /// The worker's offline field store: households, residents, visits, patrols, cases with
 /// photos, tasks and the daily list, all in one SQLite file on the device.
 ///
@@ -47,8 +100,10 @@ impl GridwalkStore {
 impl GridwalkStore {
     /// Opens (creating if needed) the store at `path`; photos go in `<path>.photos/`.
     ///
-    /// A file that is not a database is moved aside (`Corrupt`, never deleted); a file from a
-    /// newer app version is refused untouched (`SchemaTooNew`).
+    /// A file that is not a Gridwalk store (a spreadsheet, another app's database, an empty
+    /// file) is refused untouched (`NotAStore`); a Gridwalk store that fails its checks is
+    /// moved aside (`Corrupt`, never deleted); a file from a newer app version is refused
+    /// untouched (`SchemaTooNew`); a read-only file gives `ReadOnly` (use `openReadOnly`).
     #[uniffi::constructor]
     pub fn open(path: String) -> Result<Arc<Self>> {
         if path.trim().is_empty() {
@@ -58,6 +113,20 @@ impl GridwalkStore {
             ));
         }
         Ok(Self::wrap(Store::open(path)?))
+    }
+
+    /// Opens an existing store for reading only: nothing is written to the file, so it works
+    /// on a read-only file (a backup, a copy) and while another program writes. Every write
+    /// fails with `ReadOnly`.
+    #[uniffi::constructor]
+    pub fn open_read_only(path: String) -> Result<Arc<Self>> {
+        if path.trim().is_empty() {
+            return Err(GridwalkError::invalid(
+                "path",
+                gridwalk_core::Code::Required,
+            ));
+        }
+        Ok(Self::wrap(Store::open_read_only(path)?))
     }
 
     /// Opens an encrypted store. Fails with `Encryption` in builds without SQLCipher, and
@@ -127,7 +196,8 @@ impl GridwalkStore {
         Ok(self.store()?.settings()?.into())
     }
 
-    /// Replaces the device settings (validated: offset within ±14 h, quota ≤ 10, reporter set).
+    /// Replaces the device settings (validated: offset within ±14 h, quota ≤ 10, reporter set,
+    /// minimum patrol ≤ 240 minutes and ≤ 10000 m).
     pub fn set_settings(&self, settings: Settings) -> Result<()> {
         Ok(self.store()?.set_settings(&settings.into())?)
     }
@@ -157,6 +227,14 @@ impl GridwalkStore {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Checks a grid code before it is used (setting up, starting a patrol, registering a
+    /// household, a new case): `Validation(field = "grid_code")` when the device does not know
+    /// it; a warning to show when it is doubtful (no server confirmed the org tree yet, the
+    /// server does not have it, or it is not a grid); `None` when it is fine.
+    pub fn check_grid(&self, grid_code: String) -> Result<Option<GridWarning>> {
+        Ok(self.store()?.check_grid(&grid_code)?.map(Into::into))
     }
 
     /// One organisational unit.

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
+use gridwalk_core::cases::VerificationVerdict;
 use gridwalk_core::changes;
 use gridwalk_core::export::ExportFilter;
 use gridwalk_core::geometry::{self, Boundary};
@@ -44,12 +45,62 @@ pub struct Ctx {
 
 impl Ctx {
     /// Opens an existing store; a missing file is an error, not a new empty store.
-    fn open(&self) -> Result<Store, CliError> {
+    pub fn open(&self) -> Result<Store, CliError> {
         if !self.db.exists() {
             return Err(CliError::NoStore(self.db.clone()));
         }
-        Ok(Store::open(&self.db)?)
+        Ok(self.announce_waits(Store::open(&self.db)?))
     }
+
+    /// A write waiting for another program's (an import in the app) says so on stderr instead
+    /// of hanging silently (not with `--json`: stderr then carries only errors).
+    pub fn announce_waits(&self, store: Store) -> Store {
+        if !self.json {
+            store.set_busy_observer(Some(std::sync::Arc::new(|waited| {
+                let s = waited.as_secs();
+                if s % 2 == 1 {
+                    eprintln!("数据库正忙，等待另一程序写入完成…已等待 {s} 秒 / store busy: waiting for another program's write… {s} s");
+                }
+            })));
+        }
+        store
+    }
+
+    /// Opens an existing store for a command that only reads: read-only, so it works on a
+    /// read-only file (a backup, a copy) and never waits for another program's write. A
+    /// store of an older schema is opened read-write once, to upgrade it.
+    pub fn open_read(&self) -> Result<Store, CliError> {
+        if !self.db.exists() {
+            return Err(CliError::NoStore(self.db.clone()));
+        }
+        match Store::open_read_only(&self.db) {
+            Err(gridwalk_core::Error::ReadOnly {
+                needs_upgrade: true,
+                ..
+            }) => Ok(self.announce_waits(Store::open(&self.db)?)),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// Checks a grid code before it is used and says on stderr when it looks wrong (a typed
+/// warning from the core: the org tree was never confirmed by a server, the server does not
+/// have the unit, or it is not a grid). An unknown code is an error. With `--json` stderr
+/// carries only errors, so the warning is returned for the caller's JSON instead.
+fn check_grid(
+    ctx: &Ctx,
+    store: &Store,
+    grid: &str,
+) -> Result<Option<gridwalk_core::org::GridWarning>, CliError> {
+    let warning = store.check_grid(grid)?;
+    if let (Some(w), false) = (warning, ctx.json) {
+        eprintln!(
+            "注意 / warning: {grid}: {} / {}",
+            w.message_zh(),
+            w.message_en()
+        );
+    }
+    Ok(warning)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
@@ -91,7 +142,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Res {
     let grid_code = validate::required("grid_code", &a.grid_code)?;
     let grid_name = validate::required("grid_name", &a.grid_name)?;
     if ctx.db.exists() {
-        let store = Store::open(&ctx.db)?;
+        let store = ctx.announce_waits(Store::open(&ctx.db)?);
         if !store.org_units()?.is_empty() {
             if ctx.json {
                 print_json(&json!({
@@ -141,15 +192,21 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Res {
         unit(&c, &community, GridLevel::Community, Some(&s)),
         grid,
     ];
-    let store = Store::open(&ctx.db)?;
+    let store = ctx.announce_waits(Store::open(&ctx.db)?);
     store.upsert_org_units(&units)?;
+    let warning = check_grid(ctx, &store, &grid_code)?;
     let mut settings = store.settings()?;
     if let Some(r) = a.reporter {
         settings.reporter = r;
         store.set_settings(&settings)?;
     }
     if ctx.json {
-        return print_json(&json!({"created": true, "db": ctx.db, "units": store.org_units()?}));
+        return print_json(&json!({
+            "created": true,
+            "db": ctx.db,
+            "units": store.org_units()?,
+            "warnings": warning.map(|w| w.code()).into_iter().collect::<Vec<_>>(),
+        }));
     }
     outln!(
         "已创建数据库 / store created: {}\n本人网格 / my grid: {} {}（{}）",
@@ -163,7 +220,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Res {
 }
 
 pub fn grids(ctx: &Ctx) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let units = store.org_units()?;
     if ctx.json {
         return print_json(&units);
@@ -327,6 +384,7 @@ pub fn household_add(
 ) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let HouseholdFields {
         housing,
         care,
@@ -420,7 +478,7 @@ pub fn household_edit(
 }
 
 pub fn household_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let h = store.household(id)?;
     let residents = store.residents_of(id, true)?;
     let visits = store.visits_of(id)?;
@@ -434,7 +492,7 @@ pub fn household_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
 }
 
 pub fn household_list(ctx: &Ctx, grid: Option<String>, care: Option<String>, all: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let filter = HouseholdFilter {
         grid_code: grid,
         care_tier: input::opt_enum("care_tier", care.as_deref())?,
@@ -578,7 +636,7 @@ pub fn resident_edit(ctx: &Ctx, id: &str, name: Option<String>, f: ResidentField
 }
 
 pub fn resident_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let r = store.resident(id)?;
     let moves = store.resident_moves(id)?;
     if ctx.json {
@@ -637,7 +695,7 @@ pub fn resident_move_in(
 // ---- search and visits ----------------------------------------------------------------------
 
 pub fn find(ctx: &Ctx, a: FindArgs) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let hits = store.search(&a.query, a.limit)?;
     if ctx.json {
         return print_json(&hits);
@@ -702,6 +760,7 @@ fn running_patrol(store: &Store) -> Result<gridwalk_core::Patrol, CliError> {
 pub fn patrol_start(ctx: &Ctx, grid: Option<String>) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let p = store.start_patrol(&grid)?;
     if ctx.json {
         return print_json(&p);
@@ -781,19 +840,30 @@ pub fn patrol_import_gpx(
 ) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, grid)?;
+    check_grid(ctx, &store, &grid)?;
     let bytes = read_file(file)?;
-    let p = store.import_gpx_patrol(&grid, &bytes, notes.as_deref())?;
+    let p = match store.import_gpx_patrol(&grid, &bytes, notes.as_deref()) {
+        Err(gridwalk_core::Error::InvalidState { id, state, .. })
+            if state == "already_imported" =>
+        {
+            return Err(CliError::state(
+                format!("这条轨迹已导入过，未重复记录（巡查 {id}）"),
+                format!("this track was imported before; nothing recorded twice (patrol {id})"),
+            ));
+        }
+        other => other?,
+    };
     show_patrol(ctx, &store, &p, "已导入巡查 / patrol imported")
 }
 
 pub fn patrol_show(ctx: &Ctx, id: &str) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let p = store.patrol(id)?;
     show_patrol(ctx, &store, &p, "")
 }
 
 pub fn patrol_list(ctx: &Ctx, days: u32) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let now = store.now();
     let from = now - Duration::days(i64::from(days.clamp(1, 3660)));
     // The range query leaves `case_ids` empty; the single-patrol read fills it.
@@ -827,6 +897,7 @@ pub struct CaseDraft {
 pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, a.grid)?;
+    check_grid(ctx, &store, &grid)?;
     let urgency: Urgency = input::enum_value("urgency", &a.urgency)?;
     let location = input::point("location", a.lat, a.lng)?;
     // Photos are checked before anything is saved, so a typo does not leave a stray draft.
@@ -839,20 +910,22 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
         }
     }
     let patrol = store.active_patrol()?;
-    let c = store.draft_case(&CaseInput {
-        type_code: a.type_code,
-        urgency,
-        description: a.desc,
-        location,
-        address: a.address,
-        grid_code: grid,
-        household_id: a.household,
-        patrol_id: patrol.as_ref().map(|p| p.id.clone()),
-    })?;
-    for p in &a.photos {
-        store.attach_photo(&c.id, p)?;
-    }
-    let c = store.case(&c.id)?;
+    // The draft and its photos are saved together or not at all: a photo that cannot be read
+    // leaves no draft behind.
+    let files: Vec<&Path> = a.photos.iter().map(PathBuf::as_path).collect();
+    let c = store.draft_case_with_photo_files(
+        &CaseInput {
+            type_code: a.type_code,
+            urgency,
+            description: a.desc,
+            location,
+            address: a.address,
+            grid_code: grid,
+            household_id: a.household,
+            patrol_id: patrol.as_ref().map(|p| p.id.clone()),
+        },
+        &files,
+    )?;
     if ctx.json {
         return print_json(&c);
     }
@@ -866,7 +939,75 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
     if patrol.is_some() {
         outln!("已关联进行中的巡查 / linked to the running patrol");
     }
+    if a.lat.is_none() && c.location.is_some() {
+        outln!("位置取自照片定位 / location taken from the photo's GPS");
+    }
     outln!("上报 / submit: gridwalk case submit {}", c.id);
+    Ok(())
+}
+
+/// What `case edit` may change; absent fields keep the draft's value.
+pub struct CaseEdit {
+    pub type_code: Option<String>,
+    pub urgency: Option<String>,
+    pub desc: Option<String>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub clear_location: bool,
+    pub address: Option<String>,
+    pub household: Option<String>,
+}
+
+pub fn case_edit(ctx: &Ctx, id: &str, e: CaseEdit) -> Res {
+    let store = ctx.open()?;
+    let c = store.case(id)?;
+    let location = match input::point("location", e.lat, e.lng)? {
+        Some(p) => Some(p),
+        None if e.clear_location => None,
+        None => c.location,
+    };
+    let urgency = match e.urgency {
+        Some(u) => input::enum_value("urgency", &u)?,
+        None => c.urgency,
+    };
+    let c = store.update_draft(
+        id,
+        &CaseInput {
+            type_code: e.type_code.unwrap_or(c.type_code),
+            urgency,
+            description: e.desc.unwrap_or(c.description),
+            location,
+            address: e.address.or(c.address),
+            grid_code: c.grid_code,
+            household_id: e.household.or(c.household_id),
+            patrol_id: c.patrol_id,
+        },
+    )?;
+    if ctx.json {
+        return print_json(&c);
+    }
+    outln!(
+        "已修改草稿 / draft updated: {} · {}\n编号 id: {}",
+        output::case_type_label(&c.type_code),
+        c.urgency.label_zh(),
+        c.id
+    );
+    Ok(())
+}
+
+pub fn case_discard(ctx: &Ctx, id: &str, yes: bool) -> Res {
+    if !yes {
+        return Err(CliError::state(
+            "删除草稿需要 --yes 确认（草稿及其照片将被删除）",
+            "discarding a draft needs --yes (the draft and its photos are deleted)",
+        ));
+    }
+    let store = ctx.open()?;
+    store.discard_draft(id)?;
+    if ctx.json {
+        return print_json(&json!({"id": id, "discarded": true}));
+    }
+    outln!("已删除草稿及其照片 / draft and its photos discarded: {id}");
     Ok(())
 }
 
@@ -905,8 +1046,46 @@ pub fn case_submit(ctx: &Ctx, id: &str) -> Res {
     Ok(())
 }
 
-pub fn case_show(ctx: &Ctx, id: &str) -> Res {
+pub fn case_verify(
+    ctx: &Ctx,
+    id: &str,
+    ok: bool,
+    note: Option<String>,
+    photos: Vec<PathBuf>,
+) -> Res {
     let store = ctx.open()?;
+    for p in &photos {
+        if !p.is_file() {
+            return Err(CliError::file(
+                p,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+    }
+    let verdict = if ok {
+        VerificationVerdict::Verified
+    } else {
+        VerificationVerdict::Rejected
+    };
+    let files: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
+    let c = store.verify_case_files(id, verdict, note.as_deref(), &files)?;
+    if ctx.json {
+        return print_json(&c);
+    }
+    let (zh, en) = match verdict {
+        VerificationVerdict::Verified => ("核查通过", "verified"),
+        VerificationVerdict::Rejected => ("核查不通过", "rejected"),
+    };
+    outln!(
+        "已记录现场核查 / verification recorded: {zh} / {en} · 照片 photos {}
+同步后平台更新事件状态 / the case's status follows at the next sync",
+        files.len()
+    );
+    Ok(())
+}
+
+pub fn case_show(ctx: &Ctx, id: &str) -> Res {
+    let store = ctx.open_read()?;
     let c = store.case(id)?;
     if ctx.json {
         return print_json(&c);
@@ -916,7 +1095,7 @@ pub fn case_show(ctx: &Ctx, id: &str) -> Res {
 }
 
 pub fn case_list(ctx: &Ctx, status: Option<String>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let status: Option<CaseStatus> = input::opt_enum("status", status.as_deref())?;
     let cs = store.list_cases(status)?;
     if ctx.json {
@@ -1009,7 +1188,7 @@ pub fn task_done(ctx: &Ctx, id: &str, cancel: bool) -> Res {
 }
 
 pub fn tasks(ctx: &Ctx, all: bool) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let ts = store.list_tasks(if all { None } else { Some(TaskStatus::Open) })?;
     if ctx.json {
         return print_json(&ts);
@@ -1023,7 +1202,7 @@ pub fn tasks(ctx: &Ctx, all: bool) -> Res {
 }
 
 pub fn today(ctx: &Ctx, lat: Option<f64>, lng: Option<f64>, limit: Option<usize>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let position = input::point("position", lat, lng)?;
     let items = store.today(position)?;
     if ctx.json {
@@ -1044,7 +1223,7 @@ pub fn today(ctx: &Ctx, lat: Option<f64>, lng: Option<f64>, limit: Option<usize>
 // ---- statistics, policy, status -------------------------------------------------------------
 
 pub fn stats(ctx: &Ctx, period: &str, date: Option<String>) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let period: Period = input::enum_value("period", period)?;
     let day = day_or_today(&store, "date", date)?;
     let st = store.stats(period, day)?;
@@ -1057,7 +1236,11 @@ pub fn stats(ctx: &Ctx, period: &str, date: Option<String>) -> Res {
 }
 
 pub fn policy(ctx: &Ctx, set: Option<bool>) -> Res {
-    let store = ctx.open()?;
+    let store = if set.is_some() {
+        ctx.open()?
+    } else {
+        ctx.open_read()?
+    };
     if let Some(yanchi) = set {
         let p = if yanchi {
             VisitPolicy::yanchi()
@@ -1078,7 +1261,7 @@ pub fn policy(ctx: &Ctx, set: Option<bool>) -> Res {
 }
 
 pub fn status(ctx: &Ctx) -> Res {
-    let store = ctx.open()?;
+    let store = ctx.open_read()?;
     let settings = store.settings()?;
     let (pending, attention) = store.read(changes::counts)?;
     let households = store.list_households(&HouseholdFilter::default())?;

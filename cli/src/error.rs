@@ -98,6 +98,9 @@ impl CliError {
                 Error::InvalidState { .. } => "invalid_state",
                 Error::SchemaTooNew { .. } => "schema_too_new",
                 Error::Corrupt { .. } => "corrupt",
+                Error::NotAStore { .. } => "not_a_store",
+                Error::ReadOnly { .. } => "read_only",
+                Error::Busy { .. } => "busy",
                 Error::Encryption(_) => "encryption",
                 Error::Format { .. } => "format",
                 Error::Sqlite(_) => "storage",
@@ -157,6 +160,11 @@ impl CliError {
             if let Some(h) = &v.existing_household_id {
                 obj.insert("existing_household_id".into(), json!(h));
             }
+        }
+        if let (CliError::Core(Error::NotAStore { reason, .. }), Some(obj)) =
+            (self, body.as_object_mut())
+        {
+            obj.insert("code".into(), json!(reason.code()));
         }
         json!({ "error": body })
     }

@@ -444,7 +444,7 @@ enum PatrolCmd {
         #[arg(long)]
         notes: Option<String>,
     },
-    /// 从 GPX 文件导入一次巡查 / import a whole patrol from a GPX file
+    /// 从 GPX 文件导入一次巡查（同一轨迹只记一次）/ import a whole patrol from a GPX file (the same track once)
     ImportGpx {
         /// GPX 文件 / GPX file
         file: PathBuf,
@@ -470,7 +470,8 @@ enum PatrolCmd {
 
 #[derive(Subcommand, Debug)]
 enum CaseCmd {
-    /// 新建事件草稿（巡查中会自动关联）/ draft a case (linked to the running patrol, if any)
+    /// 新建事件草稿（巡查中会自动关联；照片带定位时无须 --lat/--lng）/ draft a case (linked to the running patrol; a photo's GPS gives the place)
+    #[command(visible_alias = "new")]
     Draft {
         /// 事件类型编码，见 `case types` / sub-type code, see `case types` (e.g. 0203)
         #[arg(long = "type", value_name = "CODE")]
@@ -498,6 +499,41 @@ enum CaseCmd {
         #[arg(long, value_name = "FILE")]
         photo: Vec<PathBuf>,
     },
+    /// 修改草稿（只改给出的项）/ edit a draft (only the fields given)
+    Edit {
+        /// 事件编号 / case id
+        id: String,
+        /// 事件类型编码 / sub-type code
+        #[arg(long = "type", value_name = "CODE")]
+        type_code: Option<String>,
+        /// 紧急程度 / urgency
+        #[arg(long)]
+        urgency: Option<String>,
+        /// 问题描述 / description
+        #[arg(long)]
+        desc: Option<String>,
+        #[arg(long, allow_negative_numbers = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_negative_numbers = true)]
+        lng: Option<f64>,
+        /// 清除位置（有带定位的照片时改用照片位置）/ clear the location (a photo's GPS is used if there is one)
+        #[arg(long, conflicts_with_all = ["lat", "lng"])]
+        clear_location: bool,
+        /// 位置描述 / address or place
+        #[arg(long)]
+        address: Option<String>,
+        /// 相关住户 / related household id
+        #[arg(long, value_name = "ID")]
+        household: Option<String>,
+    },
+    /// 删除草稿及其照片（草稿从未上传，不会同步）/ discard a draft and its photos (nothing syncs)
+    Discard {
+        /// 事件编号 / case id
+        id: String,
+        /// 确认删除 / confirm
+        #[arg(long)]
+        yes: bool,
+    },
     /// 给草稿添加照片 / attach a photo to a draft
     Photo {
         /// 事件编号 / case id
@@ -509,6 +545,23 @@ enum CaseCmd {
     Submit {
         /// 事件编号 / case id
         id: String,
+    },
+    /// 现场核查：通过（--ok）或不通过（--reject，须 --note 说明原因）/ verify a case on site
+    Verify {
+        /// 事件编号 / case id
+        id: String,
+        /// 核查通过：问题已整改 / verified: the problem is fixed
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        ok: bool,
+        /// 核查不通过：问题仍在（须 --note）/ rejected: not fixed (needs --note)
+        #[arg(long)]
+        reject: bool,
+        /// 核查情况（不通过时必填）/ what you found (required with --reject)
+        #[arg(long)]
+        note: Option<String>,
+        /// 整改后现场照片（可多次）/ after-photo of the site (repeatable)
+        #[arg(long, value_name = "FILE")]
+        photo: Vec<PathBuf>,
     },
     /// 查看事件和处理过程 / show a case and its timeline
     Show {
@@ -721,8 +774,40 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     photos: photo,
                 },
             ),
+            CaseCmd::Edit {
+                id,
+                type_code,
+                urgency,
+                desc,
+                lat,
+                lng,
+                clear_location,
+                address,
+                household,
+            } => c::case_edit(
+                &ctx,
+                &id,
+                c::CaseEdit {
+                    type_code,
+                    urgency,
+                    desc,
+                    lat,
+                    lng,
+                    clear_location,
+                    address,
+                    household,
+                },
+            ),
+            CaseCmd::Discard { id, yes } => c::case_discard(&ctx, &id, yes),
             CaseCmd::Photo { id, file } => c::case_photo(&ctx, &id, &file),
             CaseCmd::Submit { id } => c::case_submit(&ctx, &id),
+            CaseCmd::Verify {
+                id,
+                ok,
+                reject: _,
+                note,
+                photo,
+            } => c::case_verify(&ctx, &id, ok, note, photo),
             CaseCmd::Show { id } => c::case_show(&ctx, &id),
             CaseCmd::List { status } => c::case_list(&ctx, status),
             CaseCmd::Types => c::case_types(&ctx),

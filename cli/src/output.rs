@@ -640,6 +640,22 @@ pub fn print_patrol(p: &Patrol, s: &Settings, track: Option<&TrackStats>) {
         ("里程 distance".into(), distance(p.distance_m)),
         ("定位点 fixes".into(), p.point_count.to_string()),
     ];
+    if p.ended_at.is_some() {
+        rows.push((
+            "计入考核 counts".into(),
+            if p.counts {
+                "是 / yes".into()
+            } else {
+                format!(
+                    "否：不足 {} 分钟或 {} 米 / no: under {} min or {} m",
+                    s.min_patrol_minutes,
+                    s.min_patrol_distance_m,
+                    s.min_patrol_minutes,
+                    s.min_patrol_distance_m
+                )
+            },
+        ));
+    }
     if let Some(t) = track {
         let dropped = (p.point_count as usize).saturating_sub(t.kept_points);
         rows.push((
@@ -668,6 +684,7 @@ pub fn print_patrols(ps: &[Patrol], s: &Settings) {
         "里程\ndistance",
         "定位点\nfixes",
         "事件\ncases",
+        "计入\ncounts",
     ]);
     for p in ps {
         t.add_row(vec![
@@ -681,6 +698,11 @@ pub fn print_patrols(ps: &[Patrol], s: &Settings) {
             distance(p.distance_m),
             p.point_count.to_string(),
             p.case_ids.len().to_string(),
+            match (p.ended_at.is_some(), p.counts) {
+                (false, _) => "—".into(),
+                (true, true) => "是 yes".into(),
+                (true, false) => "否（过短）no (too short)".into(),
+            },
         ]);
     }
     outln!("{t}");
@@ -740,12 +762,13 @@ pub fn print_case(c: &Case, s: &Settings) {
     outln!("{}", kv_table(rows));
     if !c.events.is_empty() {
         outln!("\n处理过程 / timeline");
-        let mut t = table(&["时间\ntime", "事项\nevent", "状态\nstatus"]);
+        let mut t = table(&["时间\ntime", "事项\nevent", "状态\nstatus", "说明\nnote"]);
         for e in &c.events {
             t.add_row(vec![
                 local_dt(s, e.at),
                 e.kind.label_zh().into(),
                 e.status.map(|s| s.label_zh()).unwrap_or("").into(),
+                clip(e.note.as_deref().unwrap_or(""), 40),
             ]);
         }
         outln!("{t}");
@@ -896,7 +919,17 @@ pub fn print_stats(st: &WorkStats) {
             "走访户数 households reached".into(),
             st.households_visited.to_string(),
         ),
-        ("巡查次数 patrols".into(), st.patrols.to_string()),
+        (
+            "巡查次数 patrols".into(),
+            if st.patrols_too_short > 0 {
+                format!(
+                    "{}（另有 {} 次过短未计入 / {} too short, not counted）",
+                    st.patrols, st.patrols_too_short, st.patrols_too_short
+                )
+            } else {
+                st.patrols.to_string()
+            },
+        ),
         ("巡查时长 patrol time".into(), duration(st.patrol_seconds)),
         (
             "巡查里程 patrol distance".into(),

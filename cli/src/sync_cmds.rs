@@ -31,7 +31,7 @@ fn open(ctx: &Ctx) -> Result<Store, CliError> {
     if !ctx.db.exists() {
         return Err(CliError::NoStore(ctx.db.clone()));
     }
-    Ok(Store::open(&ctx.db)?)
+    Ok(ctx.announce_waits(Store::open(&ctx.db)?))
 }
 
 #[derive(Args, Debug)]
@@ -138,7 +138,7 @@ fn read_password() -> Result<String, CliError> {
 /// Signing in is how a new device starts, so `login` (alone among the sync commands) creates
 /// the store when it does not exist yet; the org tree comes from the server.
 pub fn login(ctx: &Ctx, a: LoginArgs) -> Res {
-    let store = Store::open(&ctx.db)?;
+    let store = ctx.announce_waits(Store::open(&ctx.db)?);
     let t = transport(&a.server)?;
     let password = read_password()?;
     let info = store
@@ -294,7 +294,10 @@ fn shown(field: &str, v: &Value, reveal: bool) -> String {
 }
 
 pub fn conflicts(ctx: &Ctx, cmd: ConflictsCmd) -> Res {
-    let store = open(ctx)?;
+    let store = match cmd {
+        ConflictsCmd::List { .. } => ctx.open_read()?,
+        _ => open(ctx)?,
+    };
     match cmd {
         ConflictsCmd::List { all, reveal } => {
             let list = store.conflicts(!all)?;
@@ -365,8 +368,12 @@ pub fn conflicts(ctx: &Ctx, cmd: ConflictsCmd) -> Res {
 }
 
 pub fn attention(ctx: &Ctx, cmd: Option<AttentionCmd>) -> Res {
-    let store = open(ctx)?;
-    match cmd.unwrap_or(AttentionCmd::List) {
+    let cmd = cmd.unwrap_or(AttentionCmd::List);
+    let store = match cmd {
+        AttentionCmd::List => ctx.open_read()?,
+        _ => open(ctx)?,
+    };
+    match cmd {
         AttentionCmd::List => {
             let items = store.attention()?;
             if ctx.json {

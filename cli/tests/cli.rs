@@ -224,6 +224,34 @@ fn commands_do_not_create_a_store_by_accident() {
 }
 
 #[test]
+fn a_spreadsheet_given_as_the_store_is_left_untouched() {
+    let env = Env::new();
+    let sheet = env.path().join("mine.xlsx");
+    let bytes = b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml and the rest of a workbook";
+    std::fs::write(&sheet, bytes).expect("sheet");
+    for args in [
+        &["--json", "status"][..],
+        &["--json", "household", "list"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gridwalk"))
+            .current_dir(env.path())
+            .env_remove("GRIDWALK_DB")
+            .arg("--db")
+            .arg(&sheet)
+            .args(args)
+            .output()
+            .expect("run gridwalk");
+        assert_eq!(out.status.code(), Some(1));
+        let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+        assert_eq!(err["error"]["kind"], "not_a_store");
+        assert_eq!(err["error"]["code"], "not_sqlite");
+    }
+    assert_eq!(std::fs::read(&sheet).expect("sheet"), bytes);
+    let names: Vec<_> = std::fs::read_dir(env.path()).expect("dir").collect();
+    assert_eq!(names.len(), 1, "nothing renamed or created next to it");
+}
+
+#[test]
 fn gbk_ledger_imports_with_a_row_report() {
     let env = Env::new();
     env.init();
@@ -414,18 +442,148 @@ fn patrol_with_a_case_and_a_photo() {
     let out = env.run(&["case", "submit", &cid]);
     assert_eq!(out.status.code(), Some(1));
 
+    // On-site verification: a rejection needs a reason; only a case sent back for
+    // verification can be verified.
+    let out = env.run(&["--json", "case", "verify", &cid, "--reject"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(
+        (&err["error"]["field"], &err["error"]["code"]),
+        (&Value::from("note"), &Value::from("required"))
+    );
+    let out = env.run(&["--json", "case", "verify", &cid, "--ok", "--photo", photo]);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["kind"], "invalid_state");
+    let out = env.run(&["case", "verify", &cid]);
+    assert_eq!(out.status.code(), Some(2), "--ok or --reject is required");
+
     let stopped = env.json(&["patrol", "stop", "--notes", "早巡"]);
     assert_eq!(stopped["patrol"]["case_ids"][0], cid.as_str());
     assert_eq!(stopped["patrol"]["point_count"], 1);
 
+    // A patrol of one fix and a few seconds is kept but does not count (5 min, 100 m).
+    assert_eq!(stopped["patrol"]["counts"], false);
     let stats = env.json(&["stats", "--period", "day"]);
-    assert_eq!(stats["patrols"], 1);
+    assert_eq!(stats["patrols"], 0);
+    assert_eq!(stats["patrols_too_short"], 1);
     assert_eq!(stats["cases_total"], 1);
     assert_eq!(stats["cases_by_category"]["02"], 1);
 
     let status = env.json(&["status"]);
     assert!(status["outbox"]["pending"].as_i64().is_some_and(|n| n > 0));
     assert_eq!(status["integrity"], "ok");
+}
+
+#[test]
+fn a_draft_is_made_with_its_photos_or_not_at_all_edited_and_discarded() {
+    let env = Env::new();
+    env.init();
+    const PNG_1X1: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\nIDATx\x9cc\0\x01\0\0\x05\0\x01\r\n-\xb4\0\0\0\0IEND\xaeB`\x82";
+    let good = env.path().join("good.png");
+    std::fs::write(&good, PNG_1X1).expect("photo");
+    let bad = env.path().join("bad.gif");
+    std::fs::write(&bad, b"GIF89a\x01\0\x01\0").expect("gif");
+    let (good, bad) = (good.to_str().expect("path"), bad.to_str().expect("path"));
+
+    let args = |photos: &[&str]| {
+        let mut a = vec![
+            "--json",
+            "case",
+            "new",
+            "--type",
+            "0301",
+            "--desc",
+            "垃圾堆放",
+            "--address",
+            "3栋北侧",
+        ];
+        for p in photos {
+            a.extend_from_slice(&["--photo", p]);
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| env.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(&[good, bad]));
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["field"], "photos[1]");
+    assert_eq!(
+        env.json(&["case", "list"]).as_array().map(Vec::len),
+        Some(0)
+    );
+
+    let out = run(args(&[good]));
+    assert!(out.status.success());
+    let c: Value = serde_json::from_slice(&out.stdout).expect("case");
+    let cid = c["id"].as_str().expect("id").to_string();
+    assert_eq!(c["photos"].as_array().map(Vec::len), Some(1));
+
+    let c = env.json(&[
+        "case",
+        "edit",
+        &cid,
+        "--desc",
+        "垃圾堆放，有异味",
+        "--urgency",
+        "紧急",
+    ]);
+    assert_eq!(c["description"], "垃圾堆放，有异味");
+    assert_eq!(c["urgency"], "urgent");
+    assert_eq!(c["address"], "3栋北侧");
+
+    let out = env.run(&["case", "discard", &cid]);
+    assert_eq!(out.status.code(), Some(1), "needs --yes");
+    env.ok(&["case", "discard", &cid, "--yes"]);
+    let out = env.run(&["--json", "case", "show", &cid]);
+    assert_eq!(out.status.code(), Some(1));
+    let photos = env.path().join("data").join("device.db.photos");
+    let left = std::fs::read_dir(&photos).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "the draft's photo files are gone");
+}
+
+#[test]
+fn a_gpx_imported_twice_is_one_patrol_and_grid_codes_are_checked() {
+    let env = Env::new();
+    let out = env.run(&[
+        "init",
+        "--grid-code",
+        "640323001001001",
+        "--grid-name",
+        "幸福社区第1网格",
+    ]);
+    assert!(out.status.success());
+    // Before the first sign-in nobody has confirmed the code typed at init.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+
+    let mut gpx = String::from(
+        r#"<?xml version="1.0"?><gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>"#,
+    );
+    for i in 0..31 {
+        gpx.push_str(&format!(
+            r#"<trkpt lat="{:.6}" lon="107.400000"><time>2025-03-15T01:{:02}:{:02}Z</time></trkpt>"#,
+            37.778 + 0.0002 * f64::from(i),
+            (i * 20) / 60,
+            (i * 20) % 60
+        ));
+    }
+    gpx.push_str("</trkseg></trk></gpx>");
+    let file = env.path().join("walk.gpx");
+    std::fs::write(&file, gpx).expect("gpx");
+    let file = file.to_str().expect("path");
+    let p = env.json(&["patrol", "import-gpx", file]);
+    assert_eq!(p["patrol"]["counts"], true, "{p}");
+    let out = env.run(&["patrol", "import-gpx", file]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("imported before"));
+    let pid = p["patrol"]["id"].as_str().expect("id");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(pid));
+
+    // A grid the device does not know is refused where it is typed.
+    let out = env.run(&["--json", "patrol", "start", "--grid", "640323001001999"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["code"], "unknown_reference");
 }
 
 #[test]

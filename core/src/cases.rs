@@ -3,7 +3,16 @@
 //!
 //! On the device a case is a draft until the worker submits it; after that its status only
 //! changes when the server's state machine says so (sync writes those as timeline events).
-//! Every step is kept in a local timeline. Category codes are stable: two digits for the six
+//! Every step is kept in a local timeline.
+//!
+//! Drafts: a draft without a location takes the GPS position of its first photo that has one
+//! (the camera knew where the worker stood, and a draft without a place cannot be submitted);
+//! a draft made with photos is saved whole or not at all; a draft can be edited and discarded
+//! (it never left the phone, so discarding sends nothing and removes its photo files).
+//!
+//! Verification (任务核查): when the server sends a case back for on-site verification, the
+//! worker's verdict, note and after-photos become the `verification` case event the server
+//! applies ([`Store::verify_case`]). Category codes are stable: two digits for the six
 //! top-level categories of the domain, two more for the sub-type (documented in
 //! `docs/case-categories.md`). Photos go through the pipeline in `photos.rs` (decoded,
 //! oriented, downscaled, re-encoded without EXIF, stored under their SHA-256 atomically);
@@ -117,7 +126,7 @@ pub(crate) fn add_event(
     Ok(())
 }
 
-fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
+pub(crate) fn ship_event(ctx: &Tx<'_>, e: &CaseEvent, hlc: &str) -> Result<()> {
     let payload = json!({
         "case_id": e.case_id, "kind": e.kind.as_str(), "at": ms(e.at),
         "status": e.status.map(|s| s.as_str()), "note": e.note,
@@ -208,6 +217,18 @@ fn draft(ctx: &mut Tx<'_>, input: &CaseInput) -> Result<Case> {
     get(ctx.tx, &id)
 }
 
+/// The note of a verification: trimmed, at most 2000 characters, required for a rejection.
+fn verification_note(verdict: VerificationVerdict, note: Option<&str>) -> Result<Option<String>> {
+    let note = validate::optional_text(note);
+    if let Some(n) = &note {
+        validate::max_chars("note", n, 2000)?;
+    }
+    if verdict == VerificationVerdict::Rejected && note.is_none() {
+        return Err(Error::invalid("note", Code::Required));
+    }
+    Ok(note)
+}
+
 fn require_draft(c: &Case, action: &'static str) -> Result<()> {
     if c.status != CaseStatus::Draft {
         return Err(Error::InvalidState {
@@ -232,20 +253,338 @@ fn case_payload(c: &Case) -> serde_json::Value {
     })
 }
 
+/// The worker's finding on site (核查): the fix is there, or it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationVerdict {
+    /// The problem is fixed (核查通过).
+    Verified,
+    /// The problem is not fixed (核查未通过): a note must say why; the case goes back to its
+    /// handlers.
+    Rejected,
+}
+
+impl VerificationVerdict {
+    /// The case status the server moves the case to.
+    pub fn status(self) -> CaseStatus {
+        match self {
+            VerificationVerdict::Verified => CaseStatus::Verified,
+            VerificationVerdict::Rejected => CaseStatus::Rejected,
+        }
+    }
+}
+
+/// Whether a verification of this case is queued or was refused and waits for the worker:
+/// a second one must not be queued behind it.
+pub(crate) fn verification_unsent(conn: &Connection, case_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM outbox WHERE entity = 'case_event' AND state IN ('pending', 'attention')
+               AND json_extract(payload, '$.case_id') = ?1
+               AND json_extract(payload, '$.kind') = 'verification'",
+        )?
+        .exists([case_id])?)
+}
+
+/// Writes a verification: after-photos, the `verification` event the server acts on, and the
+/// local verification tasks marked done. One transaction: all of it or nothing.
+fn verify(
+    ctx: &mut Tx<'_>,
+    dir: &Path,
+    case_id: &str,
+    verdict: VerificationVerdict,
+    note: Option<String>,
+    photos: &[photos::Processed],
+) -> Result<Case> {
+    let c = get(ctx.tx, case_id)?;
+    if c.status != CaseStatus::VerificationRequested {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: case_id.to_string(),
+            state: c.status.as_str().into(),
+            action: "verify",
+        });
+    }
+    if verification_unsent(ctx.tx, case_id)? {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: case_id.to_string(),
+            state: "verification_unsent".into(),
+            action: "verify again",
+        });
+    }
+    let owner = PhotoOwner::Verification(case_id.to_string());
+    for (i, p) in photos.iter().enumerate() {
+        photos::store_processed(ctx, dir, &owner, p)
+            .map_err(|e| photo_field(e, "after_photos", i))?;
+    }
+    let hlc = ctx.tick();
+    let event = CaseEvent {
+        id: new_id(),
+        case_id: case_id.to_string(),
+        kind: CaseEventKind::Verification,
+        at: ctx.now,
+        status: Some(verdict.status()),
+        note,
+    };
+    ctx.tx
+        .prepare_cached(
+            "INSERT INTO case_events (id, case_id, kind, at, status, note, hlc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            event.id,
+            case_id,
+            event.kind,
+            ms(event.at),
+            event.status,
+            event.note,
+            hlc
+        ])?;
+    ship_event(ctx, &event, &hlc)?;
+    // The server completes the open verify_case tasks when it applies the verification
+    // (docs/protocol.md), so the device only mirrors that: no task change is queued, and a
+    // verification the server refuses never leaves a task done there.
+    ctx.tx.execute(
+        "UPDATE tasks SET status = 'done', completed_at = ?2
+         WHERE kind = 'verify_case' AND target_kind = 'case' AND target_id = ?1
+           AND status = 'open'",
+        params![case_id, ms(ctx.now)],
+    )?;
+    get(ctx.tx, case_id)
+}
+
+/// A validation error of the i-th photo of a list names it: `<list>[i]`.
+fn photo_field(e: Error, list: &str, i: usize) -> Error {
+    match e {
+        Error::Validation(mut v) if v.field == photos::FIELD => {
+            v.field = format!("{list}[{i}]");
+            Error::Validation(v)
+        }
+        other => other,
+    }
+}
+
+/// Gives a draft without a location the GPS position of a photo just attached to it (the
+/// camera knew where the worker stood; a draft without a place cannot be submitted).
+pub(crate) fn locate_from_photo(ctx: &mut Tx<'_>, case_id: &str, at: GeoPoint) -> Result<()> {
+    let row: Option<(String, Option<f64>)> = ctx
+        .tx
+        .prepare_cached("SELECT grid_code, lat FROM cases WHERE id = ?1 AND status = 'draft'")?
+        .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((grid, None)) = row else {
+        return Ok(());
+    };
+    let outside = org::outside_grid(ctx, &grid, Some(at))?;
+    ctx.tx.execute(
+        "UPDATE cases SET lat = ?2, lng = ?3, outside_grid = ?4 WHERE id = ?1",
+        params![case_id, at.lat, at.lng, outside],
+    )?;
+    Ok(())
+}
+
+/// The GPS position of a draft's first photo that has one.
+fn first_photo_location(conn: &Connection, case_id: &str) -> Result<Option<GeoPoint>> {
+    Ok(photos_of(conn, "case", case_id)?
+        .into_iter()
+        .find_map(|p| p.location))
+}
+
+/// Removes a draft that never left the phone: its row, timeline and photo rows; returns the
+/// photo files no other row names (deleted by the caller after the commit).
+fn discard(ctx: &mut Tx<'_>, id: &str) -> Result<Vec<String>> {
+    let c = get(ctx.tx, id)?;
+    require_draft(&c, "discard")?;
+    // A draft ships nothing until it is submitted; anything queued means it is not a draft.
+    let queued = ctx
+        .tx
+        .prepare_cached("SELECT 1 FROM outbox WHERE entity_id = ?1")?
+        .exists([id])?;
+    if queued {
+        return Err(Error::InvalidState {
+            entity: "case",
+            id: id.to_string(),
+            state: "queued".into(),
+            action: "discard",
+        });
+    }
+    let mut names = Vec::new();
+    for p in &c.photos {
+        names.push(p.file_name.clone());
+        names.extend(p.thumb_file.clone());
+    }
+    ctx.tx.execute(
+        "DELETE FROM photos WHERE owner_kind = 'case' AND owner_id = ?1",
+        [id],
+    )?;
+    ctx.tx
+        .execute("DELETE FROM case_events WHERE case_id = ?1", [id])?;
+    ctx.tx.execute("DELETE FROM cases WHERE id = ?1", [id])?;
+    let mut unused = Vec::new();
+    for name in names {
+        let named = ctx
+            .tx
+            .prepare_cached("SELECT 1 FROM photos WHERE file_name = ?1 OR thumb_file = ?1 LIMIT 1")?
+            .exists([&name])?;
+        if !named && !unused.contains(&name) {
+            unused.push(name);
+        }
+    }
+    Ok(unused)
+}
+
 impl Store {
+    /// Verifies a case on site (任务核查): the worker's verdict, a note (required for a
+    /// rejection: what is still wrong) and after-photos of the fix (`verification` photos,
+    /// through the photo pipeline). Queues the `case_event` of kind `verification` the server
+    /// applies (`verify` or `reject`), marks the local `verify_case` task(s) of the case done,
+    /// and adds the line to the case's timeline — all in one transaction, so a photo that
+    /// cannot be read leaves nothing behind. The case's status stays the server's until the
+    /// next sync brings it back.
+    ///
+    /// Refused with `InvalidState` unless the case awaits verification, and while an earlier
+    /// verification of it has not reached the server.
+    pub fn verify_case(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<&str>,
+        after_photos: &[Vec<u8>],
+    ) -> Result<Case> {
+        let note = verification_note(verdict, note)?;
+        let processed = after_photos
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                self.process_photo(b, Some(self.now()))
+                    .map_err(|e| photo_field(e, "after_photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.finish_verification(case_id, verdict, note, &processed)
+    }
+
+    /// [`Store::verify_case`] with after-photos from files (the CLI; a shell that saved the
+    /// camera's output). A file's modification time stands in for a missing capture time.
+    pub fn verify_case_files(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<&str>,
+        after_photos: &[&Path],
+    ) -> Result<Case> {
+        let note = verification_note(verdict, note)?;
+        let processed = after_photos
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                self.process_photo_file(f)
+                    .map_err(|e| photo_field(e, "after_photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.finish_verification(case_id, verdict, note, &processed)
+    }
+
+    fn finish_verification(
+        &self,
+        case_id: &str,
+        verdict: VerificationVerdict,
+        note: Option<String>,
+        processed: &[photos::Processed],
+    ) -> Result<Case> {
+        let dir = self.photo_dir().to_path_buf();
+        let c = self.write(|ctx| verify(ctx, &dir, case_id, verdict, note, processed))?;
+        if !processed.is_empty() {
+            self.warn_if_over_quota();
+        }
+        tracing::info!(case = %case_id, ?verdict, "case verified on site");
+        Ok(c)
+    }
+
     /// Starts a draft case. Nothing is required yet but a valid type and grid: a worker in a
-    /// stairwell saves first and completes later.
+    /// stairwell saves first and completes later. A photo attached later gives a draft
+    /// without a location the photo's GPS position.
     pub fn draft_case(&self, input: &CaseInput) -> Result<Case> {
         self.write(|ctx| draft(ctx, input))
     }
 
-    /// Replaces the content of a draft.
+    /// Starts a draft case with its photos (the camera's bytes), all or nothing: the photos go
+    /// through the pipeline first, and a photo that cannot be read (field `photos[i]`) leaves
+    /// no draft behind. Without a location the draft takes the GPS position of its first
+    /// photo that has one.
+    pub fn draft_case_with_photos(&self, input: &CaseInput, photos: &[Vec<u8>]) -> Result<Case> {
+        let processed = photos
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                self.process_photo(b, Some(self.now()))
+                    .map_err(|e| photo_field(e, "photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.draft_processed(input, &processed)
+    }
+
+    /// [`Store::draft_case_with_photos`] with photo files (the CLI's `case new --photo`).
+    pub fn draft_case_with_photo_files(&self, input: &CaseInput, files: &[&Path]) -> Result<Case> {
+        let processed = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                self.process_photo_file(f)
+                    .map_err(|e| photo_field(e, "photos", i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.draft_processed(input, &processed)
+    }
+
+    fn draft_processed(&self, input: &CaseInput, processed: &[photos::Processed]) -> Result<Case> {
+        let dir = self.photo_dir().to_path_buf();
+        let c = self.write(|ctx| {
+            let c = draft(ctx, input)?;
+            let owner = PhotoOwner::Case(c.id.clone());
+            for (i, p) in processed.iter().enumerate() {
+                photos::store_processed(ctx, &dir, &owner, p)
+                    .map_err(|e| photo_field(e, "photos", i))?;
+            }
+            get(ctx.tx, &c.id)
+        })?;
+        if !processed.is_empty() {
+            self.warn_if_over_quota();
+        }
+        Ok(c)
+    }
+
+    /// Throws a draft away: the case, its local timeline, its photo records and the photo
+    /// files no other record uses. A draft never left the phone (drafts ship when they are
+    /// submitted), so nothing is sent and nothing the server knows is lost; a submitted case
+    /// is refused (`InvalidState`). Files go after the commit; a kill in between leaves files
+    /// no row names, which the next open sweeps.
+    pub fn discard_draft(&self, id: &str) -> Result<()> {
+        let dir = self.photo_dir().to_path_buf();
+        let unused = self.write(|ctx| discard(ctx, id))?;
+        for name in &unused {
+            match std::fs::remove_file(dir.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(error = %e, "photo file of a discarded draft not removed"),
+            }
+        }
+        tracing::info!(case = %id, files = unused.len(), "draft discarded");
+        Ok(())
+    }
+
+    /// Replaces the content of a draft. Without a location the draft keeps (or takes) the GPS
+    /// position of its first photo that has one.
     pub fn update_draft(&self, id: &str, input: &CaseInput) -> Result<Case> {
         self.write(|ctx| {
             let old = get(ctx.tx, id)?;
             require_draft(&old, "edit")?;
             let c = clean(ctx, input)?;
-            let outside = org::outside_grid(ctx, &input.grid_code, input.location)?;
+            let location = match input.location {
+                Some(p) => Some(p),
+                None => first_photo_location(ctx.tx, id)?,
+            };
+            let outside = org::outside_grid(ctx, &input.grid_code, location)?;
             let hlc = ctx.tick();
             ctx.tx.execute(
                 &format!(
@@ -261,8 +600,8 @@ impl Store {
                     c.type_code,
                     input.urgency,
                     c.description,
-                    input.location.map(|p| p.lat),
-                    input.location.map(|p| p.lng),
+                    location.map(|p| p.lat),
+                    location.map(|p| p.lng),
                     c.address,
                     input.grid_code.trim(),
                     outside,

@@ -25,13 +25,14 @@ pub mod search;
 pub mod sheet;
 pub mod stats;
 pub mod store;
+mod storefile;
 pub mod sync;
 pub mod tasks;
 pub mod visits;
 
 pub use gridwalk_domain::{entities, model, synonyms, taxonomy, validate};
 
-pub use error::{Code, Error, Result, ValidationError};
+pub use error::{Code, Error, NotAStoreReason, Result, ValidationError};
 pub use model::*;
 pub use photos::{PhotoOwner, PhotoSettings, PhotoStorageReport, RetentionPolicy};
 pub use store::Store;

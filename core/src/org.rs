@@ -2,13 +2,19 @@
 //! grid boundaries. It comes from the server (or the demo seed); the device never invents units.
 //! Boundaries are used to flag — never refuse — households and cases placed outside the grid
 //! (boundaries are redrawn over time and GPS is imprecise in alleys; the worker knows best).
+//!
+//! Before the first sign-in the tree is only what `init` typed; a wrong grid code there would
+//! be discovered at the first sync, when every record in it is refused. So a grid code is
+//! checked when it is picked ([`Store::check_grid`]): unknown is an error, unconfirmed by a
+//! server (or unknown to it) is a typed warning.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Error, Result};
 use crate::geometry::Boundary;
 use crate::model::{GeoPoint, GridLevel, OrgUnit};
-use crate::store::{Store, Tx};
+use crate::store::{get_meta, Store, Tx};
 use crate::validate;
 
 fn map_unit(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgUnit> {
@@ -23,6 +29,76 @@ fn map_unit(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgUnit> {
 }
 
 const SELECT: &str = "SELECT code, name, level, parent_code, boundary, is_mine FROM org_units";
+
+/// `meta` key: JSON list of the org unit codes the server sent at the last sign-in.
+pub(crate) const META_SERVER_CODES: &str = "org_server_codes";
+
+/// Why a grid code the device knows may still be wrong. Records in a wrong grid are refused
+/// by the server (`out_of_scope`) at the first sync, after the worker has left the doorstep;
+/// so the device warns when the code is picked (init, patrol start, household add, a new
+/// case), and lets the worker go on: the tree may simply not have synced yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridWarning {
+    /// No server has confirmed this device's org tree yet (never signed in): the code is the
+    /// one typed at `init`. Check it with the community before the first sync.
+    Unconfirmed,
+    /// The server's tree (last sign-in) does not have this unit: it exists only on this
+    /// device, and records in it will be refused.
+    NotOnServer,
+    /// The code names a community, street or district, not a grid.
+    NotAGrid,
+}
+
+impl GridWarning {
+    /// The stable snake_case code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GridWarning::Unconfirmed => "unconfirmed",
+            GridWarning::NotOnServer => "not_on_server",
+            GridWarning::NotAGrid => "not_a_grid",
+        }
+    }
+
+    pub fn message_zh(&self) -> &'static str {
+        match self {
+            GridWarning::Unconfirmed => "网格编码尚未经服务器确认，首次同步前请与社区核对",
+            GridWarning::NotOnServer => "服务器的组织机构中没有该网格，同步时会被拒绝",
+            GridWarning::NotAGrid => "该编码不是网格（是社区、街道或区）",
+        }
+    }
+
+    pub fn message_en(&self) -> &'static str {
+        match self {
+            GridWarning::Unconfirmed => {
+                "grid code not confirmed by a server yet; check it with the community before the first sync"
+            }
+            GridWarning::NotOnServer => {
+                "the server's org tree has no such unit; records in it will be refused at sync"
+            }
+            GridWarning::NotAGrid => "the code names a community, street or district, not a grid",
+        }
+    }
+}
+
+/// Checks a grid code against the tree the device knows: an unknown code is an error
+/// (`grid_code`: `required` / `unknown_reference`), a doubtful one a warning.
+pub(crate) fn check_grid(conn: &Connection, code: &str) -> Result<Option<GridWarning>> {
+    require_unit(conn, "grid_code", code)?;
+    let level: GridLevel = conn.query_row(
+        "SELECT level FROM org_units WHERE code = ?1",
+        [code.trim()],
+        |r| r.get(0),
+    )?;
+    let server: Option<Vec<String>> = get_meta(conn, META_SERVER_CODES)?
+        .map(|json| serde_json::from_str(&json).unwrap_or_default());
+    Ok(match server {
+        None => Some(GridWarning::Unconfirmed),
+        Some(codes) if !codes.iter().any(|c| c == code.trim()) => Some(GridWarning::NotOnServer),
+        Some(_) if level != GridLevel::Grid => Some(GridWarning::NotAGrid),
+        Some(_) => None,
+    })
+}
 
 impl Store {
     /// Inserts or replaces org units (parents before children, or in the same call).
@@ -108,6 +184,18 @@ impl Store {
             .into_iter()
             .filter(|u| u.is_mine)
             .collect())
+    }
+
+    /// Checks a grid code before it is used (init, patrol start, household add, a new case):
+    /// `Err` (`grid_code`: `required`, `unknown_reference`) when the device does not know it,
+    /// `Ok(Some(warning))` when it is doubtful — no server confirmed the tree yet (before the
+    /// first sign-in), the server's tree lacks it, or it is not a grid. See [`GridWarning`].
+    pub fn check_grid(&self, code: &str) -> Result<Option<GridWarning>> {
+        let warning = self.read(|c| check_grid(c, code))?;
+        if let Some(w) = warning {
+            tracing::warn!(warning = w.code(), "grid code may be wrong");
+        }
+        Ok(warning)
     }
 
     pub fn org_unit(&self, code: &str) -> Result<OrgUnit> {

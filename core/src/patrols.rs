@@ -3,8 +3,16 @@
 //! A patrol is started, fed GPS fixes as the shell receives them (each batch one transaction, so
 //! a dead battery loses at most the fixes not yet handed over), and stopped; distance and
 //! duration are computed from the filtered track (see [`crate::geometry::track_stats`]). Only
-//! one patrol runs at a time. A patrol recorded by another app can be imported from GPX.
-//! Track points are append-only and ship to the server with the patrol when it stops.
+//! one patrol runs at a time. A patrol recorded by another app can be imported from GPX; the
+//! same track imported twice is one patrol (recognised by its start, end and a fingerprint of
+//! its fixes). Track points are append-only and ship to the server with the patrol when it
+//! stops.
+//!
+//! What counts: a patrol shorter than the settings' minimum duration or distance (5 minutes
+//! and 100 m by default: `Settings::min_patrol_minutes`, `min_patrol_distance_m`) is kept and
+//! synced like any other, but does not count toward the daily quota or the work statistics —
+//! a patrol started and stopped by mistake, or to tick a box, is not a patrol (痕迹管理 judges
+//! work by these figures). [`Patrol::counts`] says which.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -32,6 +40,7 @@ fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patrol> {
         notes: r.get(7)?,
         case_ids: Vec::new(),
         sync_status: r.get(8)?,
+        counts: false,
     })
 }
 
@@ -49,7 +58,82 @@ pub(crate) fn get(conn: &Connection, id: &str) -> Result<Patrol> {
     p.case_ids = stmt
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
+    let settings = crate::store::read_settings(conn)?;
+    p.counts = p.ended_at.is_some() && settings.patrol_counts(p.duration_s, p.distance_m);
     Ok(p)
+}
+
+/// SQL condition (on `patrols`) of a patrol that counts toward the quota and the statistics:
+/// ended, at least `?min_s` seconds and `?min_m` metres (the parameters named so).
+pub(crate) const COUNTS_SQL: &str =
+    "ended_at IS NOT NULL AND duration_s >= :min_s AND distance_m >= :min_m";
+
+/// A fix [`append`] keeps: real coordinates, not from the future, not before the start, a
+/// sane accuracy.
+fn point_ok(pt: &TrackPoint, now: DateTime<Utc>, started: DateTime<Utc>) -> bool {
+    validate::coordinates(
+        "point",
+        GeoPoint {
+            lat: pt.lat,
+            lng: pt.lng,
+        },
+    )
+    .is_ok()
+        && validate::not_future("at", pt.at, now).is_ok()
+        && pt.at >= started
+        && pt.accuracy_m.is_none_or(|a| a.is_finite() && a >= 0.0)
+}
+
+/// Fingerprint of a track: SHA-256 over its fixes in time order (time to the millisecond,
+/// coordinates to 1e-6°, about 0.1 m), so the same track is recognised however it reached the
+/// device (a GPX imported again, the same walk pulled from the worker's other phone).
+fn fingerprint(pts: &[TrackPoint]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<(i64, i64, i64)> = pts
+        .iter()
+        .map(|p| {
+            (
+                ms(p.at),
+                (p.lat * 1e6).round() as i64,
+                (p.lng * 1e6).round() as i64,
+            )
+        })
+        .collect();
+    sorted.sort_unstable();
+    let mut h = Sha256::new();
+    for (t, lat, lng) in sorted {
+        h.update(t.to_be_bytes());
+        h.update(lat.to_be_bytes());
+        h.update(lng.to_be_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A patrol already on the device with the same start, end and track as an import.
+fn same_track(
+    conn: &Connection,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    kept: &[TrackPoint],
+) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM patrols WHERE started_at = ?1 AND ended_at = ?2 AND point_count = ?3",
+    )?;
+    let candidates = stmt
+        .query_map(params![ms(first), ms(last), kept.len() as i64], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let wanted = fingerprint(kept);
+    for id in candidates {
+        if fingerprint(&points(conn, &id)?) == wanted {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 fn active_id(conn: &Connection) -> Result<Option<String>> {
@@ -129,18 +213,7 @@ fn append(ctx: &mut Tx<'_>, patrol_id: &str, pts: &[TrackPoint]) -> Result<(usiz
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for pt in pts {
-        let ok = validate::coordinates(
-            "point",
-            GeoPoint {
-                lat: pt.lat,
-                lng: pt.lng,
-            },
-        )
-        .is_ok()
-            && validate::not_future("at", pt.at, ctx.now).is_ok()
-            && pt.at >= p.started_at
-            && pt.accuracy_m.is_none_or(|a| a.is_finite() && a >= 0.0);
-        if !ok {
+        if !point_ok(pt, ctx.now, p.started_at) {
             skipped += 1;
             continue;
         }
@@ -271,6 +344,11 @@ impl Store {
     }
 
     /// Records a whole patrol from a GPX track (start and end taken from the first and last fix).
+    ///
+    /// The same track imported twice is one patrol: an import whose start, end and track
+    /// fingerprint match a patrol already on the device (imported before, or pulled from the
+    /// worker's other phone) is refused with `InvalidState { state: "already_imported", id: <that
+    /// patrol> }` and changes nothing.
     pub fn import_gpx_patrol(
         &self,
         grid_code: &str,
@@ -288,6 +366,20 @@ impl Store {
             });
         };
         self.write(|ctx| {
+            let now = ctx.now;
+            let kept: Vec<TrackPoint> = pts
+                .iter()
+                .filter(|pt| point_ok(pt, now, first))
+                .cloned()
+                .collect();
+            if let Some(id) = same_track(ctx.tx, first, last, &kept)? {
+                return Err(Error::InvalidState {
+                    entity: "patrol",
+                    id,
+                    state: "already_imported".into(),
+                    action: "import the same track again",
+                });
+            }
             let p = start(ctx, grid_code, first)?;
             append(ctx, &p.id, &pts)?;
             stop(ctx, &p.id, last, notes)

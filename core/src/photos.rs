@@ -714,7 +714,22 @@ fn check_owner(conn: &Connection, owner: &PhotoOwner) -> Result<bool> {
     }
 }
 
+/// A photo through the pipeline, with the capture time to use when it has none of its own.
+pub(crate) struct Processed {
+    pub(crate) photo: ProcessedPhoto,
+    pub(crate) fallback_taken_at: Option<DateTime<Utc>>,
+}
+
 /// Stores a processed photo for `owner` inside the caller's write transaction.
+pub(crate) fn store_processed(
+    ctx: &mut Tx<'_>,
+    dir: &Path,
+    owner: &PhotoOwner,
+    p: &Processed,
+) -> Result<PhotoMeta> {
+    insert(ctx, dir, owner, &p.photo, p.fallback_taken_at)
+}
+
 fn insert(
     ctx: &mut Tx<'_>,
     dir: &Path,
@@ -813,6 +828,10 @@ fn insert(
         ship(ctx, &meta, &hlc)?;
     } else {
         crate::cases::add_event(ctx, owner.id(), CaseEventKind::PhotoAdded, None, false)?;
+        // A draft without a location takes the first photo's GPS position.
+        if let Some(at) = meta.location {
+            crate::cases::locate_from_photo(ctx, owner.id(), at)?;
+        }
     }
     Ok(meta)
 }
@@ -979,15 +998,59 @@ impl Store {
         bytes: &[u8],
         fallback_taken_at: Option<DateTime<Utc>>,
     ) -> Result<PhotoMeta> {
-        let settings = self.photo_settings()?;
-        let offset = self.settings()?.offset();
         // Fail fast on a bad owner before spending a second decoding.
         self.read(|c| check_owner(c, owner).map(|_| ()))?;
-        let processed = process(bytes, &settings, offset, self.now())?;
+        let photo = self.process_photo(bytes, fallback_taken_at)?;
         let dir = self.photo_dir().to_path_buf();
-        let meta = self.write(|ctx| insert(ctx, &dir, owner, &processed, fallback_taken_at))?;
+        let meta = self.write(|ctx| store_processed(ctx, &dir, owner, &photo))?;
         tracing::debug!(photo = %meta.id, owner_kind = owner.kind(), "photo added");
-        match self.read(|c| report(c, &dir, &settings)) {
+        self.warn_if_over_quota();
+        Ok(meta)
+    }
+
+    /// Adds a photo from a file (the CLI; a shell that saved the camera's output). Without an
+    /// EXIF capture time, the file's modification time is used.
+    pub fn add_photo_file(&self, owner: &PhotoOwner, file: &Path) -> Result<PhotoMeta> {
+        self.read(|c| check_owner(c, owner).map(|_| ()))?;
+        let photo = self.process_photo_file(file)?;
+        let dir = self.photo_dir().to_path_buf();
+        let meta = self.write(|ctx| store_processed(ctx, &dir, owner, &photo))?;
+        self.warn_if_over_quota();
+        Ok(meta)
+    }
+
+    /// Runs the pipeline on a photo that a caller will store inside a write of its own (a
+    /// draft with its photos, a verification with its after-photos: all or nothing).
+    pub(crate) fn process_photo(
+        &self,
+        bytes: &[u8],
+        fallback_taken_at: Option<DateTime<Utc>>,
+    ) -> Result<Processed> {
+        let settings = self.photo_settings()?;
+        let offset = self.settings()?.offset();
+        Ok(Processed {
+            photo: process(bytes, &settings, offset, self.now())?,
+            fallback_taken_at,
+        })
+    }
+
+    /// [`Store::process_photo`] of a file; its modification time is the fallback capture time.
+    pub(crate) fn process_photo_file(&self, file: &Path) -> Result<Processed> {
+        let bytes = std::fs::read(file)?;
+        let modified = std::fs::metadata(file)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(DateTime::<Utc>::from)
+            .filter(|t| validate::not_future("taken_at", *t, self.now()).is_ok());
+        self.process_photo(&bytes, modified)
+    }
+
+    pub(crate) fn warn_if_over_quota(&self) {
+        let dir = self.photo_dir().to_path_buf();
+        let report = self
+            .photo_settings()
+            .and_then(|settings| self.read(|c| report(c, &dir, &settings)));
+        match report {
             Ok(r) if r.over_quota => tracing::warn!(
                 bytes = r.bytes,
                 quota = r.quota_bytes,
@@ -996,19 +1059,6 @@ impl Store {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "photo storage report failed"),
         }
-        Ok(meta)
-    }
-
-    /// Adds a photo from a file (the CLI; a shell that saved the camera's output). Without an
-    /// EXIF capture time, the file's modification time is used.
-    pub fn add_photo_file(&self, owner: &PhotoOwner, file: &Path) -> Result<PhotoMeta> {
-        let bytes = std::fs::read(file)?;
-        let modified = std::fs::metadata(file)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(DateTime::<Utc>::from)
-            .filter(|t| validate::not_future("taken_at", *t, self.now()).is_ok());
-        self.add_photo(owner, &bytes, modified)
     }
 
     /// Photos of one owner, oldest first.

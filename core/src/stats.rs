@@ -1,5 +1,6 @@
 //! Work statistics for a day, week or month (工作统计): visits by mode, households reached,
-//! patrols with time and distance, cases filed by category. Supervisors judge work by these
+//! patrols with time and distance (only those of at least the minimum duration and distance;
+//! shorter ones are counted apart), cases filed by category. Supervisors judge work by these
 //! figures (痕迹管理), so they are computed from the same local records that sync ships, for the
 //! worker's local calendar (weeks start on Monday).
 
@@ -45,7 +46,11 @@ pub struct WorkStats {
     /// Visit counts by mode code (`in_person`, `phone`, …).
     pub visits_by_mode: BTreeMap<String, u32>,
     pub households_visited: u32,
+    /// Finished patrols that count: at least the minimum duration and distance (settings).
+    /// Their time and distance are the two figures below.
     pub patrols: u32,
+    /// Finished patrols under the minimum duration or distance: kept, shown, not counted.
+    pub patrols_too_short: u32,
     pub patrol_seconds: i64,
     pub patrol_distance_m: f64,
     pub cases_total: u32,
@@ -97,12 +102,26 @@ impl Store {
                 range,
                 |r| r.get(0),
             )?;
-            let (patrols, patrol_seconds, patrol_distance_m): (u32, i64, f64) = c.query_row(
-                "SELECT count(*), coalesce(sum(duration_s), 0), coalesce(sum(distance_m), 0)
-                 FROM patrols WHERE started_at >= ?1 AND started_at < ?2 AND ended_at IS NOT NULL",
-                range,
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            // Patrols under the minimum duration or distance are counted apart (patrols.rs).
+            let (patrols, patrol_seconds, patrol_distance_m, ended): (u32, i64, f64, u32) = c
+                .query_row(
+                    &format!(
+                        "SELECT coalesce(sum({counts}), 0),
+                            coalesce(sum(CASE WHEN {counts} THEN duration_s END), 0),
+                            coalesce(sum(CASE WHEN {counts} THEN distance_m END), 0),
+                            count(*)
+                         FROM patrols WHERE started_at >= :from AND started_at < :to
+                           AND ended_at IS NOT NULL",
+                        counts = crate::patrols::COUNTS_SQL
+                    ),
+                    rusqlite::named_params! {
+                        ":from": ms(start),
+                        ":to": ms(end),
+                        ":min_s": i64::from(settings.min_patrol_minutes) * 60,
+                        ":min_m": f64::from(settings.min_patrol_distance_m),
+                    },
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?;
             let mut cases_by_category = BTreeMap::new();
             let mut stmt = c.prepare_cached(
                 "SELECT category_code, count(*) FROM cases
@@ -121,6 +140,7 @@ impl Store {
                 visits_by_mode,
                 households_visited,
                 patrols,
+                patrols_too_short: ended - patrols,
                 patrol_seconds,
                 patrol_distance_m,
                 cases_total: cases_by_category.values().sum(),

@@ -7,26 +7,42 @@
 //! outbox row, its search-index row and the persisted clock land together or not at all.
 //!
 //! Durability: WAL with `synchronous = FULL`, so a write that returned `Ok` survives the process
-//! being killed and the phone losing power. A file that is not a database is moved aside and
-//! reported, never deleted; a database from a newer app version is refused untouched.
+//! being killed and the phone losing power.
+//!
+//! Files: a store never eats a file it does not own (`storefile.rs`). A new store is built
+//! whole and linked into place; a file that is not a Gridwalk store (a spreadsheet passed as
+//! `--db`, another app's database, an empty file) is refused untouched with
+//! [`Error::NotAStore`]; only a Gridwalk store that fails its checks at open (truncated,
+//! malformed) is moved aside — never deleted; a store from a newer app version is refused
+//! untouched. [`Store::open_read_only`] reads a store without writing a byte (read-only files,
+//! backups, a second program during an import).
+//!
+//! Waiting: a second program writing to the same file (the CLI during an app's import) waits
+//! for the running write — up to [`BUSY_WAIT_MAX`], reporting progress — instead of failing
+//! after SQLite's usual 5 seconds.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::error::{Code, Error, Result};
+use crate::error::{Code, Error, NotAStoreReason, Result};
 use crate::geometry::Boundary;
 use crate::hlc::HlcClock;
 use crate::schema;
+pub use crate::storefile::APPLICATION_ID;
+use crate::storefile::{self, Header, Verdict};
 
 /// Source of "now", replaceable in tests.
 pub type NowFn = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// Device settings kept in `meta`; supervisors can change them.
+/// Device settings kept in `meta`; supervisors can change them. A value written by an older
+/// app lacks the newer fields: they take their defaults, the rest is kept.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Offset of the worker's local time from UTC, in minutes (China: +480).
     pub utc_offset_minutes: i32,
@@ -34,6 +50,13 @@ pub struct Settings {
     pub patrol_quota: u32,
     /// Who files cases from this device (the worker's account id or name code).
     pub reporter: String,
+    /// A patrol shorter than this (start to end) does not count toward the quota and the
+    /// statistics (default 5 minutes): a patrol started and stopped by mistake, or to tick a
+    /// box, is not a patrol. It is kept and synced all the same.
+    pub min_patrol_minutes: u32,
+    /// A patrol that covered less than this along its filtered track does not count either
+    /// (default 100 m).
+    pub min_patrol_distance_m: u32,
 }
 
 impl Default for Settings {
@@ -42,11 +65,20 @@ impl Default for Settings {
             utc_offset_minutes: 8 * 60,
             patrol_quota: 2,
             reporter: "worker".into(),
+            min_patrol_minutes: 5,
+            min_patrol_distance_m: 100,
         }
     }
 }
 
 impl Settings {
+    /// Whether a finished patrol of this duration and distance counts toward the quota and
+    /// the statistics.
+    pub fn patrol_counts(&self, duration_s: i64, distance_m: f64) -> bool {
+        duration_s >= i64::from(self.min_patrol_minutes) * 60
+            && distance_m >= f64::from(self.min_patrol_distance_m)
+    }
+
     pub fn offset(&self) -> FixedOffset {
         FixedOffset::east_opt(self.utc_offset_minutes * 60)
             .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).unwrap_or(Utc.fix()))
@@ -82,6 +114,11 @@ pub struct Store {
     photo_dir: PathBuf,
     device_id: String,
     now: NowFn,
+    /// Opened with [`Store::open_read_only`]: every write is refused.
+    read_only: bool,
+    /// Who hears about waits for another program's write ([`Store::set_busy_observer`]); the
+    /// connection's busy handler reads it.
+    busy: BusySlot,
 }
 
 /// A write transaction with the context every change needs.
@@ -171,53 +208,166 @@ impl Store {
 
     /// Opens a private in-memory store (tests, previews).
     pub fn open_in_memory() -> Result<Store> {
-        let conn = Connection::open_in_memory()?;
+        let mut conn = Connection::open_in_memory()?;
+        let busy = BusySlot::default();
+        install_busy_handler(&mut conn, busy.clone())?;
         // Photos of a private store go to a folder of its own, never loose in the temp dir.
         let photos =
             std::env::temp_dir().join(format!("gridwalk-photos-{}", crate::model::new_id()));
-        Self::finish_open(conn, PathBuf::from(":memory:"), photos)
+        Self::finish_open(conn, PathBuf::from(":memory:"), photos, busy)
+    }
+
+    /// Opens an existing store for reading only: nothing is written to the file (no upgrade,
+    /// no photo-folder sweep, no moving aside), so it works on a read-only file or folder (a
+    /// copy from a worker's phone, a backup) and while another program is writing. Every
+    /// write fails with [`Error::ReadOnly`]. A store of an older schema cannot be read without
+    /// its upgrade: [`Error::ReadOnly`] with `needs_upgrade`. A damaged store is reported as
+    /// [`Error::Corrupt`] without `moved_to`.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        let header = storefile::read_header(path)?;
+        match header {
+            Header::Missing => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "找不到数据库文件 / no store file at this path",
+                )))
+            }
+            Header::Empty => return Err(storefile::not_a_store(path, NotAStoreReason::Empty)),
+            Header::NotAFile => {
+                return Err(storefile::not_a_store(path, NotAStoreReason::NotAFile))
+            }
+            Header::NotSqlite => {
+                return Err(storefile::not_a_store(path, NotAStoreReason::NotSqlite))
+            }
+            Header::Sqlite { .. } => {}
+        }
+        let mut conn = open_read_only_conn(path)?;
+        let busy = BusySlot::default();
+        install_busy_handler(&mut conn, busy.clone())?;
+        if let Verdict::Damaged = storefile::check(&conn, path, &header)? {
+            tracing::warn!("damaged store opened read-only; left in place");
+            return Err(Error::Corrupt { moved_to: None });
+        }
+        let found = schema::check_compatible(&conn)?;
+        if found < schema::VERSION {
+            return Err(Error::ReadOnly {
+                path: path.to_path_buf(),
+                needs_upgrade: true,
+            });
+        }
+        let device_id = get_meta(&conn, "device_id")?.unwrap_or_default();
+        let last = get_meta(&conn, "hlc")?;
+        let node = device_id.chars().rev().take(12).collect::<String>();
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                settings: None,
+                clock: HlcClock::new(&node, last.as_deref()),
+                boundaries: HashMap::new(),
+            }),
+            path: path.to_path_buf(),
+            photo_dir: storefile::sibling(path, ".photos"),
+            device_id,
+            now: Arc::new(Utc::now),
+            read_only: true,
+            busy,
+        })
     }
 
     fn open_inner(path: &Path, key: Option<&str>) -> Result<Store> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+        let mut header = storefile::read_header(path)?;
+        if header == Header::Missing {
+            storefile::create(path, &|c| match key {
+                Some(k) => apply_key(c, k),
+                None => Ok(()),
+            })?;
+            header = storefile::read_header(path)?;
         }
-        let conn = Connection::open_with_flags(
+        let refuse = |reason| Err(storefile::not_a_store(path, reason));
+        match (&header, key) {
+            (Header::Missing, _) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "数据库文件创建后不见了 / the store file vanished after it was created",
+                )))
+            }
+            (Header::Empty, _) => return refuse(NotAStoreReason::Empty),
+            (Header::NotAFile, _) => return refuse(NotAStoreReason::NotAFile),
+            // An encrypted store has no readable header: the key decides below.
+            (Header::NotSqlite, None) => return refuse(NotAStoreReason::NotSqlite),
+            _ => {}
+        }
+        // No CREATE flag: a file that disappears between the checks and here is not re-made.
+        let mut conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         if let Some(key) = key {
             apply_key(&conn, key)?;
         }
-        // Probe before any pragma writes: a corrupt or foreign file must not be modified.
-        if let Err(e) = schema::user_version(&conn) {
-            if is_not_a_database(&e) {
+        let busy = BusySlot::default();
+        install_busy_handler(&mut conn, busy.clone())?;
+        // Ownership and soundness before any pragma writes: a foreign or damaged file must not
+        // be modified (storefile.rs).
+        let verdict = match storefile::check(&conn, path, &header) {
+            Err(Error::NotAStore { .. }) if key.is_some() => {
+                return Err(Error::Encryption(
+                    "wrong key or not an encrypted store".into(),
+                ))
+            }
+            other => other?,
+        };
+        let legacy = match verdict {
+            Verdict::Sound { legacy } => legacy,
+            Verdict::Damaged => {
                 drop(conn);
                 if key.is_some() {
                     return Err(Error::Encryption(
                         "wrong key or not an encrypted store".into(),
                     ));
                 }
-                let moved_to = move_aside(path)?;
-                tracing::warn!(?moved_to, "corrupt store moved aside");
-                return Err(Error::Corrupt { moved_to });
+                let moved_to = storefile::move_aside(path)?;
+                tracing::warn!(?moved_to, "damaged store moved aside");
+                return Err(Error::Corrupt {
+                    moved_to: Some(moved_to),
+                });
             }
-            return Err(e);
-        }
+        };
         schema::check_compatible(&conn)?;
-        let mut photo_dir = path.as_os_str().to_owned();
-        photo_dir.push(".photos");
-        Self::finish_open(conn, path.to_path_buf(), PathBuf::from(photo_dir))
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(Error::ReadOnly {
+                path: path.to_path_buf(),
+                needs_upgrade: false,
+            });
+        }
+        let photo_dir = storefile::sibling(path, ".photos");
+        let store = Self::finish_open(conn, path.to_path_buf(), photo_dir, busy)?;
+        if legacy {
+            // A store from before the application id: it is ours, so it says so from now on.
+            store.write(|ctx| {
+                ctx.tx
+                    .pragma_update(None, "application_id", storefile::APPLICATION_ID)?;
+                Ok(())
+            })?;
+        }
+        Ok(store)
     }
 
-    fn finish_open(mut conn: Connection, path: PathBuf, photo_dir: PathBuf) -> Result<Store> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+    fn finish_open(
+        mut conn: Connection,
+        path: PathBuf,
+        photo_dir: PathBuf,
+        busy: BusySlot,
+    ) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| map_write_error(e, &path))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn)?;
+        schema::migrate(&mut conn).map_err(|e| match e {
+            Error::Sqlite(e) => map_write_error(e, &path),
+            other => other,
+        })?;
         let device_id = match get_meta(&conn, "device_id")? {
             Some(id) => id,
             None => {
@@ -241,6 +391,8 @@ impl Store {
             photo_dir,
             device_id,
             now: Arc::new(Utc::now),
+            read_only: false,
+            busy,
         };
         // A kill mid-"add photo" can leave a temp file or a file no row names: removed here,
         // under the write lock (photos.rs). A failed sweep never keeps the worker out.
@@ -261,6 +413,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn photo_dir(&self) -> &Path {
@@ -284,7 +441,17 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction; commits on `Ok`, rolls back on `Err`.
+    ///
+    /// If another program (a second process on the same file) is writing, this waits for it
+    /// — up to [`BUSY_WAIT_MAX`], reporting progress to the [`Store::set_busy_observer`] callback —
+    /// instead of failing; after that it fails with [`Error::Busy`] and writes nothing.
     pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                needs_upgrade: false,
+            });
+        }
         let now = self.now();
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -299,7 +466,8 @@ impl Store {
         let saved_clock = inner.clock.clone();
         let tx = inner
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_write_error(e, &self.path))?;
         let result = {
             let mut ctx = Tx {
                 tx: &tx,
@@ -313,7 +481,7 @@ impl Store {
         match result {
             Ok(value) => {
                 set_meta(&tx, "hlc", &inner.clock.current())?;
-                tx.commit()?;
+                tx.commit().map_err(|e| map_write_error(e, &self.path))?;
                 Ok(value)
             }
             Err(e) => {
@@ -337,6 +505,12 @@ impl Store {
         }
         if settings.reporter.trim().is_empty() {
             return Err(Error::invalid("reporter", Code::Required));
+        }
+        if settings.min_patrol_minutes > 240 {
+            return Err(Error::invalid("min_patrol_minutes", Code::OutOfRange));
+        }
+        if settings.min_patrol_distance_m > 10_000 {
+            return Err(Error::invalid("min_patrol_distance_m", Code::OutOfRange));
         }
         let json = serde_json::to_string(settings)?;
         self.write(|ctx| set_meta(ctx.tx, "settings", &json))?;
@@ -374,29 +548,119 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> 
     Ok(())
 }
 
-fn is_not_a_database(e: &Error) -> bool {
-    matches!(e, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-        if f.code == rusqlite::ErrorCode::NotADatabase)
+/// A write that failed because another connection held the lock past the wait, or because
+/// the file cannot be written, as the typed errors a caller can act on.
+fn map_write_error(e: rusqlite::Error, path: &Path) -> Error {
+    if storefile::is_busy(&e) {
+        Error::Busy {
+            waited_s: BUSY_WAIT_MAX.as_secs(),
+        }
+    } else if storefile::is_read_only(&e) {
+        Error::ReadOnly {
+            path: path.to_path_buf(),
+            needs_upgrade: false,
+        }
+    } else {
+        Error::Sqlite(e)
+    }
 }
 
-/// Renames a corrupt file (and its WAL/SHM) to `<name>.corrupt-<ms>`; returns the new path.
-fn move_aside(path: &Path) -> Result<PathBuf> {
-    let stamp = Utc::now().timestamp_millis();
-    let mut target = path.as_os_str().to_owned();
-    target.push(format!(".corrupt-{stamp}"));
-    let target = PathBuf::from(target);
-    std::fs::rename(path, &target)?;
-    for suffix in ["-wal", "-shm"] {
-        let mut side = path.as_os_str().to_owned();
-        side.push(suffix);
-        let side = PathBuf::from(side);
-        if side.exists() {
-            let mut to = target.as_os_str().to_owned();
-            to.push(suffix);
-            std::fs::rename(&side, PathBuf::from(to))?;
+/// How long a write waits for another program's write before giving up with
+/// [`Error::Busy`]. A ledger import of thousands of rows holds the write lock for a while; a
+/// second write waits for it rather than failing (SQLite's usual 5 s are too short for that).
+pub const BUSY_WAIT_MAX: Duration = Duration::from_secs(600);
+
+/// Called about once a second while a write waits for another program's write, with the
+/// time waited so far (a shell shows "waiting for another write…").
+pub type BusyObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// A store's observer of waits, shared with its connection's busy handler.
+type BusySlot = Arc<RwLock<Option<BusyObserver>>>;
+
+impl Store {
+    /// Sets (or clears) who hears about this store's waits for another program's write.
+    pub fn set_busy_observer(&self, observer: Option<BusyObserver>) {
+        *self.busy.write().unwrap_or_else(|p| p.into_inner()) = observer;
+    }
+}
+
+fn notify_busy(slot: &BusySlot, waited: Duration) {
+    tracing::info!(
+        waited_ms = waited.as_millis() as u64,
+        "waiting for another write"
+    );
+    let observer = slot.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(f) = observer {
+        f(waited);
+    }
+}
+
+/// Replaces SQLite's fixed busy timeout: retries with short, growing pauses (1 ms up to
+/// 100 ms), reports the wait about once a second and gives up after [`BUSY_WAIT_MAX`].
+fn install_busy_handler(conn: &mut Connection, slot: BusySlot) -> Result<()> {
+    let mut started = Instant::now();
+    let mut reported = Duration::ZERO;
+    conn.busy_handler(Some(move |count: i32| -> bool {
+        if count == 0 {
+            started = Instant::now();
+            reported = Duration::ZERO;
+        }
+        let waited = started.elapsed();
+        if waited >= BUSY_WAIT_MAX {
+            return false;
+        }
+        if waited >= reported + Duration::from_secs(1) {
+            reported = waited;
+            notify_busy(&slot, waited);
+        }
+        const PAUSES_MS: [u64; 7] = [1, 2, 5, 10, 20, 50, 100];
+        let step = usize::try_from(count).unwrap_or(0).min(PAUSES_MS.len() - 1);
+        std::thread::sleep(Duration::from_millis(PAUSES_MS[step]));
+        true
+    }))?;
+    Ok(())
+}
+
+/// Opens a connection that never writes. A store in WAL mode needs its `-shm` index; on a
+/// read-only folder that cannot be made, so the file is opened as immutable (nobody can be
+/// writing to a file in a folder nobody may write to).
+fn open_read_only_conn(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(conn),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            ) =>
+        {
+            drop(conn);
+            let uri = format!("file:{}?immutable=1", uri_path(path));
+            Ok(Connection::open_with_flags(
+                uri,
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )?)
+        }
+        // Anything else (a damaged file) is for the checks to judge.
+        Err(_) => Ok(conn),
+    }
+}
+
+/// A path for an SQLite `file:` URI: everything but unreserved characters and `/` escaped.
+fn uri_path(path: &Path) -> String {
+    let raw = path.to_string_lossy();
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    Ok(target)
+    out
 }
 
 #[cfg(feature = "sqlcipher")]

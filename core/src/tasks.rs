@@ -418,11 +418,16 @@ pub fn compute_today(
     }
     items.extend(due_visits.into_values().map(|(_, i)| i));
 
-    // 3. Cases waiting for on-site verification (unless a task already lists them).
+    // 3. Cases waiting for on-site verification (unless a task already lists them, or the
+    //    worker verified them and the verification waits to sync).
     {
         let mut stmt = conn.prepare_cached(
             "SELECT id, type_code, urgency, lat, lng, address, updated_at FROM cases
-             WHERE status = 'verification_requested'",
+             WHERE status = 'verification_requested'
+               AND NOT EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.entity = 'case_event' AND o.state IN ('pending', 'attention')
+                     AND json_extract(o.payload, '$.case_id') = cases.id
+                     AND json_extract(o.payload, '$.kind') = 'verification')",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -449,11 +454,20 @@ pub fn compute_today(
         }
     }
 
-    // 4. Patrol quota: morning patrol by noon, afternoon patrol by 18:00.
+    // 4. Patrol quota: morning patrol by noon, afternoon patrol by 18:00. Only patrols of at
+    //    least the minimum duration and distance count (patrols.rs).
     let done: i64 = conn.query_row(
-        "SELECT count(*) FROM patrols WHERE started_at >= ?1 AND started_at < ?2
-           AND ended_at IS NOT NULL",
-        params![ms(day_start), ms(day_start + Duration::days(1))],
+        &format!(
+            "SELECT count(*) FROM patrols WHERE started_at >= :from AND started_at < :to
+               AND {}",
+            crate::patrols::COUNTS_SQL
+        ),
+        rusqlite::named_params! {
+            ":from": ms(day_start),
+            ":to": ms(day_start + Duration::days(1)),
+            ":min_s": i64::from(settings.min_patrol_minutes) * 60,
+            ":min_m": f64::from(settings.min_patrol_distance_m),
+        },
         |r| r.get(0),
     )?;
     let quota = settings.patrol_quota as i64;

@@ -146,24 +146,20 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
 }
 
 #[test]
-fn a_corrupt_file_is_moved_aside_not_deleted() {
+fn a_file_that_is_not_a_store_is_refused_untouched() {
+    // (More kinds of files, and damaged stores that are moved aside: tests/store_files.rs.)
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("device.db");
-    std::fs::write(
-        &p,
-        b"this is not an sqlite database at all, just bytes........",
-    )
-    .unwrap();
-    let moved = match Store::open(&p) {
-        Err(Error::Corrupt { moved_to }) => moved_to,
-        other => panic!("expected Corrupt, got {:?}", other.err()),
-    };
-    assert!(moved.exists());
-    assert!(std::fs::read(&moved).unwrap().starts_with(b"this is not"));
-    // The next open starts a fresh store; the moved file is still there for recovery.
-    let s = Store::open(&p).unwrap();
-    assert_eq!(s.integrity_check().unwrap(), "ok");
-    assert!(moved.exists());
+    let junk = b"this is not an sqlite database at all, just bytes........";
+    std::fs::write(&p, junk).unwrap();
+    assert!(matches!(
+        Store::open(&p),
+        Err(Error::NotAStore {
+            reason: NotAStoreReason::NotSqlite,
+            ..
+        })
+    ));
+    assert_eq!(std::fs::read(&p).unwrap(), junk);
 }
 
 #[test]
@@ -176,8 +172,8 @@ fn a_foreign_sqlite_file_is_refused() {
         .unwrap();
     assert!(matches!(
         Store::open(&p),
-        Err(Error::Format {
-            what: "database",
+        Err(Error::NotAStore {
+            reason: NotAStoreReason::OtherDatabase,
             ..
         })
     ));

@@ -67,6 +67,22 @@ fn every_queued_change_passes_the_servers_field_checks() {
     )
     .unwrap();
     s.submit_case(&c.id).unwrap();
+    // The server sends the case back for on-site verification; the worker rejects the fix.
+    s.write(|ctx| {
+        ctx.tx.execute(
+            "UPDATE cases SET status = 'verification_requested' WHERE id = ?1",
+            [&c.id],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    s.verify_case(
+        &c.id,
+        gridwalk_core::cases::VerificationVerdict::Rejected,
+        Some("充电线仍未拆除"),
+        &[photo_fixture::jpeg(64, 48, 2)],
+    )
+    .unwrap();
     let t = s
         .add_task(&TaskInput {
             kind: TaskKind::VisitHousehold,

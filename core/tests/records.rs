@@ -512,7 +512,9 @@ fn stats_count_the_period() {
         visit(&s, &h.id, clock.now() - Duration::minutes(hours * 10), mode);
     }
     let p = s.start_patrol("G1").unwrap();
+    let fixes = walk_fixes(clock.now(), 30);
     clock.advance(Duration::minutes(30));
+    s.add_track_points(&p.id, &fixes).unwrap();
     s.stop_patrol(&p.id, None).unwrap();
     let mut input = case_input("0401", Urgency::Normal, "垃圾堆放", Some(inside()));
     input.patrol_id = Some(p.id.clone());

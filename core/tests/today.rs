@@ -202,9 +202,16 @@ fn patrol_quota_counts_finished_patrols_today() {
             .find(|i| i.kind == TodayKind::Patrol)
     };
     assert!(quota_item(&s).unwrap().title.contains("0/2"));
+    // A patrol started and stopped without walking does not count.
+    let p = s.start_patrol("G1").unwrap();
+    clock.advance(Duration::minutes(2));
+    s.stop_patrol(&p.id, None).unwrap();
+    assert!(quota_item(&s).unwrap().title.contains("0/2"));
     for _ in 0..2 {
         let p = s.start_patrol("G1").unwrap();
+        let fixes = walk_fixes(clock.now(), 40);
         clock.advance(Duration::minutes(40));
+        s.add_track_points(&p.id, &fixes).unwrap();
         s.stop_patrol(&p.id, None).unwrap();
         clock.advance(Duration::hours(3));
     }

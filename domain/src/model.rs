@@ -484,6 +484,10 @@ pub struct Patrol {
     /// Cases filed during this patrol.
     pub case_ids: Vec<String>,
     pub sync_status: SyncStatus,
+    /// Counts toward the daily quota and the statistics: ended, and at least the device's
+    /// minimum duration and distance (settings; 5 minutes and 100 m by default).
+    #[serde(default)]
+    pub counts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -561,6 +565,11 @@ str_enum! {
         Edited = "edited", "修改", "edited";
         PhotoAdded = "photo_added", "添加照片", "photo added";
         Submitted = "submitted", "上报", "submitted";
+        /// The worker's on-site verification (核查): `status` is `verified` or `rejected`,
+        /// `note` says what was found. The server applies it to the case.
+        Verification = "verification", "现场核查", "on-site verification";
+        /// The worker's call-back (回访) was made.
+        CallBack = "call_back", "回访", "call back";
         ServerUpdate = "server_update", "平台处理", "server update";
     }
 }

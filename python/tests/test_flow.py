@@ -172,6 +172,11 @@ def test_patrol_fed_by_location_source_and_single_fixes(store):
     assert done.point_count == 6
     assert done.distance_m > 0
     assert len(store.track_of(done.id)) == 6
+    # A walk of a second or two is kept but does not count toward the quota (5 min, 100 m).
+    assert done.counts is False
+    settings = store.settings()
+    assert (settings.min_patrol_minutes, settings.min_patrol_distance_m) == (5, 100)
+    assert store.stats(gw.Period.DAY).patrols_too_short == 1
     assert store.active_patrol() is None
     with pytest.raises(gw.GridwalkError.InvalidState):
         recorder.record(gw.LocationFix(lat=37.78, lng=107.4, accuracy_m=None, at_ms=now_ms()))
@@ -212,6 +217,59 @@ def test_case_with_photo_is_drafted_and_submitted(store):
     assert len(store.list_cases(gw.CaseStatus.SUBMITTED)) == 1
 
 
+def test_a_draft_is_made_with_its_photos_or_not_at_all_and_can_be_discarded(store):
+    case = gw.CaseInput(type_code="0301", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="垃圾堆放", address="3栋北侧")
+    with pytest.raises(gw.GridwalkError.Validation) as bad:
+        store.draft_case_with_photos(case, [png(), b"GIF89a-not-really"])
+    assert (bad.value.field, bad.value.code) == ("photos[1]", gw.ValidationCode.UNSUPPORTED_FORMAT)
+    assert store.list_cases() == []
+
+    draft = store.draft_case_with_photos(case, [png(), png(32, 32)])
+    assert len(draft.photos) == 2
+    files = [Path(p.path) for p in draft.photos]
+    assert all(f.is_file() for f in files)
+    store.discard_draft(draft.id)
+    assert store.list_cases() == []
+    assert not any(f.exists() for f in files)
+    with pytest.raises(gw.GridwalkError.NotFound):
+        store.get_case(draft.id)
+
+
+def test_verification_needs_a_case_awaiting_it_and_a_reason_to_reject(store):
+    draft = store.draft_case(
+        gw.CaseInput(type_code="0301", urgency=gw.Urgency.NORMAL, grid_code=GRID, description="垃圾堆放", address="3栋北侧")
+    )
+    sent = store.submit_case(draft.id)
+    with pytest.raises(gw.GridwalkError.Validation) as no_reason:
+        store.verify_case(sent.id, gw.VerificationVerdict.REJECTED)
+    assert (no_reason.value.field, no_reason.value.code) == ("note", gw.ValidationCode.REQUIRED)
+    # Only a case the server sent back for verification (after the next sync) can be verified.
+    with pytest.raises(gw.GridwalkError.InvalidState) as not_yet:
+        store.verify_case(sent.id, gw.VerificationVerdict.VERIFIED, "已清运", [png()])
+    assert (not_yet.value.state, not_yet.value.action) == ("submitted", "verify")
+    assert store.photos_of(gw.PhotoOwner.VERIFICATION(id=sent.id)) == []
+
+
+def test_a_file_that_is_not_a_store_is_left_alone_and_a_store_reads_read_only(tmp_path: Path):
+    sheet = tmp_path / "台账.xlsx"
+    sheet.write_bytes(b"PK\x03\x04[Content_Types].xml not a database")
+    with pytest.raises(gw.GridwalkError.NotAStore) as refused:
+        gw.GridwalkStore.open(str(sheet))
+    assert refused.value.reason == "not_sqlite"
+    assert sheet.read_bytes() == b"PK\x03\x04[Content_Types].xml not a database"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["台账.xlsx"]
+
+    path = str(tmp_path / "work.db")
+    writer = gw.GridwalkStore.open(path)
+    writer.upsert_org_units([gw.OrgUnit(code=GRID, name="幸福社区第1网格", level=gw.GridLevel.GRID, is_mine=True)])
+    writer.close_store()
+    reader = gw.GridwalkStore.open_read_only(path)
+    assert [g.code for g in reader.my_grids()] == [GRID]
+    with pytest.raises(gw.GridwalkError.ReadOnly):
+        reader.upsert_org_units([gw.OrgUnit(code="x", name="x", level=gw.GridLevel.GRID)])
+    reader.close_store()
+
+
 def test_today_list_holds_task_and_patrol_quota(store):
     h = household(store)
     task = store.add_task(
@@ -238,6 +296,16 @@ def test_today_list_holds_task_and_patrol_quota(store):
     with pytest.raises(gw.GridwalkError.Validation) as bad_day:
         store.add_task(gw.TaskInput(kind=gw.TaskKind.CUSTOM, title="x", due_on="tomorrow", priority=gw.Priority.LOW, source=gw.TaskSource.OWN))
     assert bad_day.value.field == "due_on"
+
+
+def test_grid_codes_are_checked_before_use(store):
+    # Before the first sign-in nobody has confirmed the tree the app was set up with.
+    warning = store.check_grid(GRID)
+    assert warning == gw.GridWarning.UNCONFIRMED
+    assert warning.code() == "unconfirmed" and warning.message_zh().startswith("网格编码")
+    with pytest.raises(gw.GridwalkError.Validation) as unknown:
+        store.check_grid("640323001001999")
+    assert (unknown.value.field, unknown.value.code) == ("grid_code", gw.ValidationCode.UNKNOWN_REFERENCE)
 
 
 def test_vocabularies_and_closed_store(store):
@@ -282,6 +350,7 @@ def test_login_sync_upload_and_second_device(tmp_path: Path, server_url: str):
     session = phone.login(server_url, DEMO_USER, DEMO_PASSWORD, "pytest")
     assert session.username == DEMO_USER and GRID in session.grids
     assert GRID in [g.code for g in phone.my_grids()]
+    assert phone.check_grid(GRID) is None  # confirmed by the server's org tree
 
     # Work done offline: a household with a resident, a case with a photo.
     h = phone.add_household(

@@ -123,6 +123,14 @@ fn write_org(ctx: &mut Tx<'_>, user: &UserInfo) -> Result<()> {
             params![u.code, u.name, u.level, parent, boundary, mine],
         )?;
     }
+    // The codes the server knows: a grid code typed at `init` that is not among them is
+    // flagged when it is used (org.rs `check_grid`).
+    let codes: Vec<&str> = user.org.iter().map(|u| u.code.as_str()).collect();
+    set_meta(
+        ctx.tx,
+        crate::org::META_SERVER_CODES,
+        &serde_json::to_string(&codes)?,
+    )?;
     ctx.invalidate_boundaries();
     Ok(())
 }

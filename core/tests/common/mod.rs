@@ -194,3 +194,16 @@ pub fn case_input(
         patrol_id: None,
     }
 }
+
+/// Fixes of a walk north through the grid from `start`: one every 20 s, ~22 m apart (a
+/// walking pace the track filter keeps), for `minutes`.
+pub fn walk_fixes(start: DateTime<Utc>, minutes: i64) -> Vec<TrackPoint> {
+    (0..=minutes * 3)
+        .map(|i| TrackPoint {
+            at: start + Duration::seconds(i * 20),
+            lat: 37.776 + i as f64 * 0.0002,
+            lng: inside().lng,
+            accuracy_m: Some(5.0),
+        })
+        .collect()
+}
