@@ -130,7 +130,10 @@ def test_household_with_residents_and_typed_id_number_error(store):
 
 def test_visit_is_logged_and_counted(store):
     h = household(store)
-    at = now_ms() - 3_600_000
+    # An hour ago, but never before today's midnight in China: the day's statistics count it.
+    china = 8 * 3_600_000
+    midnight = (now_ms() + china) // 86_400_000 * 86_400_000 - china
+    at = max(now_ms() - 3_600_000, midnight)
     v = store.log_visit(
         gw.VisitInput(household_id=h.id, visited_at_ms=at, mode=gw.VisitMode.IN_PERSON, outcome=gw.VisitOutcome.FINE)
     )

@@ -132,7 +132,10 @@ final class WorkerFlowTests: XCTestCase {
 
     func testVisitIsLoggedAndCounted() throws {
         let h = try household()
-        let at = nowMs() - 3_600_000
+        // An hour ago, but never before today's midnight in China: the day's statistics count it.
+        let china: Int64 = 8 * 3_600_000
+        let midnight = (nowMs() + china) / 86_400_000 * 86_400_000 - china
+        let at = max(nowMs() - 3_600_000, midnight)
         let v = try store.logVisit(input: VisitInput(householdId: h.id, visitedAtMs: at, mode: .inPerson, outcome: .fine))
         XCTAssertEqual(v.visitedAtMs, at)
         XCTAssertEqual(try store.visitsOf(householdId: h.id).map(\.id), [v.id])

@@ -173,13 +173,17 @@ class WorkerFlowTest {
     fun `a visit is logged and counted in today's statistics`() {
         val h = household()
         val now = System.currentTimeMillis()
+        // An hour ago, but never before today's midnight in China: the day's statistics count it.
+        val china = 8 * 3_600_000L
+        val midnight = (now + china) / 86_400_000 * 86_400_000 - china
+        val at = maxOf(now - 3_600_000, midnight)
         val v = store.logVisit(
             VisitInput(
-                householdId = h.id, visitedAtMs = now - 3_600_000, mode = VisitMode.IN_PERSON,
+                householdId = h.id, visitedAtMs = at, mode = VisitMode.IN_PERSON,
                 outcome = VisitOutcome.FINE, notes = "老人身体不错",
             )
         )
-        assertEquals(now - 3_600_000, v.visitedAtMs)
+        assertEquals(at, v.visitedAtMs)
         assertEquals(listOf(v.id), store.visitsOf(h.id).map { it.id })
 
         val future = assertFailsWith<GridwalkException.Validation> {
