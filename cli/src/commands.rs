@@ -369,8 +369,8 @@ struct HouseholdFields {
 
 fn household_fields(f: &HouseholdFieldArgs) -> Result<HouseholdFields, CliError> {
     Ok(HouseholdFields {
-        housing: input::opt_enum("housing_type", f.housing.as_deref())?,
-        care: input::opt_enum("care_tier", f.care.as_deref())?,
+        housing: input::opt_vocab("housing_type", f.housing.as_deref())?,
+        care: input::opt_vocab("care_tier", f.care.as_deref())?,
         tags: f.tags.as_deref().map(input::split_list),
         location: input::point("location", f.lat, f.lng)?,
     })
@@ -495,7 +495,7 @@ pub fn household_list(ctx: &Ctx, grid: Option<String>, care: Option<String>, all
     let store = ctx.open_read()?;
     let filter = HouseholdFilter {
         grid_code: grid,
-        care_tier: input::opt_enum("care_tier", care.as_deref())?,
+        care_tier: input::opt_vocab("care_tier", care.as_deref())?,
         include_inactive: all,
     };
     let list = store.list_households(&filter)?;
@@ -552,14 +552,14 @@ struct ResidentFields {
 
 fn resident_fields(f: &ResidentFieldArgs) -> Result<ResidentFields, CliError> {
     Ok(ResidentFields {
-        relation: input::opt_enum("relation", f.relation.as_deref())?,
-        residency: input::opt_enum("residency", f.residency.as_deref())?,
+        relation: input::opt_vocab("relation", f.relation.as_deref())?,
+        residency: input::opt_vocab("residency", f.residency.as_deref())?,
         groups: f
             .groups
             .as_deref()
-            .map(|g| input::enum_list("special_groups", g))
+            .map(|g| input::vocab_list("special_groups", g))
             .transpose()?,
-        gender: input::opt_enum("gender", f.gender.as_deref())?,
+        gender: input::opt_vocab("gender", f.gender.as_deref())?,
         birth_date: f
             .birth_date
             .as_deref()
@@ -712,9 +712,9 @@ pub fn find(ctx: &Ctx, a: FindArgs) -> Res {
 pub fn visit(ctx: &Ctx, a: VisitArgs) -> Res {
     let store = ctx.open()?;
     let settings = store.settings()?;
-    let mode: VisitMode = input::enum_value("mode", &a.mode)?;
+    let mode: VisitMode = input::vocab("mode", &a.mode)?;
     let outcome = match a.outcome.as_deref() {
-        Some(o) => input::enum_value("outcome", o)?,
+        Some(o) => input::vocab("outcome", o)?,
         None if mode == VisitMode::NotAtHome => VisitOutcome::NoContact,
         None => VisitOutcome::Fine,
     };
@@ -898,7 +898,7 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
     let store = ctx.open()?;
     let grid = input::grid(&store, a.grid)?;
     check_grid(ctx, &store, &grid)?;
-    let urgency: Urgency = input::enum_value("urgency", &a.urgency)?;
+    let urgency: Urgency = input::vocab("urgency", &a.urgency)?;
     let location = input::point("location", a.lat, a.lng)?;
     // Photos are checked before anything is saved, so a typo does not leave a stray draft.
     for p in &a.photos {
@@ -967,7 +967,7 @@ pub fn case_edit(ctx: &Ctx, id: &str, e: CaseEdit) -> Res {
         None => c.location,
     };
     let urgency = match e.urgency {
-        Some(u) => input::enum_value("urgency", &u)?,
+        Some(u) => input::vocab("urgency", &u)?,
         None => c.urgency,
     };
     let c = store.update_draft(
@@ -1096,7 +1096,7 @@ pub fn case_show(ctx: &Ctx, id: &str) -> Res {
 
 pub fn case_list(ctx: &Ctx, status: Option<String>) -> Res {
     let store = ctx.open_read()?;
-    let status: Option<CaseStatus> = input::opt_enum("status", status.as_deref())?;
+    let status: Option<CaseStatus> = input::opt_vocab("status", status.as_deref())?;
     let cs = store.list_cases(status)?;
     if ctx.json {
         return print_json(&cs);
@@ -1135,8 +1135,8 @@ pub struct TaskAdd {
 
 pub fn task_add(ctx: &Ctx, a: TaskAdd) -> Res {
     let store = ctx.open()?;
-    let kind: TaskKind = input::enum_value("kind", &a.kind)?;
-    let priority: Priority = input::enum_value("priority", &a.priority)?;
+    let kind: TaskKind = input::vocab("kind", &a.kind)?;
+    let priority: Priority = input::vocab("priority", &a.priority)?;
     let due_on = day_or_today(&store, "due_on", a.due)?;
     let target = [
         ("household", a.household),

@@ -39,6 +39,12 @@ pub enum CliError {
     },
     /// The command cannot run in the current state (e.g. no patrol is running).
     State { zh: String, en: String },
+    /// A value outside a vocabulary, with the values that would have been accepted.
+    Invalid {
+        v: ValidationError,
+        allowed_zh: String,
+        allowed_en: String,
+    },
     /// An import refused some rows (its report is already printed).
     RowsRefused { rows: usize, file: Option<PathBuf> },
 }
@@ -75,6 +81,7 @@ impl CliError {
     pub fn validation(&self) -> Option<&ValidationError> {
         match self {
             CliError::Core(e) => e.as_validation(),
+            CliError::Invalid { v, .. } => Some(v),
             _ => None,
         }
     }
@@ -107,6 +114,7 @@ impl CliError {
                 Error::Io(_) => "io",
                 Error::Json(_) => "json",
             },
+            CliError::Invalid { .. } => "validation",
             CliError::NoStore(_) => "no_store",
             CliError::File { .. } => "io",
             CliError::State { .. } => "invalid_state",
@@ -119,6 +127,14 @@ impl CliError {
         match self {
             CliError::Core(Error::Validation(v)) => validation_message(v),
             CliError::Core(e) => e.to_string(),
+            CliError::Invalid {
+                v,
+                allowed_zh,
+                allowed_en,
+            } => format!(
+                "{}\n  可填 / allowed: {allowed_zh} / {allowed_en}",
+                validation_message(v)
+            ),
             CliError::NoStore(p) => format!(
                 "找不到数据库 {}，请先运行 `gridwalk init` 或 `gridwalk demo` / no store at {}; run `gridwalk init` (or `gridwalk demo`) first",
                 p.display(),
@@ -160,6 +176,18 @@ impl CliError {
             if let Some(h) = &v.existing_household_id {
                 obj.insert("existing_household_id".into(), json!(h));
             }
+        }
+        if let (
+            CliError::Invalid {
+                allowed_zh,
+                allowed_en,
+                ..
+            },
+            Some(obj),
+        ) = (self, body.as_object_mut())
+        {
+            obj.insert("allowed_zh".into(), json!(allowed_zh));
+            obj.insert("allowed".into(), json!(allowed_en));
         }
         if let (CliError::Core(Error::NotAStore { reason, .. }), Some(obj)) =
             (self, body.as_object_mut())

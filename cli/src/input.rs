@@ -9,19 +9,46 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use gridwalk_core::synonyms::{self, Vocabulary};
 use gridwalk_core::{Code, GeoPoint, GridLevel, OrgUnit, Store, ValidationError};
 
 use crate::error::CliError;
+
+/// Parses one value of a vocabulary exactly as the ledger import does (code, Chinese or English
+/// label, desk word such as 母亲 or 微信). A refused value lists the allowed ones.
+pub fn vocab<T: Vocabulary>(field: &str, s: &str) -> Result<T, CliError> {
+    synonyms::parse_with_synonyms::<T>(field, s).map_err(|v| CliError::Invalid {
+        v,
+        allowed_zh: synonyms::allowed_zh::<T>(),
+        allowed_en: synonyms::allowed_codes::<T>(),
+    })
+}
+
+/// Parses an optional vocabulary value.
+pub fn opt_vocab<T: Vocabulary>(field: &str, s: Option<&str>) -> Result<Option<T>, CliError> {
+    s.map(|s| vocab(field, s)).transpose()
+}
+
+/// A list of vocabulary values (`a,b`, `a，b` or `a、b`).
+pub fn vocab_list<T: Vocabulary>(field: &str, s: &str) -> Result<Vec<T>, CliError> {
+    split_list(s).iter().map(|p| vocab(field, p)).collect()
+}
+
+/// The help text of a vocabulary argument, generated from the vocabulary itself so help and
+/// validation cannot disagree: `<zh>：<labels> 或 <codes> / <en>`.
+pub fn help<T: Vocabulary>(zh: &str, en: &str) -> String {
+    let labels = T::all().iter().map(|v| v.zh()).collect::<Vec<_>>();
+    format!(
+        "{zh}：{} 或 {} / {en}",
+        labels.join("/"),
+        synonyms::allowed_codes::<T>()
+    )
+}
 
 /// Parses one value of a core enumeration; `field` names it in the error.
 pub fn enum_value<T: FromStr>(field: &str, s: &str) -> Result<T, ValidationError> {
     s.parse::<T>()
         .map_err(|_| ValidationError::new(field, Code::InvalidValue))
-}
-
-/// Parses an optional enumeration value.
-pub fn opt_enum<T: FromStr>(field: &str, s: Option<&str>) -> Result<Option<T>, ValidationError> {
-    s.map(|s| enum_value(field, s)).transpose()
 }
 
 /// Splits a list typed as `a,b`, `a，b` or `a、b` (Chinese input methods give the latter two).
@@ -31,11 +58,6 @@ pub fn split_list(s: &str) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A list of enumeration values.
-pub fn enum_list<T: FromStr>(field: &str, s: &str) -> Result<Vec<T>, ValidationError> {
-    split_list(s).iter().map(|p| enum_value(field, p)).collect()
 }
 
 /// A calendar day: `YYYY-MM-DD` (also `YYYY/MM/DD`, as desks type it).
@@ -121,27 +143,39 @@ pub fn community_of(units: &[OrgUnit], grid_code: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gridwalk_core::{CareTier, SpecialGroup, VisitMode};
+    use gridwalk_core::{CareTier, Relation, SpecialGroup, VisitMode};
 
     #[test]
-    fn enums_accept_codes_and_labels() {
+    fn enums_accept_codes_labels_and_desk_words() {
         assert_eq!(
-            enum_value::<CareTier>("care_tier", "连心户").unwrap(),
+            vocab::<CareTier>("care_tier", "连心户").unwrap(),
             CareTier::Close
         );
         assert_eq!(
-            enum_value::<VisitMode>("mode", "not_at_home").unwrap(),
+            vocab::<VisitMode>("mode", "not_at_home").unwrap(),
             VisitMode::NotAtHome
         );
-        let e = enum_value::<CareTier>("care_tier", "vip").unwrap_err();
         assert_eq!(
-            (e.field.as_str(), e.code),
+            vocab::<VisitMode>("mode", "微信").unwrap(),
+            VisitMode::Messaging
+        );
+        assert_eq!(
+            vocab::<Relation>("relation", "母亲").unwrap(),
+            Relation::Parent
+        );
+        let e = vocab::<CareTier>("care_tier", "vip").unwrap_err();
+        let v = e.validation().unwrap();
+        assert_eq!(
+            (v.field.as_str(), v.code),
             ("care_tier", Code::InvalidValue)
         );
+        assert!(e.message().contains("放心户、关心户、连心户"));
+        assert!(e.message().contains("routine/attention/close"));
         assert_eq!(
-            enum_list::<SpecialGroup>("special_groups", "独居老人，disabled").unwrap(),
+            vocab_list::<SpecialGroup>("special_groups", "独居老人，disabled").unwrap(),
             vec![SpecialGroup::ElderlyAlone, SpecialGroup::Disabled]
         );
+        assert!(help::<VisitMode>("方式", "mode").contains("微信/短信"));
     }
 
     #[test]

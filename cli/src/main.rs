@@ -37,6 +37,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use gridwalk_core::{
+    CareTier, CaseStatus, Gender, HousingType, Priority, Relation, Residency, SpecialGroup,
+    TaskKind, Urgency, VisitMode, VisitOutcome,
+};
+
 use crate::error::CliError;
 
 #[derive(Parser, Debug)]
@@ -226,11 +231,9 @@ struct AddressArgs {
 /// Non-address household fields shared by `household add` and `household edit`.
 #[derive(Args, Debug)]
 struct HouseholdFieldArgs {
-    /// 住房类型：自住/出租/群租/空置/商用 或 owned/rented/group_rental/vacant/business
-    #[arg(long, value_name = "TYPE")]
+    #[arg(long, value_name = "TYPE", help = input::help::<HousingType>("住房类型", "housing type"))]
     housing: Option<String>,
-    /// 关爱等级：放心户/关心户/连心户 或 routine/attention/close
-    #[arg(long, value_name = "TIER")]
+    #[arg(long, value_name = "TIER", help = input::help::<CareTier>("关爱等级", "care tier"))]
     care: Option<String>,
     /// 标签，逗号分隔 / tags, comma separated
     #[arg(long, value_name = "A,B")]
@@ -283,8 +286,7 @@ enum HouseholdCmd {
         /// 只看某个网格 / only one grid
         #[arg(long, value_name = "CODE")]
         grid: Option<String>,
-        /// 只看某个关爱等级 / only one care tier
-        #[arg(long, value_name = "TIER")]
+        #[arg(long, value_name = "TIER", help = input::help::<CareTier>("只看某个关爱等级", "only one care tier"))]
         care: Option<String>,
         /// 包括已迁出、已归档 / include moved-out and archived
         #[arg(long)]
@@ -309,17 +311,13 @@ struct ResidentFieldArgs {
     /// 联系电话 / phone
     #[arg(long)]
     phone: Option<String>,
-    /// 与户主关系：户主/配偶/子女/父母/…/租户 或 head/spouse/child/… / relation to the head
-    #[arg(long)]
+    #[arg(long, help = input::help::<Relation>("与户主关系（也可填台账写法，如 母亲、儿媳）", "relation to the head"))]
     relation: Option<String>,
-    /// 户籍/流动 或 registered/floating / residency
-    #[arg(long)]
+    #[arg(long, help = input::help::<Residency>("户籍类型", "residency"))]
     residency: Option<String>,
-    /// 特殊人群，逗号分隔：独居老人,残疾人,… 或 elderly_alone,disabled,… / special groups
-    #[arg(long, value_name = "A,B")]
+    #[arg(long, value_name = "A,B", help = input::help::<SpecialGroup>("特殊人群，逗号分隔", "special groups, comma separated"))]
     groups: Option<String>,
-    /// 性别（无身份证号时）：男/女 / gender (only without an ID number)
-    #[arg(long)]
+    #[arg(long, help = input::help::<Gender>("性别（无身份证号时）", "gender (only without an ID number)"))]
     gender: Option<String>,
     /// 出生日期（无身份证号时）YYYY-MM-DD / birth date (only without an ID number)
     #[arg(long, value_name = "DATE")]
@@ -403,11 +401,9 @@ struct FindArgs {
 struct VisitArgs {
     /// 住户编号 / household id
     household_id: String,
-    /// 方式：in_person/phone/messaging/not_at_home 或 入户走访/电话/微信/短信/未遇
-    #[arg(long, default_value = "in_person")]
+    #[arg(long, default_value = "in_person", help = input::help::<VisitMode>("方式（微信、短信均可）", "mode"))]
     mode: String,
-    /// 结果：fine/needs_follow_up/problem_found/no_contact（未遇时默认 no_contact，否则 fine）
-    #[arg(long)]
+    #[arg(long, help = input::help::<VisitOutcome>("结果（未遇时默认 no_contact，否则 fine）", "outcome (default: no_contact when not at home, else fine)"))]
     outcome: Option<String>,
     /// 走访时间（默认现在）RFC3339 或 "YYYY-MM-DD HH:MM" / when (default now)
     #[arg(long, value_name = "TIME")]
@@ -476,8 +472,7 @@ enum CaseCmd {
         /// 事件类型编码，见 `case types` / sub-type code, see `case types` (e.g. 0203)
         #[arg(long = "type", value_name = "CODE")]
         type_code: String,
-        /// 紧急程度：normal/urgent/emergency 或 一般/紧急/特急
-        #[arg(long, default_value = "normal")]
+        #[arg(long, default_value = "normal", help = input::help::<Urgency>("紧急程度", "urgency"))]
         urgency: String,
         /// 问题描述 / description
         #[arg(long)]
@@ -506,8 +501,7 @@ enum CaseCmd {
         /// 事件类型编码 / sub-type code
         #[arg(long = "type", value_name = "CODE")]
         type_code: Option<String>,
-        /// 紧急程度 / urgency
-        #[arg(long)]
+        #[arg(long, help = input::help::<Urgency>("紧急程度", "urgency"))]
         urgency: Option<String>,
         /// 问题描述 / description
         #[arg(long)]
@@ -538,7 +532,7 @@ enum CaseCmd {
     Photo {
         /// 事件编号 / case id
         id: String,
-        /// 照片文件（jpg/png/heic/webp）/ photo file
+        /// 照片文件（JPEG 或 PNG）/ photo file (JPEG or PNG)
         file: PathBuf,
     },
     /// 上报草稿 / submit a draft
@@ -570,8 +564,7 @@ enum CaseCmd {
     },
     /// 事件列表 / list cases
     List {
-        /// 只看某个状态：draft/submitted/… 或 草稿/已上报/…
-        #[arg(long)]
+        #[arg(long, help = input::help::<CaseStatus>("只看某个状态", "only one status"))]
         status: Option<String>,
     },
     /// 事件类型表 / the case type table
@@ -585,14 +578,12 @@ enum TaskCmd {
         /// 标题 / title
         #[arg(long)]
         title: String,
-        /// 类型：visit_household/verify_case/patrol/collect_info/call_back/custom 或中文
-        #[arg(long, default_value = "custom")]
+        #[arg(long, default_value = "custom", help = input::help::<TaskKind>("类型", "kind"))]
         kind: String,
         /// 截止日期（默认今天）/ due date (default today)
         #[arg(long, value_name = "DATE")]
         due: Option<String>,
-        /// 优先级：low/normal/high/urgent 或 低/普通/高/紧急
-        #[arg(long, default_value = "normal")]
+        #[arg(long, default_value = "normal", help = input::help::<Priority>("优先级", "priority"))]
         priority: String,
         /// 关联住户 / target household id
         #[arg(long, value_name = "ID", group = "target")]

@@ -654,3 +654,73 @@ fn demo_json_summary() {
     assert!(s["outbox"]["pending"].as_i64().is_some_and(|n| n > 0));
     assert_eq!(s["outbox"]["attention"], 0);
 }
+
+#[test]
+fn desk_words_the_import_accepts_are_accepted_on_the_command_line() {
+    let env = Env::new();
+    env.init();
+    let h = env.household("3栋", "关心户");
+    // 母亲 is a desk word the ledger import maps to `parent`.
+    let r = env.json(&[
+        "resident",
+        "add",
+        "--household",
+        &h,
+        "--name",
+        "王秀英",
+        "--relation",
+        "母亲",
+        "--gender",
+        "女",
+        "--birth-date",
+        "1950-01-01",
+    ]);
+    assert_eq!(r["relation"], "parent", "{r}");
+    // 微信 is listed in the help of `visit --mode`, so it is accepted.
+    let v = env.json(&["visit", &h, "--mode", "微信"]);
+    assert_eq!(v["mode"], "messaging", "{v}");
+}
+
+#[test]
+fn a_refused_vocabulary_value_lists_the_allowed_values() {
+    let env = Env::new();
+    env.init();
+    let h = env.household("3栋", "关心户");
+    let out = env.run(&["visit", &h, "--mode", "飞鸽传书"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("入户走访、电话、微信/短信、未遇"), "{err}");
+    assert!(
+        err.contains("in_person/phone/messaging/not_at_home"),
+        "{err}"
+    );
+
+    let out = env.run(&["--json", "visit", &h, "--mode", "飞鸽传书"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(err["error"]["field"], "mode");
+    assert_eq!(err["error"]["code"], "invalid_value");
+    assert_eq!(
+        err["error"]["allowed"],
+        "in_person/phone/messaging/not_at_home"
+    );
+}
+
+#[test]
+fn help_lists_the_vocabularies_the_parser_accepts() {
+    let env = Env::new();
+    let help = env.ok(&["visit", "--help"]);
+    assert!(
+        help.contains("in_person/phone/messaging/not_at_home"),
+        "{help}"
+    );
+    let help = env.ok(&["resident", "add", "--help"]);
+    // Every relation code, generated from the vocabulary.
+    assert!(
+        help.contains("head/spouse/child/parent/grandparent/grandchild/sibling/tenant/other"),
+        "{help}"
+    );
+    let help = env.ok(&["case", "photo", "--help"]);
+    assert!(help.contains("JPEG 或 PNG"), "{help}");
+    assert!(!help.to_lowercase().contains("webp"), "{help}");
+}

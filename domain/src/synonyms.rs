@@ -14,7 +14,11 @@
 //!
 //! The table is documented in `docs/ledger-columns.md`; a test there checks every word is listed.
 
-use crate::model::{CareTier, Gender, HousingType, Relation, Residency, SpecialGroup};
+use crate::error::{Code, ValidationError};
+use crate::model::{
+    CareTier, CaseStatus, Gender, HousingType, Priority, Relation, Residency, SpecialGroup,
+    TaskKind, Urgency, VisitMode, VisitOutcome,
+};
 
 /// One way a desk writes a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,8 @@ pub trait Vocabulary: std::str::FromStr + Copy + PartialEq + 'static {
     fn all() -> &'static [Self];
     /// The Chinese label (what exports write and error hints list).
     fn zh(self) -> &'static str;
+    /// The stable code (what scripts type and English hints list).
+    fn code(self) -> &'static str;
     /// Words desks write besides the code and the labels.
     fn desk_words() -> &'static [DeskWord<Self>];
 }
@@ -99,6 +105,25 @@ pub fn read<T: Vocabulary>(s: &str) -> Option<DeskMatch<T>> {
         })
 }
 
+/// Parses a value as the ledger import does (code, Chinese or English label, desk word), for
+/// every other reader of typed values (the command line, the bindings). A refused value is a
+/// [`ValidationError`] on `field` with [`Code::InvalidValue`]; [`allowed_zh`] and
+/// [`allowed_codes`] say what would have been accepted.
+pub fn parse_with_synonyms<T: Vocabulary>(field: &str, s: &str) -> Result<T, ValidationError> {
+    read::<T>(s)
+        .map(|m| m.value)
+        .ok_or_else(|| ValidationError::new(field, Code::InvalidValue))
+}
+
+/// The codes of a vocabulary, joined with `/` (what an English hint lists).
+pub fn allowed_codes<T: Vocabulary>() -> String {
+    T::all()
+        .iter()
+        .map(|v| v.code())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The Chinese labels of a vocabulary, joined with `、` (what an error hint lists).
 pub fn allowed_zh<T: Vocabulary>() -> String {
     T::all()
@@ -116,6 +141,9 @@ macro_rules! vocabulary {
             }
             fn zh(self) -> &'static str {
                 self.label_zh()
+            }
+            fn code(self) -> &'static str {
+                self.as_str()
             }
             fn desk_words() -> &'static [DeskWord<Self>] {
                 $words
@@ -359,7 +387,26 @@ const CARE_TIER_WORDS: &[DeskWord<CareTier>] = &[
     near("一般户", C::Routine),
 ];
 
+const VISIT_MODE_WORDS: &[DeskWord<VisitMode>] = &[
+    w("微信", VisitMode::Messaging),
+    w("短信", VisitMode::Messaging),
+    w("入户", VisitMode::InPerson),
+    w("上门", VisitMode::InPerson),
+    w("电话回访", VisitMode::Phone),
+];
+
+const VISIT_OUTCOME_WORDS: &[DeskWord<VisitOutcome>] = &[
+    w("正常", VisitOutcome::Fine),
+    w("未联系", VisitOutcome::NoContact),
+];
+
 vocabulary!(Relation, RELATION_WORDS);
+vocabulary!(VisitMode, VISIT_MODE_WORDS);
+vocabulary!(VisitOutcome, VISIT_OUTCOME_WORDS);
+vocabulary!(Urgency, &[]);
+vocabulary!(CaseStatus, &[]);
+vocabulary!(TaskKind, &[]);
+vocabulary!(Priority, &[]);
 vocabulary!(Residency, RESIDENCY_WORDS);
 vocabulary!(SpecialGroup, SPECIAL_GROUP_WORDS);
 vocabulary!(Gender, GENDER_WORDS);
@@ -399,6 +446,31 @@ mod tests {
         check::<Gender>();
         check::<HousingType>();
         check::<CareTier>();
+        check::<VisitMode>();
+        check::<VisitOutcome>();
+        check::<Urgency>();
+        check::<CaseStatus>();
+        check::<TaskKind>();
+        check::<Priority>();
+    }
+
+    #[test]
+    fn parse_with_synonyms_reads_what_the_import_reads() {
+        assert_eq!(
+            parse_with_synonyms::<Relation>("relation", "母亲"),
+            Ok(Relation::Parent)
+        );
+        assert_eq!(
+            parse_with_synonyms::<VisitMode>("mode", "微信"),
+            Ok(VisitMode::Messaging)
+        );
+        assert_eq!(
+            parse_with_synonyms::<VisitMode>("mode", "短信"),
+            Ok(VisitMode::Messaging)
+        );
+        let e = parse_with_synonyms::<Relation>("relation", "邻居").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("relation", Code::InvalidValue));
+        assert_eq!(allowed_codes::<Urgency>(), "normal/urgent/emergency");
     }
 
     #[test]
