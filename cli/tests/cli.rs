@@ -724,3 +724,49 @@ fn help_lists_the_vocabularies_the_parser_accepts() {
     assert!(help.contains("JPEG 或 PNG"), "{help}");
     assert!(!help.to_lowercase().contains("webp"), "{help}");
 }
+
+#[test]
+fn find_ignores_the_blanks_between_address_parts() {
+    let env = Env::new();
+    env.init();
+    // Building and unit typed as two parts: "3栋" + "2单元".
+    let split = env.household("3栋", "放心户");
+    // Building and unit typed as one part, no unit.
+    let joined = env.json(&[
+        "household",
+        "add",
+        "--building",
+        "7栋3单元",
+        "--room",
+        "101",
+    ]);
+    let joined = joined["id"].as_str().expect("id").to_string();
+
+    let ids = |q: &str| -> Vec<String> {
+        env.json(&["find", q])
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| h["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(ids("3栋2单元"), vec![split.clone()]);
+    assert_eq!(ids("3栋 2单元"), vec![split]);
+    assert_eq!(ids("7栋 3单元"), vec![joined.clone()]);
+    assert_eq!(ids("7栋3单元"), vec![joined]);
+}
+
+#[test]
+fn not_found_says_what_was_not_found_in_both_languages() {
+    let env = Env::new();
+    env.init();
+    let out = env.run(&["household", "show", "no-such-household"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let (zh, en) = err.rsplit_once(" / ").expect("zh / en");
+    assert!(zh.contains("未找到住户 no-such-household"), "{err}");
+    assert!(
+        en.contains("household no-such-household not found"),
+        "{err}"
+    );
+}

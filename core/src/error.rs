@@ -18,11 +18,11 @@ pub enum Error {
     #[error("校验失败 / validation failed: {0}")]
     Validation(#[from] ValidationError),
 
-    #[error("未找到记录 / not found: {entity} {id}")]
+    #[error("未找到{} {id} / {entity} {id} not found", entity_zh(.entity))]
     NotFound { entity: &'static str, id: String },
 
     /// The operation is not allowed in the record's current state (e.g. editing a submitted case).
-    #[error("当前状态不允许此操作 / {entity} {id} is {state}, cannot {action}")]
+    #[error("{} {id} 当前为 {state}，不能 {action} / {entity} {id} is {state}, cannot {action}", entity_zh(.entity))]
     InvalidState {
         entity: &'static str,
         id: String,
@@ -134,6 +134,24 @@ impl NotAStoreReason {
             NotAStoreReason::OtherDatabase => "another application's database",
             NotAStoreReason::NotAFile => "not a plain file",
         }
+    }
+}
+
+/// The Chinese name of a record kind named in [`Error::NotFound`] and [`Error::InvalidState`].
+pub fn entity_zh(entity: &str) -> &'static str {
+    match entity {
+        "household" => "住户",
+        "resident" => "居民",
+        "case" => "事件",
+        "patrol" => "巡查",
+        "task" => "任务",
+        "photo" => "照片",
+        "org_unit" => "网格",
+        "import" => "导入记录",
+        "conflict" => "冲突",
+        "attention" => "待处理变更",
+        "session" => "登录",
+        _ => "记录",
     }
 }
 

@@ -133,19 +133,33 @@ impl Store {
             return Err(Error::invalid("query", Code::TooLong));
         }
         let limit = limit.clamp(1, 500) as i64;
-        let needle = q.to_lowercase();
+        // Blanks between address parts are not part of what the worker remembers: "3栋 2单元"
+        // and "3栋2单元" are the same place, so the query is compared without them, and
+        // households' addresses (the only bodies joined with blanks that people type across)
+        // are compared without theirs.
+        let needle: String = q
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         // Three or more characters: a phrase query on the trigram index (a phrase of trigrams is
-        // a substring). Fewer: the index cannot help; scan the compact docs table.
+        // a substring), plus a scan of the households' addresses without blanks. Fewer: the
+        // index cannot help; scan the compact docs table.
         let (matches, arg) = if needle.chars().count() >= 3 {
             (
                 "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
-                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1 LIMIT ?3",
+                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1
+                 UNION
+                 SELECT kind, ref_id FROM search_docs
+                   WHERE kind = 'household' AND instr(replace(body, ' ', ''), ?4) > 0
+                 LIMIT ?3",
                 format!("\"{}\"", needle.replace('"', "\"\"")),
             )
         } else {
             (
-                "SELECT kind, ref_id FROM search_docs WHERE instr(body, ?1) > 0 LIMIT ?3",
-                needle,
+                "SELECT kind, ref_id FROM search_docs
+                   WHERE instr(replace(body, ' ', ''), ?4) > 0 LIMIT ?3",
+                String::new(),
             )
         };
         self.read(|c| {
@@ -171,7 +185,7 @@ impl Store {
             // A fragment shared by thousands (a region code, a surname) must not make the query
             // join and sort thousands of rows: rank only the first few hundred matches.
             let window = (limit * 10).max(200);
-            let rows = stmt.query_map(params![arg, limit, window], |r| {
+            let rows = stmt.query_map(params![arg, limit, window, needle], |r| {
                 Ok(SearchHit {
                     kind: r.get(0)?,
                     id: r.get(1)?,
