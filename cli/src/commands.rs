@@ -30,6 +30,7 @@ use gridwalk_core::{
 use serde_json::json;
 
 use crate::error::CliError;
+use crate::ids::{self, Kind, ShortIds};
 use crate::input;
 use crate::output::{self, print_json};
 use crate::{AddressArgs, ExportArgs, FindArgs, HouseholdFieldArgs, ImportArgs, InitArgs};
@@ -433,6 +434,7 @@ pub fn household_edit(
     clear_location: bool,
 ) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Household, id)?;
     let old = store.household(id)?;
     let HouseholdFields {
         housing,
@@ -479,6 +481,7 @@ pub fn household_edit(
 
 pub fn household_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
     let store = ctx.open_read()?;
+    let id = &ids::resolve(&store, Kind::Household, id)?;
     let h = store.household(id)?;
     let residents = store.residents_of(id, true)?;
     let visits = store.visits_of(id)?;
@@ -516,12 +519,14 @@ pub fn household_list(ctx: &Ctx, grid: Option<String>, care: Option<String>, all
             last_visit,
         });
     }
-    output::print_households(&rows, &store.settings()?);
+    let short = ShortIds::load(&store, Kind::Household)?;
+    output::print_households(&rows, &store.settings()?, &|id| short.short(id));
     Ok(())
 }
 
 pub fn household_move_out(ctx: &Ctx, id: &str, archive: bool) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Household, id)?;
     let status = if archive {
         RecordStatus::Archived
     } else {
@@ -576,6 +581,7 @@ pub fn resident_add(
     f: ResidentFieldArgs,
 ) -> Res {
     let store = ctx.open()?;
+    let household = ids::resolve(&store, Kind::Household, &household)?;
     let parsed = resident_fields(&f)?;
     let moved_in_on = moved_in_on
         .as_deref()
@@ -615,6 +621,7 @@ pub fn resident_add(
 
 pub fn resident_edit(ctx: &Ctx, id: &str, name: Option<String>, f: ResidentFieldArgs) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Resident, id)?;
     let parsed = resident_fields(&f)?;
     let patch = ResidentPatch {
         name,
@@ -637,6 +644,7 @@ pub fn resident_edit(ctx: &Ctx, id: &str, name: Option<String>, f: ResidentField
 
 pub fn resident_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
     let store = ctx.open_read()?;
+    let id = &ids::resolve(&store, Kind::Resident, id)?;
     let r = store.resident(id)?;
     let moves = store.resident_moves(id)?;
     if ctx.json {
@@ -644,6 +652,37 @@ pub fn resident_show(ctx: &Ctx, id: &str, reveal: bool) -> Res {
     }
     let settings = store.settings()?;
     output::print_resident_detail(&r, &moves, today_of(&store, &settings), reveal);
+    Ok(())
+}
+
+pub fn resident_list(ctx: &Ctx, household: Option<String>, all: bool) -> Res {
+    let store = ctx.open_read()?;
+    let households = match household {
+        Some(h) => vec![store.household(&ids::resolve(&store, Kind::Household, &h)?)?],
+        None => store.list_households(&HouseholdFilter {
+            grid_code: None,
+            care_tier: None,
+            include_inactive: all,
+        })?,
+    };
+    let mut rows = Vec::new();
+    for h in households {
+        for r in store.residents_of(&h.id, all)? {
+            rows.push((r, h.clone()));
+        }
+    }
+    if ctx.json {
+        let list: Vec<_> = rows.iter().map(|(r, _)| r).collect();
+        return print_json(&list);
+    }
+    let short = ShortIds::load(&store, Kind::Resident)?;
+    let short_h = ShortIds::load(&store, Kind::Household)?;
+    output::print_resident_list(
+        &rows,
+        today_of(&store, &store.settings()?),
+        &|id| short.short(id),
+        &|id| short_h.short(id),
+    );
     Ok(())
 }
 
@@ -656,6 +695,7 @@ fn day_or_today(store: &Store, field: &str, on: Option<String>) -> Result<NaiveD
 
 pub fn resident_move_out(ctx: &Ctx, id: &str, on: Option<String>, note: Option<String>) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Resident, id)?;
     let on = day_or_today(&store, "on", on)?;
     let r = store.move_out_resident(id, on, note.as_deref())?;
     if ctx.json {
@@ -677,6 +717,8 @@ pub fn resident_move_in(
     note: Option<String>,
 ) -> Res {
     let store = ctx.open()?;
+    let household = &ids::resolve(&store, Kind::Household, household)?;
+    let id = &ids::resolve(&store, Kind::Resident, id)?;
     let on = day_or_today(&store, "on", on)?;
     let r = store.move_in_resident(id, household, on, note.as_deref())?;
     if ctx.json {
@@ -704,7 +746,9 @@ pub fn find(ctx: &Ctx, a: FindArgs) -> Res {
         outln!("没有找到 / nothing found");
         return Ok(());
     }
-    output::print_search(&hits);
+    let households = ShortIds::load(&store, Kind::Household)?;
+    let residents = ShortIds::load(&store, Kind::Resident)?;
+    output::print_search(&hits, &|id| households.short(id), &|id| residents.short(id));
     outln!("{} 条结果 / {} result(s)", hits.len(), hits.len());
     Ok(())
 }
@@ -723,7 +767,7 @@ pub fn visit(ctx: &Ctx, a: VisitArgs) -> Res {
         None => store.now(),
     };
     let v = store.log_visit(&VisitInput {
-        household_id: a.household_id,
+        household_id: ids::resolve(&store, Kind::Household, &a.household_id)?,
         visited_at,
         mode,
         outcome,
@@ -858,6 +902,7 @@ pub fn patrol_import_gpx(
 
 pub fn patrol_show(ctx: &Ctx, id: &str) -> Res {
     let store = ctx.open_read()?;
+    let id = &ids::resolve(&store, Kind::Patrol, id)?;
     let p = store.patrol(id)?;
     show_patrol(ctx, &store, &p, "")
 }
@@ -921,7 +966,10 @@ pub fn case_draft(ctx: &Ctx, a: CaseDraft) -> Res {
             location,
             address: a.address,
             grid_code: grid,
-            household_id: a.household,
+            household_id: a
+                .household
+                .map(|h| ids::resolve(&store, Kind::Household, &h))
+                .transpose()?,
             patrol_id: patrol.as_ref().map(|p| p.id.clone()),
         },
         &files,
@@ -960,6 +1008,7 @@ pub struct CaseEdit {
 
 pub fn case_edit(ctx: &Ctx, id: &str, e: CaseEdit) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     let c = store.case(id)?;
     let location = match input::point("location", e.lat, e.lng)? {
         Some(p) => Some(p),
@@ -979,7 +1028,10 @@ pub fn case_edit(ctx: &Ctx, id: &str, e: CaseEdit) -> Res {
             location,
             address: e.address.or(c.address),
             grid_code: c.grid_code,
-            household_id: e.household.or(c.household_id),
+            household_id: match e.household {
+                Some(h) => Some(ids::resolve(&store, Kind::Household, &h)?),
+                None => c.household_id,
+            },
             patrol_id: c.patrol_id,
         },
     )?;
@@ -1003,6 +1055,7 @@ pub fn case_discard(ctx: &Ctx, id: &str, yes: bool) -> Res {
         ));
     }
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     store.discard_draft(id)?;
     if ctx.json {
         return print_json(&json!({"id": id, "discarded": true}));
@@ -1013,6 +1066,7 @@ pub fn case_discard(ctx: &Ctx, id: &str, yes: bool) -> Res {
 
 pub fn case_photo(ctx: &Ctx, id: &str, file: &Path) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     if !file.is_file() {
         return Err(CliError::file(
             file,
@@ -1034,6 +1088,7 @@ pub fn case_photo(ctx: &Ctx, id: &str, file: &Path) -> Res {
 
 pub fn case_submit(ctx: &Ctx, id: &str) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     let c = store.submit_case(id)?;
     if ctx.json {
         return print_json(&c);
@@ -1054,6 +1109,7 @@ pub fn case_verify(
     photos: Vec<PathBuf>,
 ) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     for p in &photos {
         if !p.is_file() {
             return Err(CliError::file(
@@ -1086,6 +1142,7 @@ pub fn case_verify(
 
 pub fn case_show(ctx: &Ctx, id: &str) -> Res {
     let store = ctx.open_read()?;
+    let id = &ids::resolve(&store, Kind::Case, id)?;
     let c = store.case(id)?;
     if ctx.json {
         return print_json(&c);
@@ -1139,17 +1196,19 @@ pub fn task_add(ctx: &Ctx, a: TaskAdd) -> Res {
     let priority: Priority = input::vocab("priority", &a.priority)?;
     let due_on = day_or_today(&store, "due_on", a.due)?;
     let target = [
-        ("household", a.household),
-        ("resident", a.resident),
-        ("case", a.case_id),
+        ("household", Kind::Household, a.household),
+        ("resident", Kind::Resident, a.resident),
+        ("case", Kind::Case, a.case_id),
     ]
     .into_iter()
-    .find_map(|(kind, id)| {
-        id.map(|id| TaskTarget {
-            kind: kind.into(),
-            id,
+    .find_map(|(name, kind, id)| id.map(|id| (name, kind, id)))
+    .map(|(name, kind, id)| -> Result<TaskTarget, CliError> {
+        Ok(TaskTarget {
+            kind: name.into(),
+            id: ids::resolve(&store, kind, &id)?,
         })
-    });
+    })
+    .transpose()?;
     let t = store.add_task(&TaskInput {
         kind,
         title: a.title,
@@ -1174,6 +1233,7 @@ pub fn task_add(ctx: &Ctx, a: TaskAdd) -> Res {
 
 pub fn task_done(ctx: &Ctx, id: &str, cancel: bool) -> Res {
     let store = ctx.open()?;
+    let id = &ids::resolve(&store, Kind::Task, id)?;
     let status = if cancel {
         TaskStatus::Cancelled
     } else {

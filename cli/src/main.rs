@@ -27,6 +27,7 @@ mod commands;
 mod demo;
 mod demo_sync;
 mod error;
+mod ids;
 mod input;
 mod output;
 mod png;
@@ -85,7 +86,7 @@ enum Command {
     /// 住户：登记、修改、查看、列表、迁出 / households
     #[command(subcommand)]
     Household(HouseholdCmd),
-    /// 居民：登记、修改、查看、迁出、迁入 / residents
+    /// 居民：登记、修改、查看、列表、迁出、迁入 / residents
     #[command(subcommand)]
     Resident(ResidentCmd),
     /// 搜索住户和居民（姓名、地址、电话尾号……）/ search households and residents
@@ -360,6 +361,15 @@ enum ResidentCmd {
         /// 显示完整身份证号和电话 / show full ID number and phone
         #[arg(long)]
         reveal: bool,
+    },
+    /// 居民列表（编号可只输前几位）/ list residents (ids may be shortened)
+    List {
+        /// 只看某户 / only one household
+        #[arg(long, value_name = "ID")]
+        household: Option<String>,
+        /// 包括已迁出 / include moved-out
+        #[arg(long)]
+        all: bool,
     },
     /// 迁出（记录保留）/ record a move-out (the record is kept)
     MoveOut {
@@ -715,6 +725,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             } => c::resident_add(&ctx, household, name, moved_in_on, fields),
             ResidentCmd::Edit { id, name, fields } => c::resident_edit(&ctx, &id, name, fields),
             ResidentCmd::Show { id, reveal } => c::resident_show(&ctx, &id, reveal),
+            ResidentCmd::List { household, all } => c::resident_list(&ctx, household, all),
             ResidentCmd::MoveOut { id, on, note } => c::resident_move_out(&ctx, &id, on, note),
             ResidentCmd::MoveIn {
                 id,

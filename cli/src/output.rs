@@ -237,7 +237,7 @@ pub struct HouseholdRow {
     pub last_visit: Option<DateTime<Utc>>,
 }
 
-pub fn print_households(rows: &[HouseholdRow], s: &Settings) {
+pub fn print_households(rows: &[HouseholdRow], s: &Settings, short: &dyn Fn(&str) -> String) {
     let mut t = table(&[
         "编号\nid",
         "地址\naddress",
@@ -254,7 +254,7 @@ pub fn print_households(rows: &[HouseholdRow], s: &Settings) {
             addr.push_str(&format!("（{}）", status_zh(h.status)));
         }
         t.add_row(vec![
-            Cell::new(&h.id),
+            Cell::new(short(&h.id)),
             Cell::new(addr),
             Cell::new(h.housing_type.label_zh()),
             Cell::new(h.care_tier.label_zh()),
@@ -273,6 +273,43 @@ pub fn print_households(rows: &[HouseholdRow], s: &Settings) {
     }
     outln!("{t}");
     outln!("共 {} 户 / {} households", rows.len(), rows.len());
+}
+
+/// `resident list`: one row per resident, with their household's address.
+pub fn print_resident_list(
+    rows: &[(Resident, Household)],
+    today: NaiveDate,
+    short: &dyn Fn(&str) -> String,
+    short_household: &dyn Fn(&str) -> String,
+) {
+    let mut t = table(&[
+        "编号\nid",
+        "姓名\nname",
+        "关系\nrelation",
+        "年龄\nage",
+        "特殊人群\ngroups",
+        "户编号\nhousehold",
+        "地址\naddress",
+    ]);
+    for (r, h) in rows {
+        let mut name = r.name.clone();
+        if r.status != RecordStatus::Active {
+            name.push_str(&format!("（{}）", status_zh(r.status)));
+        }
+        t.add_row(vec![
+            short(&r.id),
+            name,
+            r.relation.label_zh().to_string(),
+            r.birth_date
+                .map(|b| age(b, today).to_string())
+                .unwrap_or_else(|| "—".into()),
+            groups_zh(r),
+            short_household(&h.id),
+            h.address.one_line(),
+        ]);
+    }
+    outln!("{t}");
+    outln!("共 {} 人 / {} residents", rows.len(), rows.len());
 }
 
 pub fn print_household_detail(
@@ -436,7 +473,11 @@ pub fn print_visits(visits: &[Visit], s: &Settings) {
     outln!("{t}");
 }
 
-pub fn print_search(hits: &[SearchHit]) {
+pub fn print_search(
+    hits: &[SearchHit],
+    short_household: &dyn Fn(&str) -> String,
+    short_resident: &dyn Fn(&str) -> String,
+) {
     let mut t = table(&[
         "类型\nkind",
         "名称\nname",
@@ -455,9 +496,13 @@ pub fn print_search(hits: &[SearchHit]) {
             h.title.clone(),
             h.address.clone(),
             if h.active { "在册" } else { "已迁出" }.into(),
-            h.id.clone(),
             if h.kind == "resident" {
-                h.household_id.clone()
+                short_resident(&h.id)
+            } else {
+                short_household(&h.id)
+            },
+            if h.kind == "resident" {
+                short_household(&h.household_id)
             } else {
                 String::new()
             },

@@ -770,3 +770,60 @@ fn not_found_says_what_was_not_found_in_both_languages() {
         "{err}"
     );
 }
+
+#[test]
+fn ids_may_be_typed_short_and_tables_show_them_short() {
+    let env = Env::new();
+    env.init();
+    let a = env.household("3栋", "放心户");
+    let b = env.household("4栋", "放心户");
+    // UUIDv7 ids made in the same minute share their first 8 characters (and always the first).
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    assert!(common >= 1, "{a} {b}");
+
+    // The table shows the shortest unique prefix of each id, not the whole id.
+    let table = env.ok(&["household", "list"]);
+    let short_a = &a[..(common + 1).max(8)];
+    assert!(table.contains(short_a), "{table}");
+    assert!(!table.contains(&a), "{table}");
+
+    // A unique prefix works wherever an id is taken.
+    let shown = env.json(&["household", "show", short_a]);
+    assert_eq!(shown["household"]["id"], a.as_str());
+    let r = env.json(&[
+        "resident",
+        "add",
+        "--household",
+        short_a,
+        "--name",
+        "李四",
+        "--gender",
+        "男",
+    ]);
+    let rid = r["id"].as_str().expect("id").to_string();
+    assert_eq!(r["household_id"], a.as_str());
+    let v = env.json(&["visit", short_a]);
+    assert_eq!(v["household_id"], a.as_str());
+
+    // An ambiguous prefix lists the matching ids; an unknown one is not found.
+    let out = env.run(&["household", "show", &a[..common]]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&a) && err.contains(&b), "{err}");
+    let out = env.run(&["household", "show", "ffffffff"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+
+    // resident list, for one household (by prefix) or all.
+    let list = env.json(&["resident", "list", "--household", short_a]);
+    let list = list.as_array().expect("residents");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], rid.as_str());
+    let list = env.json(&["resident", "list", "--household", &b]);
+    assert!(list.as_array().expect("residents").is_empty());
+    let table = env.ok(&["resident", "list"]);
+    assert!(
+        table.contains("李四") && table.contains(&rid[..8]),
+        "{table}"
+    );
+}
