@@ -13,7 +13,7 @@
 # Environment:
 #   FUZZ_TARGET_DIR  build folder (default ~/.cache/gridwalk/fuzz-target)
 #   FUZZ_WORK_DIR    growing corpora, artifacts and logs (default ~/.cache/gridwalk/fuzz-work)
-#   FUZZ_SANITIZER   address | none (default: address with a nightly toolchain, else none)
+#   FUZZ_SANITIZER   address | none (default: address; none when it cannot be built here)
 #   FUZZ_TIMEOUT     seconds one input may take before it counts as a crash (default 10)
 #   FUZZ_RSS_MB      memory limit in MiB, a larger allocation counts as a crash (default 2048)
 #   FUZZ_MAX_LEN     largest input in bytes (default: libFuzzer's choice from the corpus)
@@ -51,16 +51,16 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     exit 2
 fi
 
-# libFuzzer needs nightly rustc flags. With a nightly toolchain: nightly and AddressSanitizer.
-# Without one: the stable compiler in bootstrap mode, and no sanitizer unless asked for.
+# libFuzzer and AddressSanitizer want a nightly compiler. Without one, the stable compiler in
+# bootstrap mode (RUSTC_BOOTSTRAP=1) builds the same; if the sanitizer cannot be built, the
+# targets are built without one (crashes are still found; silent memory errors in C code not).
 toolchain=()
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     toolchain=(+nightly)
-    sanitizer=${FUZZ_SANITIZER:-address}
 else
     export RUSTC_BOOTSTRAP=1
-    sanitizer=${FUZZ_SANITIZER:-none}
 fi
+sanitizer=${FUZZ_SANITIZER:-address}
 
 # The SQLite amalgamation (built with the sanitizer too) has two file-static arrays of one name,
 # which AddressSanitizer's one-definition-rule check mistakes for a violation at startup.
@@ -70,16 +70,26 @@ target_dir=${FUZZ_TARGET_DIR:-$HOME/.cache/gridwalk/fuzz-target}
 work=${FUZZ_WORK_DIR:-$HOME/.cache/gridwalk/fuzz-work}
 triple=$(rustc "${toolchain[@]}" -vV | sed -n 's/^host: //p')
 
-echo "== building ${#targets[@]} target(s) (sanitizer: $sanitizer, toolchain: ${toolchain[*]:-stable+RUSTC_BOOTSTRAP})"
 # -O: optimised; debug assertions and overflow checks come from fuzz/Cargo.toml's profile (on for
 # our code, off for the third-party parsers listed there), not from cargo-fuzz's `-a`.
-build=(cargo "${toolchain[@]}" fuzz build -O -s "$sanitizer" --target-dir "$target_dir")
-if [ ${#targets[@]} -eq ${#all_targets[@]} ]; then
-    "${build[@]}" || exit 2
-else
-    for t in "${targets[@]}"; do
-        "${build[@]}" "$t" || exit 2
-    done
+build_all() {
+    echo "== building ${#targets[@]} target(s) (sanitizer: $sanitizer, toolchain: ${toolchain[*]:-stable, RUSTC_BOOTSTRAP=1})"
+    local build=(cargo "${toolchain[@]}" fuzz build -O -s "$sanitizer" --target-dir "$target_dir")
+    if [ ${#targets[@]} -eq ${#all_targets[@]} ]; then
+        "${build[@]}" || return 1
+    else
+        for t in "${targets[@]}"; do
+            "${build[@]}" "$t" || return 1
+        done
+    fi
+}
+if ! build_all; then
+    if [ -n "${FUZZ_SANITIZER:-}" ] || [ "$sanitizer" = none ]; then
+        exit 2
+    fi
+    echo "== AddressSanitizer build failed; building without a sanitizer" >&2
+    sanitizer=none
+    build_all || exit 2
 fi
 
 dict_for() {
