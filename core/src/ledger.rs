@@ -235,7 +235,10 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
         grid.push(cells);
     }
 
-    // Repeat each merged area's value (held by its top-left cell) in all of its cells.
+    // Repeat each merged area's value (held by its top-left cell) in all of its cells. Areas may
+    // overlap: a crafted workbook of thousands of sheet-wide areas would visit the grid thousands
+    // of times, so the cells visited are counted and bounded like the sheet itself.
+    let mut visited: u64 = 0;
     for area in &merged {
         let (r0, c0) = (area.start.0 as usize, area.start.1 as usize);
         let (r1, c1) = (area.end.0 as usize, area.end.1 as usize);
@@ -252,6 +255,13 @@ fn read_xlsx(bytes: &[u8]) -> Result<Table, Error> {
         for r in r0..=r1.saturating_sub(start_row) {
             let Some(row) = grid.get_mut(r) else { break };
             for c in c0..=c1.saturating_sub(start_col) {
+                visited += 1;
+                if visited > 2 * MAX_XLSX_CELLS {
+                    return Err(Error::Format {
+                        what: "xlsx",
+                        detail: "worksheet too large: its merged cells span too many cells".into(),
+                    });
+                }
                 match row.get_mut(c) {
                     Some(cell) if cell.is_empty() => {
                         cell.clone_from(&value);
@@ -3116,6 +3126,36 @@ mod tests {
         let table = read_table("社区,楼栋\r幸福社区,3栋\r幸福社区,4栋\r".as_bytes()).unwrap();
         let lines: Vec<usize> = table.rows.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, vec![2, 3]);
+    }
+
+    #[test]
+    fn overlapping_merged_areas_are_bounded_not_walked_forever() {
+        // A 1000 × 40 sheet and 200 merged areas each covering all of it: 8 million cell visits.
+        let mut rows = String::new();
+        for r in 1..=1000 {
+            rows.push_str(&format!(
+                "<row r=\"{r}\">{}</row>",
+                s(&format!("A{r}"), "x")
+            ));
+        }
+        rows.push_str(&format!("<row r=\"1000\">{}</row>", s("AN1000", "x")));
+        let areas: String = (0..200)
+            .map(|_| r#"<mergeCell ref="A1:AN1000"/>"#)
+            .collect();
+        let sheet =
+            format!("<sheetData>{rows}</sheetData><mergeCells count=\"200\">{areas}</mergeCells>");
+        match read_table(&xlsx(&sheet)) {
+            Err(Error::Format {
+                what: "xlsx",
+                detail,
+            }) => {
+                assert!(detail.contains("merged"), "{detail}")
+            }
+            other => panic!(
+                "expected a format error, got {:?}",
+                other.map(|t| t.rows.len())
+            ),
+        }
     }
 
     #[test]
