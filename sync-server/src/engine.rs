@@ -48,12 +48,15 @@ fn out_of_scope() -> Refusal {
 }
 
 fn parent_unknown(field: &str) -> Refusal {
-    refuse(
+    let mut r = refuse(
         codes::PARENT_UNKNOWN,
         format!(
             "{field} 指向的记录在服务器上不存在 / the record named by {field} is unknown to the server"
         ),
-    )
+    );
+    // The phone's "needs attention" list shows which reference to fix.
+    r.field = Some(field.to_string());
+    r
 }
 
 pub fn invalid(field: &str) -> Refusal {
