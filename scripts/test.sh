@@ -15,6 +15,8 @@ echo "== cargo test"
 cargo test --workspace
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
+echo "== iOS: GridwalkKit view models (Swift, XCTest)"
+scripts/test-ios.sh
 echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1)"
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench photo_upload

@@ -53,6 +53,23 @@ impl GridwalkStore {
         Ok(self.store()?.add_resident(&input)?.into())
     }
 
+    /// Checks an ID number as the worker types it, with the same rules `addResident` applies
+    /// (GB 11643 shape, region, birth date not after the worker's local today, check digit),
+    /// and reads what it encodes so a form can fill gender and birth date. A bad number fails
+    /// with `Validation(field = "id_number", code = …)`; nothing is written.
+    pub fn check_id_number(&self, id_number: String) -> Result<IdNumberInfo> {
+        let store = self.store()?;
+        let today = store.settings()?.local_date(store.now());
+        let (normalized, info) = gridwalk_core::validate::id_number("id_number", &id_number, today)
+            .map_err(gridwalk_core::Error::Validation)?;
+        Ok(IdNumberInfo {
+            normalized,
+            gender: info.gender.into(),
+            birth_date: crate::time::day_str(info.birth_date),
+            region_code: info.region_code,
+        })
+    }
+
     /// Changes some fields of a resident.
     pub fn update_resident(&self, id: String, patch: ResidentPatch) -> Result<Resident> {
         let patch = patch.try_into()?;

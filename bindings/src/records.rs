@@ -432,6 +432,18 @@ impl From<core::Resident> for Resident {
     }
 }
 
+/// What a valid ID number says about its holder (see `checkIdNumber`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IdNumberInfo {
+    /// The number as the store keeps it (blanks trimmed, check character upper-cased).
+    pub normalized: String,
+    pub gender: Gender,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// The six-digit division where the number was issued.
+    pub region_code: String,
+}
+
 /// One line of a resident's move history.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ResidentMove {

@@ -550,6 +550,12 @@ impl GridwalkStore {
         Ok(self.store()?.discard_attention(&change_id)?)
     }
 
+    /// When the last complete sync run finished (UTC ms), or absent if this store never
+    /// completed one. A cancelled or failed run leaves it unchanged.
+    pub fn last_sync_ms(&self) -> Result<Option<i64>> {
+        Ok(self.store()?.last_sync_at()?.map(to_ms))
+    }
+
     /// Records per sync state for each kind of record.
     pub fn sync_status_counts(&self) -> Result<Vec<EntityCounts>> {
         Ok(self

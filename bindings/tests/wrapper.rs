@@ -171,3 +171,27 @@ fn sync_without_session_and_cancel_handle() {
     c.cancel();
     assert!(c.is_cancelled());
 }
+
+#[test]
+fn id_number_is_checked_as_typed_and_read() {
+    let s = store();
+    let info = s.check_id_number(" 640323198203151244 ".into()).unwrap();
+    assert_eq!(info.normalized, "640323198203151244");
+    assert_eq!(info.gender, Gender::Female);
+    assert_eq!(info.birth_date, "1982-03-15");
+    assert_eq!(info.region_code, "640323");
+    for (typed, code) in [
+        ("640323198001011234", ValidationCode::InvalidChecksum),
+        ("6403231980", ValidationCode::InvalidFormat),
+        ("", ValidationCode::Required),
+    ] {
+        match s.check_id_number(typed.into()) {
+            Err(GridwalkError::Validation { field, code: c, .. }) => {
+                assert_eq!(field, "id_number");
+                assert_eq!(c, code, "{typed}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(s.last_sync_ms().unwrap(), None, "never synced");
+}

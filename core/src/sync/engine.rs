@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use gridwalk_protocol::{codes, Change, Op, Outcome, PushRequest, PushResponse};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,9 @@ use super::SyncError;
 use crate::error::Result;
 use crate::model::new_id;
 use crate::store::{get_meta, ms, set_meta, Store, Tx};
+
+/// Meta key: UTC milliseconds when the last complete sync run finished.
+const META_LAST_SYNC: &str = "sync_last_success_ms";
 
 /// A shared flag that asks a running sync to stop at the next safe point.
 #[derive(Debug, Clone, Default)]
@@ -610,6 +614,12 @@ impl Store {
             run.push()?;
         }
         run.pull()?;
+        // The run is complete: remember when, for the sync screen ("last synced 10 minutes
+        // ago"). A cancelled or failed run returned above and leaves the previous time.
+        self.write(|tx| {
+            let at = ms(tx.now).to_string();
+            set_meta(tx.tx, META_LAST_SYNC, &at)
+        })?;
         let (sent, received) = run.bytes();
         run.report.bytes_sent = sent;
         run.report.bytes_received = received;
@@ -622,6 +632,14 @@ impl Store {
             "sync finished"
         );
         Ok(run.report)
+    }
+
+    /// When the last sync run completed (push and pull both finished), if ever.
+    pub fn last_sync_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let raw = self.read(|c| get_meta(c, META_LAST_SYNC))?;
+        Ok(raw
+            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(DateTime::<Utc>::from_timestamp_millis))
     }
 
     /// [`Store::sync`] with default options, no progress and no cancellation.

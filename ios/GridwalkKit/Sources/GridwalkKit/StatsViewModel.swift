@@ -1,0 +1,35 @@
+// Work statistics (工作统计) for the day, week or month, computed by the core from the store.
+import Foundation
+import GridwalkCore
+import Observation
+
+@Observable @MainActor
+public final class StatsViewModel {
+    public private(set) var period: Period = .day
+    public private(set) var stats: WorkStats?
+    public private(set) var error: AppError?
+
+    @ObservationIgnored private let repository: Repository
+
+    public init(repository: Repository) {
+        self.repository = repository
+    }
+
+    public func select(_ period: Period) async {
+        self.period = period
+        await load()
+    }
+
+    public func load() async {
+        let p = period
+        do {
+            stats = try await repository.call { try $0.stats(period: p, day: nil) }
+            error = nil
+        } catch {
+            self.error = AppError(error)
+        }
+    }
+
+    /// Patrol distance of the period, formatted.
+    public func patrolDistance(_ language: Language) -> String { Format.distance(stats?.patrolDistanceM ?? 0, language) }
+}

@@ -1,0 +1,86 @@
+# Shared by scripts/test-bindings.sh and scripts/test-ios.sh (sourced, not run): the demo sync
+# server on a free loopback port, the Swift packages laid out with their generated bindings,
+# `swift test` in the trixie chroot, and XCTest's counts.
+
+# Starts `gridwalk-server serve --demo` on 127.0.0.1:0 with fresh data, waits until it listens,
+# exports GRIDWALK_SERVER_URL and stops it (and removes its data) when the calling shell exits.
+#   start_demo_server LOG_DIR
+start_demo_server() {
+    local logs="$1"
+    cargo build --quiet -p gridwalk-sync-server || { echo "building gridwalk-server failed" >&2; return 1; }
+    server_data="$(mktemp -d "${TMPDIR:-/tmp}/gridwalk-test-server.XXXXXX")"
+    "$CARGO_TARGET_DIR/debug/gridwalk-server" serve --demo --data "$server_data" --listen 127.0.0.1:0 \
+        >"$server_data/stdout" 2>"$logs/server.log" &
+    server_pid=$!
+    trap 'kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; rm -rf "$server_data"' EXIT
+    for _ in $(seq 240); do
+        grep -q '^listening on ' "$server_data/stdout" 2>/dev/null && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.25
+    done
+    local addr
+    addr=$(sed -n 's/^listening on //p' "$server_data/stdout")
+    if [ -z "$addr" ]; then
+        echo "the sync server did not start (see $logs/server.log)" >&2
+        return 1
+    fi
+    export GRIDWALK_SERVER_URL="http://$addr"
+    echo "== sync server (demo data) listening on $GRIDWALK_SERVER_URL"
+}
+
+# Copies the Swift packages of ios/ into DEST and puts the generated bindings (scripts/bindings.sh
+# output OUT/swift) where GridwalkCore's manifest expects them: they are not kept in git.
+#   stage_swift_packages OUT DEST
+stage_swift_packages() {
+    local out="$1" dest="$2"
+    rm -rf "$dest" && mkdir -p "$dest"
+    local p
+    for p in GridwalkCore GridwalkKit; do
+        cp -r "ios/$p" "$dest/$p"
+        rm -rf "$dest/$p/.build"
+    done
+    mkdir -p "$dest/GridwalkCore/Sources/GridwalkCore" "$dest/GridwalkCore/Sources/GridwalkCoreFFI"
+    cp "$out/swift/GridwalkCore.swift" "$dest/GridwalkCore/Sources/GridwalkCore/"
+    cp "$out/swift/GridwalkCoreFFI.h" "$dest/GridwalkCore/Sources/GridwalkCoreFFI/"
+    cp "$out/swift/GridwalkCoreFFI.modulemap" "$dest/GridwalkCore/Sources/GridwalkCoreFFI/module.modulemap"
+}
+
+# Runs `swift test` for one staged package in the trixie chroot ($SWIFT_ROOT), inside a private
+# mount namespace (the mounts vanish with the process, even if it is killed). The build folder
+# lives inside the chroot (root-owned, chroot-only), cached between runs under SCRATCH.
+#   swift_test_in_chroot STAGED_DIR PACKAGE LIB_DIR SCRATCH LOG [swift test args...]
+swift_test_in_chroot() {
+    local staged="$1" package="$2" lib="$3" scratch="$4" log="$5"
+    shift 5
+    unshare -m --propagation private bash -euo pipefail -c '
+        root="$1" staged="$2" package="$3" lib="$4" scratch="$5" server="$6"
+        shift 6
+        mount -t proc proc "$root/proc"
+        mount --rbind /dev "$root/dev"
+        mkdir -p "$root/gridwalk/ios" "$root/gridwalk/lib"
+        mount --bind "$staged" "$root/gridwalk/ios"
+        mount --bind "$lib" "$root/gridwalk/lib"
+        exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
+            LANG=C.UTF-8 GRIDWALK_LIB_DIR=/gridwalk/lib GRIDWALK_SERVER_URL="$server" \
+            swift test --package-path "/gridwalk/ios/$package" --scratch-path "$scratch" \
+            --disable-swift-testing "$@"
+    ' _ "$SWIFT_ROOT" "$staged" "$package" "$lib" "$scratch" "${GRIDWALK_SERVER_URL:-}" "$@" >"$log" 2>&1
+}
+
+# XCTest's total: "Executed 6 tests, with 0 failures (0 unexpected) in ..." (the last such line).
+# Prints "PASSED FAILED", or nothing when no summary was printed.
+#   xctest_counts LOG
+xctest_counts() {
+    local summary total fails
+    summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$1" | tail -1)
+    [ -n "$summary" ] || return 0
+    total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+    fails=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+    echo "$((total - fails)) $fails"
+}
+
+# The swift build log without the per-file progress lines.
+#   swift_log_tail LOG [LINES]
+swift_log_tail() {
+    grep -v '^\[[0-9]*/[0-9]*\] \(Compiling\|Write\|Emitting\|Linking\|Applying\)' "$1" | tail -"${2:-40}"
+}
