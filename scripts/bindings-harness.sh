@@ -1,32 +1,6 @@
-# Shared by scripts/test-bindings.sh and scripts/test-ios.sh (sourced, not run): the demo sync
-# server on a free loopback port, the Swift packages laid out with their generated bindings,
-# `swift test` in the trixie chroot, and XCTest's counts.
-
-# Starts `gridwalk-server serve --demo` on 127.0.0.1:0 with fresh data, waits until it listens,
-# exports GRIDWALK_SERVER_URL and stops it (and removes its data) when the calling shell exits.
-#   start_demo_server LOG_DIR
-start_demo_server() {
-    local logs="$1"
-    cargo build --quiet -p gridwalk-sync-server || { echo "building gridwalk-server failed" >&2; return 1; }
-    server_data="$(mktemp -d "${TMPDIR:-/tmp}/gridwalk-test-server.XXXXXX")"
-    "$CARGO_TARGET_DIR/debug/gridwalk-server" serve --demo --data "$server_data" --listen 127.0.0.1:0 \
-        >"$server_data/stdout" 2>"$logs/server.log" &
-    server_pid=$!
-    trap 'kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; rm -rf "$server_data"' EXIT
-    for _ in $(seq 240); do
-        grep -q '^listening on ' "$server_data/stdout" 2>/dev/null && break
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.25
-    done
-    local addr
-    addr=$(sed -n 's/^listening on //p' "$server_data/stdout")
-    if [ -z "$addr" ]; then
-        echo "the sync server did not start (see $logs/server.log)" >&2
-        return 1
-    fi
-    export GRIDWALK_SERVER_URL="http://$addr"
-    echo "== sync server (demo data) listening on $GRIDWALK_SERVER_URL"
-}
+# Shared by scripts/test-bindings.sh and scripts/test-ios.sh (sourced, not run): the Swift
+# packages laid out with their generated bindings, `swift test` in the trixie chroot, and
+# XCTest's counts. (The demo sync server is scripts/demo-server.sh.)
 
 # Copies the Swift packages of ios/ into DEST and puts the generated bindings (scripts/bindings.sh
 # output OUT/swift) where GridwalkCore's manifest expects them: they are not kept in git.

@@ -27,6 +27,7 @@ logs="$out/logs"
 mkdir -p "$logs"
 
 # ---- the sync server, on loopback --------------------------------------------------------
+. scripts/demo-server.sh
 . scripts/bindings-harness.sh
 start_demo_server "$logs" || { echo "test-bindings: no sync server" >&2; exit 1; }
 

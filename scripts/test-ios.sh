@@ -10,6 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+. scripts/demo-server.sh
 . scripts/bindings-harness.sh
 
 scripts/setup-bindings.sh >/dev/null || { echo "test-ios: setup failed" >&2; exit 1; }

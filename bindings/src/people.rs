@@ -7,7 +7,7 @@ use crate::enums::RecordStatus;
 use crate::error::Result;
 use crate::records::*;
 use crate::store::GridwalkStore;
-use crate::time::parse_day;
+use crate::time::{day_str, parse_day};
 
 #[uniffi::export]
 impl GridwalkStore {
@@ -28,6 +28,23 @@ impl GridwalkStore {
             .store()?
             .set_household_status(&id, status.into())?
             .into())
+    }
+
+    /// Checks an ID number as the worker types it, with the rules `addResident` applies
+    /// (shape, region, birth date not after the worker's today, check digit), and reads the
+    /// gender and birth date it encodes. Fails with `Validation(field = "id_number")` and the
+    /// code to show; writes nothing. (Whether another resident holds the number is checked
+    /// when the resident is saved.)
+    pub fn check_id_number(&self, id_number: String) -> Result<IdNumberInfo> {
+        let store = self.store()?;
+        let today = store.settings()?.local_date(store.now());
+        let (normal, info) = gridwalk_core::validate::id_number("id_number", &id_number, today)
+            .map_err(gridwalk_core::Error::from)?;
+        Ok(IdNumberInfo {
+            id_number: normal,
+            gender: info.gender.into(),
+            birth_date: day_str(info.birth_date),
+        })
     }
 
     /// One household.
@@ -51,23 +68,6 @@ impl GridwalkStore {
     pub fn add_resident(&self, input: ResidentInput) -> Result<Resident> {
         let input = input.try_into()?;
         Ok(self.store()?.add_resident(&input)?.into())
-    }
-
-    /// Checks an ID number as the worker types it, with the same rules `addResident` applies
-    /// (GB 11643 shape, region, birth date not after the worker's local today, check digit),
-    /// and reads what it encodes so a form can fill gender and birth date. A bad number fails
-    /// with `Validation(field = "id_number", code = …)`; nothing is written.
-    pub fn check_id_number(&self, id_number: String) -> Result<IdNumberInfo> {
-        let store = self.store()?;
-        let today = store.settings()?.local_date(store.now());
-        let (normalized, info) = gridwalk_core::validate::id_number("id_number", &id_number, today)
-            .map_err(gridwalk_core::Error::Validation)?;
-        Ok(IdNumberInfo {
-            normalized,
-            gender: info.gender.into(),
-            birth_date: crate::time::day_str(info.birth_date),
-            region_code: info.region_code,
-        })
     }
 
     /// Changes some fields of a resident.

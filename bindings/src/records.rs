@@ -432,16 +432,15 @@ impl From<core::Resident> for Resident {
     }
 }
 
-/// What a valid ID number says about its holder (see `checkIdNumber`).
+/// What a valid ID number says, for a form that fills gender and birth date as the worker
+/// types (`GridwalkStore.checkIdNumber`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IdNumberInfo {
-    /// The number as the store keeps it (blanks trimmed, check character upper-cased).
-    pub normalized: String,
+    /// The number as it will be stored (blanks trimmed, `x` upper-cased).
+    pub id_number: String,
     pub gender: Gender,
     /// `YYYY-MM-DD`.
     pub birth_date: String,
-    /// The six-digit division where the number was issued.
-    pub region_code: String,
 }
 
 /// One line of a resident's move history.

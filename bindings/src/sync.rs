@@ -550,8 +550,8 @@ impl GridwalkStore {
         Ok(self.store()?.discard_attention(&change_id)?)
     }
 
-    /// When the last complete sync run finished (UTC ms), or absent if this store never
-    /// completed one. A cancelled or failed run leaves it unchanged.
+    /// When the last complete sync finished (UTC ms), or `None` if this store never synced:
+    /// the sync screen's "last sync".
     pub fn last_sync_ms(&self) -> Result<Option<i64>> {
         Ok(self.store()?.last_sync_at()?.map(to_ms))
     }

@@ -37,15 +37,12 @@ use serde_json::{Map, Value};
 
 use super::apply::{self, table_of, value_text};
 use super::clock;
-use super::session::META_CURSOR;
+use super::session::{META_CURSOR, META_LAST_SYNC};
 use super::transport::{Transport, TransportError};
 use super::SyncError;
 use crate::error::Result;
 use crate::model::new_id;
-use crate::store::{get_meta, ms, set_meta, Store, Tx};
-
-/// Meta key: UTC milliseconds when the last complete sync run finished.
-const META_LAST_SYNC: &str = "sync_last_success_ms";
+use crate::store::{from_ms, get_meta, ms, set_meta, Store, Tx};
 
 /// A shared flag that asks a running sync to stop at the next safe point.
 #[derive(Debug, Clone, Default)]
@@ -614,11 +611,10 @@ impl Store {
             run.push()?;
         }
         run.pull()?;
-        // The run is complete: remember when, for the sync screen ("last synced 10 minutes
-        // ago"). A cancelled or failed run returned above and leaves the previous time.
-        self.write(|tx| {
-            let at = ms(tx.now).to_string();
-            set_meta(tx.tx, META_LAST_SYNC, &at)
+        // When the phone last heard everything the server had: the sync screen's "last sync".
+        self.write(|ctx| {
+            let at = ms(ctx.now).to_string();
+            set_meta(ctx.tx, META_LAST_SYNC, &at)
         })?;
         let (sent, received) = run.bytes();
         run.report.bytes_sent = sent;
@@ -634,12 +630,10 @@ impl Store {
         Ok(run.report)
     }
 
-    /// When the last sync run completed (push and pull both finished), if ever.
+    /// When the last sync finished (pushed and pulled everything), if one ever did.
     pub fn last_sync_at(&self) -> Result<Option<DateTime<Utc>>> {
         let raw = self.read(|c| get_meta(c, META_LAST_SYNC))?;
-        Ok(raw
-            .and_then(|v| v.parse::<i64>().ok())
-            .and_then(DateTime::<Utc>::from_timestamp_millis))
+        Ok(raw.and_then(|v| v.parse::<i64>().ok()).map(from_ms))
     }
 
     /// [`Store::sync`] with default options, no progress and no cancellation.

@@ -10,11 +10,11 @@ struct CaseDraftView: View {
 
     var body: some View {
         Form {
-            Picker("大类", selection: Binding(get: { vm.categoryCode ?? "" }, set: { vm.selectCategory($0) })) {
+            Picker("大类", selection: Binding(get: { vm.categoryCode ?? "" }, set: { vm.chooseCategory($0) })) {
                 Text("请选择").tag("")
                 ForEach(vm.categories, id: \.code) { Text(language.pick(zh: $0.labelZh, en: $0.labelEn)).tag($0.code) }
             }
-            Picker("小类", selection: Binding(get: { vm.typeCode ?? "" }, set: { c in _Concurrency.Task { await vm.selectType(c) } })) {
+            Picker("小类", selection: Binding(get: { vm.typeCode ?? "" }, set: { c in _Concurrency.Task { await vm.chooseSubType(c) } })) {
                 Text("请选择").tag("")
                 ForEach(vm.subTypes, id: \.code) { Text(language.pick(zh: $0.labelZh, en: $0.labelEn)).tag($0.code) }
             }

@@ -10,7 +10,7 @@ struct HouseholdsView: View {
     var body: some View {
         List {
             Section {
-                Picker("关怀等级", selection: Binding(get: { vm.careTier }, set: { t in _Concurrency.Task { await vm.filter(careTier: t) } })) {
+                Picker("关怀等级", selection: Binding(get: { vm.careTier }, set: { t in _Concurrency.Task { await vm.chooseCareTier(t) } })) {
                     Text("全部").tag(CareTier?.none)
                     ForEach([CareTier.routine, .attention, .close], id: \.self) { Text($0.label(model.language)).tag(CareTier?.some($0)) }
                 }
@@ -24,16 +24,16 @@ struct HouseholdsView: View {
                     }
                 }
             } else if vm.building == nil {
-                ForEach(vm.buildings, id: \.self) { b in Button(b) { vm.open(building: b) }.frame(minHeight: 52) }
+                ForEach(vm.buildings, id: \.self) { b in Button(b) { vm.chooseBuilding(b) }.frame(minHeight: 52) }
             } else if vm.unit == nil {
-                Button("‹ 楼栋") { vm.open(building: nil) }
-                ForEach(vm.units, id: \.self) { u in Button(u.isEmpty ? "—" : u) { vm.open(unit: u) }.frame(minHeight: 52) }
+                Button("‹ 楼栋") { vm.chooseBuilding(nil) }
+                ForEach(vm.units, id: \.self) { u in Button(u.isEmpty ? "—" : u) { vm.chooseUnit(u) }.frame(minHeight: 52) }
             } else {
-                Button("‹ 单元") { vm.open(unit: nil) }
+                Button("‹ 单元") { vm.chooseUnit(nil) }
                 if vm.floor == nil {
-                    ForEach(vm.floors, id: \.self) { f in Button("\(f) 层") { vm.open(floor: f) }.frame(minHeight: 52) }
+                    ForEach(vm.floors, id: \.self) { f in Button("\(f) 层") { vm.chooseFloor(f) }.frame(minHeight: 52) }
                 } else {
-                    Button("‹ 楼层") { vm.open(floor: nil) }
+                    Button("‹ 楼层") { vm.chooseFloor(nil) }
                 }
                 ForEach(vm.browsed, id: \.id) { h in
                     NavigationLink(value: TodayDestination.household(id: h.id)) {
@@ -43,7 +43,7 @@ struct HouseholdsView: View {
             }
         }
         .searchable(text: $text, prompt: Text("姓名、地址、电话或身份证号的任意部分"))
-        .onChange(of: text) { _, q in _Concurrency.Task { await vm.search(q) } }
+        .onChange(of: text) { _, q in _Concurrency.Task { await vm.searchTyped(q) } }
         .navigationTitle("住户")
         .navigationDestination(for: TodayDestination.self) { DestinationView(destination: $0, model: model) }
         .task { await vm.load() }
@@ -66,7 +66,7 @@ struct HouseholdDetailView: View {
                     HStack {
                         VStack(alignment: .leading) {
                             Text(r.name).font(.headline)
-                            Text(HouseholdDetailViewModel.masked(idNumber: r.idNumber) ?? "").font(.caption)
+                            Text([HouseholdDetailViewModel.masked(idNumber: r.idNumber), HouseholdDetailViewModel.masked(phone: r.phone)].compactMap { $0 }.joined(separator: " · ")).font(.caption)
                         }
                         Spacer()
                         Text(r.syncStatus.label(model.language)).font(.caption)

@@ -8,7 +8,7 @@ struct StatsView: View {
 
     var body: some View {
         List {
-            Picker("周期", selection: Binding(get: { vm.period }, set: { p in _Concurrency.Task { await vm.select(p) } })) {
+            Picker("周期", selection: Binding(get: { vm.period }, set: { p in _Concurrency.Task { await vm.choosePeriod(p) } })) {
                 Text("日").tag(Period.day)
                 Text("周").tag(Period.week)
                 Text("月").tag(Period.month)

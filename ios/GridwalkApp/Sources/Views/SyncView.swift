@@ -24,8 +24,8 @@ struct SyncView: View {
                     ForEach(vm.conflicts, id: \.id) { c in
                         VStack(alignment: .leading, spacing: 8) {
                             Text("\(c.entity) · \(c.field)").font(.headline)
-                            Button("保留：\(c.keptValueText)") { _Concurrency.Task { await vm.resolve(c, .keep) } }.frame(minHeight: 44)
-                            Button("改用：\(c.lostValueText)") { _Concurrency.Task { await vm.resolve(c, .takeLost) } }.frame(minHeight: 44)
+                            Button("保留：\(c.keptValueText)") { _Concurrency.Task { await vm.keepCurrent(c) } }.frame(minHeight: 44)
+                            Button("改用：\(c.lostValueText)") { _Concurrency.Task { await vm.takeOther(c) } }.frame(minHeight: 44)
                         }
                     }
                 }

@@ -48,14 +48,14 @@ public final class CaseDraftViewModel {
 
     public var isSubmitted: Bool { status != nil && status != .draft }
 
-    public func selectCategory(_ code: String) {
+    public func chooseCategory(_ code: String) {
         guard code != categoryCode else { return }
         categoryCode = code
         typeCode = nil
     }
 
     /// Picks the sub-type; the draft is saved from here on.
-    public func selectType(_ code: String) async {
+    public func chooseSubType(_ code: String) async {
         typeCode = code
         categoryCode = taxonomy.first { $0.code == code }?.categoryCode
         fieldErrors.clear("type_code")

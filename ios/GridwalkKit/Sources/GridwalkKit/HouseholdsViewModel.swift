@@ -66,7 +66,7 @@ public final class HouseholdsViewModel {
         await runSearch()
     }
 
-    public func search(_ text: String) async {
+    public func searchTyped(_ text: String) async {
         query = text
         await runSearch()
     }
@@ -85,15 +85,15 @@ public final class HouseholdsViewModel {
         }
     }
 
-    public func filter(careTier: CareTier?) async {
+    public func chooseCareTier(_ careTier: CareTier?) async {
         self.careTier = careTier
         await load()
         if let b = building, !buildings.contains(b) { building = nil; unit = nil; floor = nil }
     }
 
-    public func open(building: String?) { self.building = building; unit = nil; floor = nil }
-    public func open(unit: String?) { self.unit = unit; floor = nil }
-    public func open(floor: Int32?) { self.floor = floor }
+    public func chooseBuilding(_ building: String?) { self.building = building; unit = nil; floor = nil }
+    public func chooseUnit(_ unit: String?) { self.unit = unit; floor = nil }
+    public func chooseFloor(_ floor: Int32?) { self.floor = floor }
 }
 
 /// One household (户详情): its residents, its visits, each with its sync badge.
@@ -127,9 +127,14 @@ public final class HouseholdDetailViewModel {
         }
     }
 
-    /// ID numbers are masked on every screen unless revealed on purpose.
-    public static func masked(idNumber: String?) -> String? {
-        guard let id = idNumber, id.count == 18 else { return idNumber.map { _ in "****" } }
-        return String(id.prefix(6)) + "********" + String(id.suffix(4))
+    /// ID numbers are masked on every screen unless revealed on purpose: region and last four.
+    public static func masked(idNumber: String?) -> String? { idNumber.map { keep($0, head: 6, tail: 4) } }
+
+    /// Phones likewise: the first three digits and the last four.
+    public static func masked(phone: String?) -> String? { phone.map { keep($0, head: 3, tail: 4) } }
+
+    private static func keep(_ value: String, head: Int, tail: Int) -> String {
+        guard value.count > head + tail else { return String(repeating: "*", count: value.count) }
+        return String(value.prefix(head)) + String(repeating: "*", count: value.count - head - tail) + String(value.suffix(tail))
     }
 }

@@ -15,7 +15,7 @@ public final class StatsViewModel {
         self.repository = repository
     }
 
-    public func select(_ period: Period) async {
+    public func choosePeriod(_ period: Period) async {
         self.period = period
         await load()
     }

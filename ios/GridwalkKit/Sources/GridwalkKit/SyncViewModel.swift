@@ -127,6 +127,13 @@ public final class SyncViewModel {
     /// Stops the running sync at its next safe point.
     public func cancel() { current?.cancel() }
 
+    /// Keeps the value the record holds.
+    public func keepCurrent(_ conflict: Conflict) async { await resolve(conflict, .keep) }
+
+    /// Puts back the value that was overwritten.
+    public func takeOther(_ conflict: Conflict) async { await resolve(conflict, .takeLost) }
+
+    /// Settles a conflict with any choice (including a value the worker typed).
     public func resolve(_ conflict: Conflict, _ choice: ConflictChoice) async {
         let id = conflict.id
         do {

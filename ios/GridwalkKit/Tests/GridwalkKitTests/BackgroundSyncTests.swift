@@ -92,7 +92,7 @@ final class BackgroundSyncTests: XCTestCase {
         let camera = FakeCamera()
         camera.willReturn(try jpegBytes())
         let draft = CaseDraftViewModel(repository: repo, camera: camera, location: nil, gridCode: grid)
-        await draft.selectType("0101")
+        await draft.chooseSubType("0101")
         await draft.takePhoto()
         XCTAssertEqual(draft.photos.count, 1)
         let scheduler = FakeScheduler()

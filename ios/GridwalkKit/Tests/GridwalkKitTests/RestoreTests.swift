@@ -35,8 +35,8 @@ final class RestoreTests: XCTestCase {
         gps.walk(walkingFixes(count: 4, startMs: startedAt + 500))
         await eventually("4 fixes") { patrol.fixEvents == 4 }
         let draft = CaseDraftViewModel(repository: repo!, camera: camera, location: gps, gridCode: grid)
-        draft.selectCategory("01")
-        await draft.selectType("0101")
+        draft.chooseCategory("01")
+        await draft.chooseSubType("0101")
         draft.description = "井盖缺失"
         draft.address = "3栋东侧"
         await draft.saveDraft()

@@ -122,10 +122,10 @@ final class WorkerDayTests: XCTestCase {
         // A case with a photo: category → sub-type, urgency, description, location, submit.
         let draft = CaseDraftViewModel(repository: repo, camera: camera, location: gps, gridCode: grid)
         XCTAssertEqual(draft.categories.count, 6)
-        draft.selectCategory("02")
+        draft.chooseCategory("02")
         XCTAssertTrue(draft.subTypes.contains { $0.code == "0203" && $0.labelZh == "电动车违规充电" })
         XCTAssertTrue(draft.subTypes.allSatisfy { $0.categoryCode == "02" })
-        await draft.selectType("0203")
+        await draft.chooseSubType("0203")
         XCTAssertNotNil(draft.caseId, "saved as a draft once it has a type")
         draft.urgency = .urgent
         draft.description = "楼道内电动车充电"
