@@ -3,7 +3,7 @@ import GridwalkKit
 import SwiftUI
 
 struct CaseDraftView: View {
-    @Bindable var vm: CaseDraftViewModel
+    let vm: CaseDraftViewModel
     let caseId: String?
     let language: Language
     @Environment(\.dismiss) private var dismiss
@@ -19,12 +19,12 @@ struct CaseDraftView: View {
                 ForEach(vm.subTypes, id: \.code) { Text(language.pick(zh: $0.labelZh, en: $0.labelEn)).tag($0.code) }
             }
             FieldError(error: vm.fieldErrors["type_code"], language: language)
-            Picker("紧急程度", selection: $vm.urgency) {
+            Picker("紧急程度", selection: Binding(get: { vm.urgency }, set: { vm.setUrgency($0) })) {
                 ForEach([Urgency.normal, .urgent, .emergency], id: \.self) { Text($0.label(language)).tag($0) }
             }
-            TextField("描述", text: $vm.description, axis: .vertical).onSubmit { _Concurrency.Task { await vm.saveDraft() } }
+            TextField("描述", text: Binding(get: { vm.description }, set: { vm.setDescription($0) }), axis: .vertical)
             FieldError(error: vm.fieldErrors["description"], language: language)
-            TextField("地址", text: $vm.address).onSubmit { _Concurrency.Task { await vm.saveDraft() } }
+            TextField("地址", text: Binding(get: { vm.address }, set: { vm.setAddress($0) }))
             Button(vm.location == nil ? LocalizedStringKey("使用当前位置") : LocalizedStringKey("已定位 ✓")) { _Concurrency.Task { await vm.useCurrentLocation() } }.frame(minHeight: 52)
             FieldError(error: vm.fieldErrors["location"], language: language)
             Section("照片 \(vm.photos.count)") {
@@ -43,7 +43,6 @@ struct CaseDraftView: View {
             Button("放弃草稿", role: .destructive) { _Concurrency.Task { await vm.discard(); dismiss() } }
         }
         .navigationTitle("事件上报")
-        .onDisappear { _Concurrency.Task { await vm.saveDraft() } }
         .task {
             if let caseId { await vm.restore(caseId: caseId) }
         }

@@ -1,7 +1,8 @@
 // A case draft (事件上报): category → sub-type from the core's taxonomy, urgency, description,
 // photos from the camera, the location, then submit. The draft is saved in the store as soon as
-// it has a type and after every change the screen reports (`saveDraft()`), and each photo is
-// stored the moment it is taken, so a killed app loses nothing: `restore(caseId:)` (or
+// it has a type and again with every change (`setDescription`, `setAddress`, `setUrgency`, …),
+// one save after the other so the store always ends with the latest text, and each photo is
+// stored the moment it is taken: a killed app loses nothing, and `restore(caseId:)` (or
 // `restoreLatest()`) brings the draft back.
 import Foundation
 import GridwalkCore
@@ -15,10 +16,11 @@ public final class CaseDraftViewModel {
     public let categories: [CaseType]
     public private(set) var categoryCode: String?
     public private(set) var typeCode: String?
-    public var urgency: Urgency = .normal
-    public var description = ""
-    public var address = ""
+    public private(set) var urgency: Urgency = .normal
+    public private(set) var description = ""
+    public private(set) var address = ""
     public private(set) var location: GeoPoint?
+    /// The household or patrol the case was filed from, if any (set before the first save).
     public var householdId: String?
     public var patrolId: String?
     public private(set) var photos: [PhotoMeta] = []
@@ -30,6 +32,8 @@ public final class CaseDraftViewModel {
     @ObservationIgnored private let camera: PhotoCapture
     @ObservationIgnored private let location_: LocationProvider?
     @ObservationIgnored private let taxonomy: [CaseType]
+    /// The save in flight; the next one waits for it (two first saves would make two drafts).
+    @ObservationIgnored private var lastSave: _Concurrency.Task<Bool, Never>?
 
     public init(repository: Repository, camera: PhotoCapture, location: LocationProvider?, gridCode: String) {
         self.repository = repository
@@ -62,6 +66,28 @@ public final class CaseDraftViewModel {
         await saveDraft()
     }
 
+    /// The worker typed in the description: shown at once, saved right after (in order).
+    public func setDescription(_ text: String) {
+        description = text
+        if typeCode != nil { enqueueSave() }
+    }
+
+    public func setAddress(_ text: String) {
+        address = text
+        if typeCode != nil { enqueueSave() }
+    }
+
+    public func setUrgency(_ value: Urgency) {
+        urgency = value
+        if typeCode != nil { enqueueSave() }
+    }
+
+    /// Waits until every save started so far has finished; whether the last one worked.
+    @discardableResult
+    public func settled() async -> Bool {
+        await lastSave?.value ?? true
+    }
+
     /// Fills the location from the platform's freshest fix.
     public func useCurrentLocation() async {
         guard let fix = await location_?.currentFix() else {
@@ -86,6 +112,22 @@ public final class CaseDraftViewModel {
     /// there is nothing the store would keep yet: the type field says so.
     @discardableResult
     public func saveDraft() async -> Bool {
+        await enqueueSave().value
+    }
+
+    @discardableResult
+    private func enqueueSave() -> _Concurrency.Task<Bool, Never> {
+        let previous = lastSave
+        let save = _Concurrency.Task { @MainActor in
+            _ = await previous?.value
+            return await self.writeDraft()
+        }
+        lastSave = save
+        return save
+    }
+
+    /// One save, with what is on screen when it starts.
+    private func writeDraft() async -> Bool {
         guard let input = input() else {
             fieldErrors.set(.field("type_code", .required))
             return false
@@ -96,7 +138,8 @@ public final class CaseDraftViewModel {
                 if let id { return try store.updateDraft(id: id, input: input) }
                 return try store.draftCase(input: input)
             }
-            show(c)
+            saved(c)
+            for field in ["type_code", "description", "address", "location", "urgency"] { fieldErrors.clear(field) }
             return true
         } catch {
             handle(error)
@@ -113,7 +156,7 @@ public final class CaseDraftViewModel {
             let now = epochMs()
             _ = try await repository.call { try $0.addPhoto(owner: .case(id: id), bytes: jpeg, fallbackTakenAtMs: now) }
             let c = try await repository.call { try $0.getCase(id: id) }
-            show(c)
+            saved(c)
         } catch {
             handle(error)
         }
@@ -169,6 +212,17 @@ public final class CaseDraftViewModel {
         }
     }
 
+    /// After a save: what the store decided (id, status, photos). The fields the worker types
+    /// stay as they are on screen, which may already be ahead of this save.
+    private func saved(_ c: Case) {
+        caseId = c.id
+        photos = c.photos
+        status = c.status
+        if location == nil { location = c.location }
+        error = nil
+    }
+
+    /// Loads a case from the store into every field.
     private func show(_ c: Case) {
         caseId = c.id
         typeCode = c.typeCode

@@ -60,7 +60,11 @@ public final class CaseDetailViewModel {
     public var canVerify: Bool { theCase?.status == .verificationRequested && !verificationSent }
     /// A verification is queued for the server (the status changes at the next sync).
     public var verificationSent: Bool {
-        timeline.contains { $0.kind == .verification } && theCase?.status == .verificationRequested
+        guard theCase?.status == .verificationRequested,
+              let sent = timeline.lastIndex(where: { $0.kind == .verification }) else { return false }
+        // A verification before the server's latest word belongs to an earlier round (the leader
+        // sent the case back again after a rejection).
+        return sent > (timeline.lastIndex { $0.kind == .serverUpdate } ?? -1)
     }
 
     public func load() async {

@@ -85,6 +85,7 @@ public final class PatrolViewModel {
 
     /// Picks up a patrol left running (the app was killed mid-patrol): GPS is attached again.
     public func resume() async {
+        guard recorder == nil else { return await refresh() }
         do {
             guard let running = try await repository.call({ try $0.activePatrol() }) else { patrol = nil; return }
             let source = bridge()
@@ -129,7 +130,7 @@ public final class PatrolViewModel {
     }
 
     public func stop(notes: String? = nil) async {
-        guard let rec = recorder ?? nil else { return }
+        guard let rec = recorder else { return }
         do {
             finished = try await repository.call { _ in try rec.finish(notes: notes) }
             recorder = nil

@@ -37,9 +37,13 @@ final class RestoreTests: XCTestCase {
         let draft = CaseDraftViewModel(repository: repo!, camera: camera, location: gps, gridCode: grid)
         draft.chooseCategory("01")
         await draft.chooseSubType("0101")
-        draft.description = "井盖缺失"
-        draft.address = "3栋东侧"
-        await draft.saveDraft()
+        // Typed, never "saved" by the worker: each change is in the store already.
+        draft.setDescription("井")
+        draft.setDescription("井盖缺")
+        draft.setDescription("井盖缺失")
+        draft.setAddress("3栋东侧")
+        let written = await draft.settled()
+        XCTAssertTrue(written)
         await draft.takePhoto()
         let draftId = try XCTUnwrap(draft.caseId)
         let before = SyncViewModel(repository: repo!)

@@ -127,8 +127,8 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertTrue(draft.subTypes.allSatisfy { $0.categoryCode == "02" })
         await draft.chooseSubType("0203")
         XCTAssertNotNil(draft.caseId, "saved as a draft once it has a type")
-        draft.urgency = .urgent
-        draft.description = "楼道内电动车充电"
+        draft.setUrgency(.urgent)
+        draft.setDescription("楼道内电动车充电")
         await draft.useCurrentLocation()
         camera.willReturn(jpeg)
         await draft.takePhoto()
