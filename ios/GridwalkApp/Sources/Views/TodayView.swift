@@ -2,12 +2,12 @@ import GridwalkKit
 import SwiftUI
 
 struct TodayView: View {
-    let vm: TodayViewModel
+    @Bindable var vm: TodayViewModel
     let model: AppModel
 
     var body: some View {
         List(vm.rows) { row in
-            NavigationLink(value: row.destination) {
+            Button { _Concurrency.Task { await vm.act(row) } } label: {
                 VStack(alignment: .leading, spacing: 4) {
                     HStack {
                         Text(row.item.title).font(.headline)
@@ -26,17 +26,17 @@ struct TodayView: View {
             }
         }
         .navigationTitle("今日待办")
-        .navigationDestination(for: TodayDestination.self) { destination in
+        .navigationDestination(item: Binding(get: { vm.navigateTo }, set: { if $0 == nil { vm.navigationDone() } })) { destination in
             DestinationView(destination: destination, model: model)
         }
+        .navigationDestination(for: TodayDestination.self) { DestinationView(destination: $0, model: model) }
         .toolbar {
-            NavigationLink(value: TodayDestination.draft(caseId: "")) { Label("上报事件", systemImage: "plus") }
+            NavigationLink(value: TodayDestination.draft(caseId: nil)) { Label("上报事件", systemImage: "plus") }
         }
         .refreshable { await vm.load() }
         .task { await vm.load() }
     }
 }
-
 
 /// The screen one tap on a line of the daily list opens.
 struct DestinationView: View {
@@ -48,15 +48,15 @@ struct DestinationView: View {
             switch destination {
             case let .household(id):
                 HouseholdDetailView(vm: HouseholdDetailViewModel(repository: repo, householdId: id), model: model)
+            case let .visit(householdId):
+                VisitView(vm: VisitViewModel(repository: repo, householdId: householdId), language: model.language)
             case let .verifyCase(caseId):
                 CaseDetailView(vm: CaseDetailViewModel(repository: repo, camera: model.camera, caseId: caseId), language: model.language)
             case .patrol:
                 PatrolView(vm: PatrolViewModel(repository: repo, location: model.location, gridCode: model.gridCode))
             case let .draft(caseId):
                 CaseDraftView(vm: CaseDraftViewModel(repository: repo, camera: model.camera, location: model.location, gridCode: model.gridCode),
-                              caseId: caseId.isEmpty ? nil : caseId, language: model.language)
-            case let .task(id):
-                Button("标记完成") { _Concurrency.Task { await TodayViewModel(repository: repo, location: nil).finishTask(id) } }.bigButton()
+                              caseId: caseId, language: model.language)
             }
         }
     }

@@ -1,24 +1,25 @@
 // The daily list (今日待办): what the core says is due today (tasks, visits due under the care
 // tier, cases to verify, the patrol quota, unsent drafts), nearest first among equals, with an
-// overdue badge and the distance, and for each line the one screen a tap opens.
+// overdue badge and the distance; one tap on a line goes and does it (`act`).
 import Foundation
 import GridwalkCore
 import Observation
 
-/// Where one tap on a line of the daily list goes.
+/// Where one tap on a line of the daily list (or another list) goes.
 public enum TodayDestination: Hashable, Sendable {
+    /// Log a visit to this household.
+    case visit(householdId: String)
     case household(id: String)
+    /// The case, with its verification when the leader asked for one.
     case verifyCase(caseId: String)
     case patrol
-    case draft(caseId: String)
-    /// A task with no record behind it (collect information, a custom reminder).
-    case task(id: String)
+    /// A draft case (nil: a new one).
+    case draft(caseId: String?)
 }
 
 public struct TodayRow: Equatable, Sendable, Identifiable {
     public let id: String
     public let item: TodayItem
-    public let destination: TodayDestination
 
     public var isOverdue: Bool { item.overdueDays > 0 }
     public func overdueBadge(_ language: Language) -> String? { Format.overdue(days: item.overdueDays, language) }
@@ -27,9 +28,13 @@ public struct TodayRow: Equatable, Sendable, Identifiable {
 
 @Observable @MainActor
 public final class TodayViewModel {
+    /// The worker's local day the list is for (`YYYY-MM-DD`).
+    public private(set) var day = ""
     public private(set) var rows: [TodayRow] = []
     public private(set) var isLoading = false
     public private(set) var error: AppError?
+    /// Set by `act`: the screen to open; the view clears it with `navigationDone()`.
+    public private(set) var navigateTo: TodayDestination?
 
     @ObservationIgnored private let repository: Repository
     @ObservationIgnored private let location: LocationProvider?
@@ -41,49 +46,60 @@ public final class TodayViewModel {
 
     public var overdueCount: Int { rows.filter(\.isOverdue).count }
 
-    /// Reads the list (and the tasks behind its lines) from the store, with the worker's position.
+    /// Reads the list from the store, from where the phone is now.
     public func load() async {
         isLoading = true
         defer { isLoading = false }
         let fix = await location?.currentFix()
         let position = fix.map { GeoPoint(lat: $0.lat, lng: $0.lng) }
         do {
-            rows = try await repository.call { store in
-                try store.today(position: position).enumerated().map { index, item in
-                    TodayRow(id: "\(index)-\(item.targetId ?? "")", item: item, destination: try Self.destination(of: item, store))
-                }
-            }
+            let (d, items) = try await repository.call { store in (try store.localToday(), try store.today(position: position)) }
+            day = d
+            rows = items.enumerated().map { TodayRow(id: "\($0.offset)-\($0.element.targetId ?? "")", item: $0.element) }
             error = nil
         } catch {
             self.error = AppError(error)
         }
     }
 
-    nonisolated private static func destination(of item: TodayItem, _ store: GridwalkStore) throws -> TodayDestination {
-        switch item.kind {
-        case .patrol: return .patrol
-        case .visitDue: return .household(id: item.targetId ?? "")
-        case .verifyCase: return .verifyCase(caseId: item.targetId ?? "")
-        case .draftCase: return .draft(caseId: item.targetId ?? "")
-        case .task:
-            let id = item.targetId ?? ""
-            let task = try store.getTask(id: id)
-            switch (task.kind, task.target?.kind) {
-            case (.verifyCase, "case"): return .verifyCase(caseId: task.target?.id ?? "")
-            case (_, "household"): return .household(id: task.target?.id ?? "")
-            case (.patrol, _): return .patrol
-            default: return .task(id: id)
-            }
+    /// The one tap on a line: opens the screen that does it (also returned), or, for a task about
+    /// nothing in particular, marks it done and reloads (returns nil).
+    @discardableResult
+    public func act(_ row: TodayRow) async -> TodayDestination? {
+        let id = row.item.targetId
+        let destination: TodayDestination?
+        switch row.item.kind {
+        case .visitDue: destination = id.map { .visit(householdId: $0) }
+        case .verifyCase: destination = id.map { .verifyCase(caseId: $0) }
+        case .patrol: destination = .patrol
+        case .draftCase: destination = .draft(caseId: id)
+        case .task: destination = await openTask(id)
         }
+        navigateTo = destination
+        return destination
     }
 
-    /// Marks a task line done (the one tap for a reminder with nothing to open).
-    public func finishTask(_ id: String) async {
+    public func navigationDone() { navigateTo = nil }
+
+    /// A task opens what it is about; one about nothing in particular is done in one tap.
+    private func openTask(_ taskId: String?) async -> TodayDestination? {
+        guard let taskId else { return nil }
         do {
-            _ = try await repository.call { try $0.finishTask(id: id, status: .done) }
-            await load()
+            let task = try await repository.call { try $0.getTask(id: taskId) }
+            switch (task.target?.kind, task.target?.id) {
+            case let ("household", id?): return .household(id: id)
+            case let ("case", id?): return .verifyCase(caseId: id)
+            case let ("resident", id?):
+                return .household(id: try await repository.call { try $0.getResident(id: id).householdId })
+            default:
+                if task.kind == .patrol { return .patrol }
+                _ = try await repository.call { try $0.finishTask(id: taskId, status: .done) }
+                await load()
+                return nil
+            }
         } catch {
             self.error = AppError(error)
+            return nil
         }
     }
 }

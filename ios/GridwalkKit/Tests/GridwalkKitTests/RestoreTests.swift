@@ -97,7 +97,9 @@ final class RestoreTests: XCTestCase {
 
         let today = TodayViewModel(repository: again, location: nil)
         await today.load()
-        XCTAssertTrue(today.rows.contains { $0.destination == .draft(caseId: draftId) }, "the unsent draft is on the daily list")
+        let draftRow = try XCTUnwrap(today.rows.first { $0.item.kind == .draftCase }, "the unsent draft is on the daily list")
+        let opened = await today.act(draftRow)
+        XCTAssertEqual(opened, .draft(caseId: draftId))
 
         let after = SyncViewModel(repository: again)
         await after.load()

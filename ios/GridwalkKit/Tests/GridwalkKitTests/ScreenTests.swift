@@ -212,14 +212,42 @@ final class ScreenTests: XCTestCase {
         let note = try await repo.call {
             try $0.addTask(input: TaskInput(kind: .custom, title: "交表", dueOn: day, priority: .low, source: .own))
         }
+        let resident = try await repo.call {
+            try $0.addResident(input: ResidentInput(householdId: h.id, name: "周梅", relation: .head, residency: .registered, gender: .female, birthDate: "1950-05-05"))
+        }
+        let collect = try await repo.call {
+            try $0.addTask(input: TaskInput(kind: .collectInfo, title: "核对信息", dueOn: day, priority: .normal, source: .own,
+                                            target: TaskTarget(kind: "resident", id: resident.id)))
+        }
+        let china = DateFormatter()
+        china.dateFormat = "yyyy-MM-dd"
+        china.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
+        let twoDaysAgo = china.string(from: Date().addingTimeInterval(-2 * 86_400))
+        _ = try await repo.call {
+            try $0.addTask(input: TaskInput(kind: .custom, title: "上周的表", dueOn: twoDaysAgo, priority: .normal, source: .own))
+        }
         let today = TodayViewModel(repository: repo, location: nil)
         await today.load()
-        XCTAssertTrue(today.rows.contains { $0.destination == .household(id: h.id) && $0.item.kind == .task })
-        XCTAssertTrue(today.rows.contains { $0.destination == .task(id: note.id) })
-        XCTAssertEqual(today.overdueCount, 0)
-        await today.finishTask(note.id)
-        XCTAssertFalse(today.rows.contains { $0.destination == .task(id: note.id) })
-        XCTAssertTrue(today.rows.contains { $0.item.targetId == call.id })
+        XCTAssertEqual(today.day, day)
+        XCTAssertEqual(today.overdueCount, 1)
+        let late = try XCTUnwrap(today.rows.first { $0.isOverdue })
+        XCTAssertEqual(late.overdueBadge(.zhHans), "逾期 2 天")
+        XCTAssertNil(today.rows.first { !$0.isOverdue }?.overdueBadge(.zhHans))
+        let callRow = try XCTUnwrap(today.rows.first { $0.item.targetId == call.id })
+        let opensHousehold = await today.act(callRow)
+        XCTAssertEqual(opensHousehold, .household(id: h.id))
+        let collectRow = try XCTUnwrap(today.rows.first { $0.item.targetId == collect.id })
+        let opensResidentsHousehold = await today.act(collectRow)
+        XCTAssertEqual(opensResidentsHousehold, .household(id: h.id), "a resident's task opens the household")
+        // A reminder about nothing in particular is done in one tap.
+        let noteRow = try XCTUnwrap(today.rows.first { $0.item.targetId == note.id })
+        let opensNothing = await today.act(noteRow)
+        XCTAssertNil(opensNothing)
+        XCTAssertNil(today.navigateTo)
+        XCTAssertFalse(today.rows.contains { $0.item.targetId == note.id })
+        let doneTask = try await repo.call { try $0.getTask(id: note.id) }
+        XCTAssertEqual(doneTask.status, .done)
+        XCTAssertTrue(today.rows.contains { $0.item.targetId == call.id }, "the others stay")
 
         XCTAssertEqual(Format.overdue(days: 3, .zhHans), "逾期 3 天")
         XCTAssertEqual(Format.overdue(days: 1, .english), "1 day overdue")

@@ -52,11 +52,16 @@ final class WorkerDayTests: XCTestCase {
         let today = TodayViewModel(repository: repo, location: gps)
         await today.load()
         XCTAssertNil(today.error)
-        let visitRow = try XCTUnwrap(today.rows.first { $0.destination == .household(id: household.id) })
-        XCTAssertEqual(visitRow.item.kind, .visitDue)
+        XCTAssertFalse(today.day.isEmpty)
+        let visitRow = try XCTUnwrap(today.rows.first { $0.item.kind == .visitDue && $0.item.targetId == household.id })
         XCTAssertNotNil(visitRow.distance(.zhHans))
         XCTAssertTrue(visitRow.distance(.english)?.hasSuffix(" m") ?? false)
-        XCTAssertTrue(today.rows.contains { $0.destination == .patrol }, "the patrol quota")
+        XCTAssertTrue(today.rows.contains { $0.item.kind == .patrol }, "the patrol quota")
+        let tapped = await today.act(visitRow)
+        XCTAssertEqual(tapped, .visit(householdId: household.id))
+        XCTAssertEqual(today.navigateTo, .visit(householdId: household.id))
+        today.navigationDone()
+        XCTAssertNil(today.navigateTo)
 
         // Household detail → resident form: the wrong ID number is refused on its field as typed.
         let detail = HouseholdDetailViewModel(repository: repo, householdId: household.id)
@@ -97,7 +102,7 @@ final class WorkerDayTests: XCTestCase {
         await detail.load()
         XCTAssertEqual(detail.visits.map(\.notes), ["身体健康"])
         await today.load()
-        XCTAssertFalse(today.rows.contains { $0.destination == .household(id: household.id) }, "visited: no longer due")
+        XCTAssertFalse(today.rows.contains { $0.item.kind == .visitDue && $0.item.targetId == household.id }, "visited: no longer due")
 
         // A patrol fed with fixes: live distance, time and fix count, then stopped.
         let patrol = PatrolViewModel(repository: repo, location: gps, gridCode: grid)
@@ -175,7 +180,11 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertEqual(cases.awaitingVerification.map(\.id), [caseId])
         XCTAssertEqual(cases.verificationTasks.map { $0.target?.id }, [caseId])
         await today.load()
-        XCTAssertTrue(today.rows.contains { $0.destination == .verifyCase(caseId: caseId) }, "\(today.rows.map(\.destination))")
+        var opened: [TodayDestination?] = []
+        for row in today.rows where row.item.kind == .task || row.item.kind == .verifyCase {
+            opened.append(await today.act(row))
+        }
+        XCTAssertTrue(opened.contains(.verifyCase(caseId: caseId)), "\(opened)")
 
         // On site: an after-photo, then confirmed.
         let verify = CaseDetailViewModel(repository: repo, camera: camera, caseId: caseId)
