@@ -45,7 +45,11 @@ final class LocationSourceBridge: LocationSource, @unchecked Sendable {
 
 @Observable @MainActor
 public final class PatrolViewModel {
-    public let gridCode: String
+    /// The grid to patrol (one of `grids`).
+    public private(set) var gridCode: String
+    /// The worker's grids, to choose from.
+    public private(set) var grids: [OrgUnit] = []
+    public var notes = ""
     /// The running patrol as last read from the store; nil when none runs.
     public private(set) var patrol: Patrol?
     /// The patrol just finished (for its summary).
@@ -83,8 +87,17 @@ public final class PatrolViewModel {
         }
     }
 
+    public func chooseGrid(_ code: String) {
+        guard !isRunning else { return }
+        gridCode = code
+    }
+
     /// Picks up a patrol left running (the app was killed mid-patrol): GPS is attached again.
     public func resume() async {
+        if grids.isEmpty, let mine = try? await repository.call({ try $0.myGrids() }) {
+            grids = mine
+            if gridCode.isEmpty, let first = mine.first { gridCode = first.code }
+        }
         guard recorder == nil else { return await refresh() }
         do {
             guard let running = try await repository.call({ try $0.activePatrol() }) else { patrol = nil; return }
@@ -129,12 +142,16 @@ public final class PatrolViewModel {
         }
     }
 
+    /// Ends the patrol with `notes` (or the notes typed on screen).
     public func stop(notes: String? = nil) async {
         guard let rec = recorder else { return }
+        let typed = notes ?? self.notes.trimmingCharacters(in: .whitespacesAndNewlines)
+        let notes: String? = typed.isEmpty ? nil : typed
         do {
             finished = try await repository.call { _ in try rec.finish(notes: notes) }
             recorder = nil
             patrol = nil
+            self.notes = ""
             error = nil
         } catch {
             self.error = AppError(error)

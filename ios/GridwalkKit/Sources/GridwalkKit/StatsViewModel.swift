@@ -30,6 +30,14 @@ public final class StatsViewModel {
         }
     }
 
+    /// Cases of the period by category, with the category's label, most first.
+    public func casesByCategory(_ language: Language) -> [(label: String, count: UInt32)] {
+        let labels = Dictionary(caseTypes().filter { $0.code == $0.categoryCode }.map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a })
+        return (stats?.casesByCategory ?? [:])
+            .map { code, n in (labels[code].map { language.pick(zh: $0.labelZh, en: $0.labelEn) } ?? code, n) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.label < $1.label }
+    }
+
     /// Patrol distance of the period, formatted.
     public func patrolDistance(_ language: Language) -> String { Format.distance(stats?.patrolDistanceM ?? 0, language) }
 }

@@ -106,6 +106,9 @@ final class WorkerDayTests: XCTestCase {
 
         // A patrol fed with fixes: live distance, time and fix count, then stopped.
         let patrol = PatrolViewModel(repository: repo, location: gps, gridCode: grid)
+        await patrol.resume()
+        XCTAssertEqual(patrol.grids.map(\.code), [grid], "her grids, from the session")
+        XCTAssertFalse(patrol.isRunning)
         await patrol.start()
         XCTAssertNil(patrol.error)
         XCTAssertTrue(patrol.isRunning)
@@ -118,7 +121,8 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertEqual(patrol.pointCount, 8)
         XCTAssertGreaterThan(patrol.distanceM, 10)
         XCTAssertGreaterThanOrEqual(patrol.elapsedSeconds(at: Date(timeIntervalSince1970: Double(started) / 1000 + 65)), 65)
-        await patrol.stop(notes: "午巡")
+        patrol.notes = " 午巡 "
+        await patrol.stop()
         XCTAssertFalse(patrol.isRunning)
         XCTAssertFalse(gps.isRunning, "GPS stops with the patrol")
         XCTAssertEqual(patrol.finished?.pointCount, 8)
@@ -214,5 +218,7 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertEqual(stats.stats?.visitsTotal, 1)
         XCTAssertEqual(stats.stats?.casesTotal, 1)
         XCTAssertEqual(stats.stats?.patrolsTooShort, 1, "a one-minute walk does not count")
+        XCTAssertEqual(stats.casesByCategory(.zhHans).map(\.count), [1])
+        XCTAssertEqual(stats.casesByCategory(.zhHans).first?.label, caseTypes().first { $0.code == "02" }?.labelZh)
     }
 }
