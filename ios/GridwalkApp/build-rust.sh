@@ -8,7 +8,7 @@ case "${PLATFORM_NAME:-iphoneos}" in
     iphonesimulator) target=aarch64-apple-ios-sim ;;
     *) echo "unsupported platform $PLATFORM_NAME" >&2; exit 1 ;;
 esac
-cargo build -p gridwalk-bindings --profile release-ffi --target "$target"
+cargo build -p gridwalk-bindings --features sqlcipher --profile release-ffi --target "$target"
 out="$SRCROOT/build/rust/$PLATFORM_NAME"
 mkdir -p "$out"
 cp "target/$target/release-ffi/libgridwalk_ffi.a" "$out/"

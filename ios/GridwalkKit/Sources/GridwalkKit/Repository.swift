@@ -19,6 +19,13 @@ public final class Repository: Sendable {
     public static func open(directory: URL, keyStore: KeyStore) async throws -> Repository {
         try await _Concurrency.Task.detached(priority: .userInitiated) {
             do {
+                // A library without SQLCipher would refuse the keyed open anyway; say why first,
+                // and never fall back to an unencrypted store of residents' data.
+                guard cipherVersion() != nil else {
+                    throw AppError(
+                        kind: .encryption, code: "no_cipher", messageZh: "此版本不支持数据库加密",
+                        messageEn: "this build cannot encrypt the store")
+                }
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 let key = try DatabaseKey.obtain(from: keyStore)
                 let path = directory.appendingPathComponent("gridwalk.db").path

@@ -97,6 +97,7 @@ final class ErrorMappingTests: XCTestCase {
     }
 
     func testTheDatabaseKeyIsMadeOnceAndAKeyStoreFailureNeverMakesANewOne() throws {
+        XCTAssertNotNil(cipherVersion(), "the phone library is built with SQLCipher")
         let keys = MemoryKeyStore()
         let first = try DatabaseKey.obtain(from: keys)
         XCTAssertEqual(first.count, 64)
