@@ -2,21 +2,40 @@
 # packages laid out with their generated bindings, `swift test` in the trixie chroot, and
 # XCTest's counts. (The demo sync server is scripts/demo-server.sh.)
 
-# Copies the Swift packages of ios/ into DEST and puts the generated bindings (scripts/bindings.sh
-# output OUT/swift) where GridwalkCore's manifest expects them: they are not kept in git.
+# Lays the Swift packages of ios/ out in DEST with the generated bindings (scripts/bindings.sh
+# output OUT/swift) where GridwalkCore's manifest expects them: they are not kept in git. Only
+# files whose content changed are written (and stale ones removed), so SwiftPM, which goes by
+# modification times, rebuilds only what changed since the last run.
 #   stage_swift_packages OUT DEST
 stage_swift_packages() {
     local out="$1" dest="$2"
-    rm -rf "$dest" && mkdir -p "$dest"
-    local p
+    local want
+    want="$(mktemp)"
+    mkdir -p "$dest"
+    local p f
     for p in GridwalkCore GridwalkKit; do
-        cp -r "ios/$p" "$dest/$p"
-        rm -rf "$dest/$p/.build"
+        while IFS= read -r f; do
+            echo "$p/$f" >>"$want"
+            _stage_file "ios/$p/$f" "$dest/$p/$f"
+        done < <(cd "ios/$p" && find . -path ./.build -prune -o -type f -print | sed 's|^\./||')
     done
-    mkdir -p "$dest/GridwalkCore/Sources/GridwalkCore" "$dest/GridwalkCore/Sources/GridwalkCoreFFI"
-    cp "$out/swift/GridwalkCore.swift" "$dest/GridwalkCore/Sources/GridwalkCore/"
-    cp "$out/swift/GridwalkCoreFFI.h" "$dest/GridwalkCore/Sources/GridwalkCoreFFI/"
-    cp "$out/swift/GridwalkCoreFFI.modulemap" "$dest/GridwalkCore/Sources/GridwalkCoreFFI/module.modulemap"
+    local gen="$dest/GridwalkCore/Sources"
+    _stage_file "$out/swift/GridwalkCore.swift" "$gen/GridwalkCore/GridwalkCore.swift"
+    _stage_file "$out/swift/GridwalkCoreFFI.h" "$gen/GridwalkCoreFFI/GridwalkCoreFFI.h"
+    _stage_file "$out/swift/GridwalkCoreFFI.modulemap" "$gen/GridwalkCoreFFI/module.modulemap"
+    printf '%s\n' GridwalkCore/Sources/GridwalkCore/GridwalkCore.swift \
+        GridwalkCore/Sources/GridwalkCoreFFI/GridwalkCoreFFI.h \
+        GridwalkCore/Sources/GridwalkCoreFFI/module.modulemap >>"$want"
+    # Files deleted or renamed in ios/ since the last run.
+    (cd "$dest" && find . -type f | sed 's|^\./||') | sort | comm -23 - <(sort -u "$want") |
+        while IFS= read -r f; do rm -f "$dest/$f"; done
+    rm -f "$want"
+}
+
+_stage_file() {
+    cmp -s "$1" "$2" && return 0
+    mkdir -p "$(dirname "$2")"
+    cp "$1" "$2"
 }
 
 # Runs `swift test` for one staged package in the trixie chroot ($SWIFT_ROOT), inside a private
