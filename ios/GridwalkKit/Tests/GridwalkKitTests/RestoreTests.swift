@@ -104,5 +104,13 @@ final class RestoreTests: XCTestCase {
         let after = SyncViewModel(repository: again)
         await after.load()
         XCTAssertGreaterThanOrEqual(after.pendingCount, before.pendingCount)
+
+        // Signing out keeps every unsynced change for the next sign-in.
+        await signIn2.signOut()
+        XCTAssertNil(signIn2.session)
+        await after.load()
+        XCTAssertGreaterThanOrEqual(after.pendingCount, before.pendingCount)
+        let stillThere = try await again.call { try $0.getCase(id: draftId) }
+        XCTAssertEqual(stillThere.description, "井盖缺失")
     }
 }

@@ -197,6 +197,12 @@ final class WorkerDayTests: XCTestCase {
         camera.willReturn(jpeg)
         await verify.takeAfterPhoto()
         XCTAssertEqual(verify.afterPhotos.count, 1)
+        // "Not fixed" needs a note saying why: refused on the note field, nothing sent.
+        let rejectedWithoutNote = await verify.reject()
+        XCTAssertFalse(rejectedWithoutNote)
+        XCTAssertEqual(verify.fieldErrors["note"]?.code, "required")
+        XCTAssertTrue(verify.canVerify)
+        verify.note = "已清理，充电线已拆除"
         let confirmed = await verify.confirm()
         XCTAssertTrue(confirmed, "\(verify.fieldErrors.byField) \(String(describing: verify.error))")
         XCTAssertTrue(verify.verificationSent)
