@@ -58,7 +58,7 @@ final class AppModel {
 
     func scheduleBackgroundSync() {
         guard let repository else { return }
-        let sync = BackgroundSync(repository: repository, scheduler: BGTaskSchedulerAdapter())
+        let sync = BackgroundSync(repository: repository, scheduler: BGTaskSchedulerAdapter(), kind: .refresh)
         _Concurrency.Task { await sync.scheduleNext() }
     }
 }

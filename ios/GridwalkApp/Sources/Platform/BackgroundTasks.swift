@@ -52,7 +52,7 @@ enum BackgroundTasksRegistration {
                         task.setTaskCompleted(success: false)
                         return
                     }
-                    let sync = BackgroundSync(repository: repo, scheduler: BGTaskSchedulerAdapter())
+                    let sync = BackgroundSync(repository: repo, scheduler: BGTaskSchedulerAdapter(), kind: BackgroundSync.Kind(taskIdentifier: id) ?? .refresh)
                     holder.attach(sync)
                     let outcome = await sync.perform()
                     if case .synced = outcome { task.setTaskCompleted(success: true) } else { task.setTaskCompleted(success: false) }

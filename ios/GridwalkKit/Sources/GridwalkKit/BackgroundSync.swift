@@ -13,14 +13,30 @@ public final class BackgroundSync: Sendable {
     /// iOS runs refresh tasks at its discretion; asking for 15 minutes is the usual floor.
     public static let refreshInterval: TimeInterval = 15 * 60
 
+    /// Which of the two tasks iOS started.
+    public enum Kind: Sendable {
+        /// BGAppRefreshTask: about 30 seconds, records only.
+        case refresh
+        /// BGProcessingTask: minutes, with the network; records, then photo files.
+        case processing
+
+        public init?(taskIdentifier: String) {
+            switch taskIdentifier {
+            case BackgroundSync.refreshTaskId: self = .refresh
+            case BackgroundSync.processingTaskId: self = .processing
+            default: return nil
+            }
+        }
+    }
+
     private let repository: Repository
     private let scheduler: BackgroundScheduler
     private let run: SyncRun
 
-    public init(repository: Repository, scheduler: BackgroundScheduler) {
+    public init(repository: Repository, scheduler: BackgroundScheduler, kind: Kind) {
         self.repository = repository
         self.scheduler = scheduler
-        self.run = SyncRun(repository: repository)
+        self.run = SyncRun(repository: repository, includePhotos: kind == .processing)
     }
 
     /// Runs the task's sync. Returns whether it completed (the task's `success`).

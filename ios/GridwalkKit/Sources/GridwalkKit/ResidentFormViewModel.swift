@@ -57,6 +57,11 @@ public final class ResidentFormViewModel {
         }
     }
 
+    /// Ticks or unticks a special group (特殊人群) on the form.
+    public func toggle(_ group: SpecialGroup) {
+        if let i = specialGroups.firstIndex(of: group) { specialGroups.remove(at: i) } else { specialGroups.append(group) }
+    }
+
     /// The worker typed in the ID number field. A number is judged once it has its 18
     /// characters (or when the field is left, `idNumberFinished()`), not while it is half typed.
     public func setIdNumber(_ text: String) async {

@@ -15,7 +15,8 @@ final class ProgressRelay: SyncProgressListener, @unchecked Sendable {
 
 /// What a sync run ended with.
 public enum SyncOutcome: Equatable, Sendable {
-    case synced(SyncReport, UploadReport)
+    /// Records synced; the photo files' report unless the run left them for later.
+    case synced(SyncReport, UploadReport?)
     case cancelled
     case failed(AppError)
 }
@@ -25,9 +26,12 @@ public enum SyncOutcome: Equatable, Sendable {
 public final class SyncRun: Sendable {
     private let repository: Repository
     private let cancelHandle = CancelHandle()
+    private let includePhotos: Bool
 
-    public init(repository: Repository) {
+    /// `includePhotos`: send photo files after the records (false for a short background refresh).
+    public init(repository: Repository, includePhotos: Bool = true) {
         self.repository = repository
+        self.includePhotos = includePhotos
     }
 
     /// Asks the run to stop at its next safe point (any thread).
@@ -39,6 +43,7 @@ public final class SyncRun: Sendable {
         let cancel = cancelHandle
         do {
             let records = try await repository.call { try $0.sync(listener: relay, cancel: cancel) }
+            guard includePhotos else { return .synced(records, nil) }
             let files = try await repository.call { try $0.uploadPhotos(listener: relay, cancel: cancel) }
             return .synced(records, files)
         } catch {

@@ -32,7 +32,7 @@ final class BackgroundSyncTests: XCTestCase {
 
         // iOS expires the task as soon as the first request reports progress.
         let scheduler = FakeScheduler()
-        let task = BackgroundSync(repository: repo, scheduler: scheduler)
+        let task = BackgroundSync(repository: repo, scheduler: scheduler, kind: .refresh)
         let outcome = await task.perform { _ in task.expire() }
         XCTAssertEqual(outcome, .cancelled)
         XCTAssertEqual(scheduler.refresh.count, 1, "the next refresh is asked for even after an expiry")
@@ -45,9 +45,10 @@ final class BackgroundSyncTests: XCTestCase {
         XCTAssertEqual(households.count, 3, "nothing entered is lost")
 
         // The next task runs to the end.
-        let next = BackgroundSync(repository: repo, scheduler: scheduler)
+        let next = BackgroundSync(repository: repo, scheduler: scheduler, kind: .processing)
         let done = await next.perform()
-        guard case let .synced(records, _) = done else { return XCTFail("\(done)") }
+        guard case let .synced(records, files) = done else { return XCTFail("\(done)") }
+        XCTAssertNotNil(files, "a processing task sends photo files too")
         XCTAssertEqual(records.rejected, 0)
         await after.load()
         XCTAssertEqual(after.pendingCount, 0)
@@ -97,8 +98,11 @@ final class BackgroundSyncTests: XCTestCase {
         XCTAssertEqual(draft.photos.count, 1)
         let scheduler = FakeScheduler()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        await BackgroundSync(repository: repo, scheduler: scheduler).scheduleNext(now: now)
+        await BackgroundSync(repository: repo, scheduler: scheduler, kind: .refresh).scheduleNext(now: now)
         XCTAssertEqual(scheduler.refresh, [now.addingTimeInterval(BackgroundSync.refreshInterval)])
         XCTAssertEqual(scheduler.processing.count, 1)
+        XCTAssertEqual(BackgroundSync.Kind(taskIdentifier: BackgroundSync.processingTaskId), .processing)
+        XCTAssertEqual(BackgroundSync.Kind(taskIdentifier: BackgroundSync.refreshTaskId), .refresh)
+        XCTAssertNil(BackgroundSync.Kind(taskIdentifier: "other"))
     }
 }

@@ -151,7 +151,10 @@ final class ScreenTests: XCTestCase {
         XCTAssertEqual(edit.phone, "13912345678")
         XCTAssertTrue(edit.filledFromIdNumber)
         edit.name = "张伟明"
-        edit.specialGroups = [.veteran]
+        edit.toggle(.elderlyAlone)
+        edit.toggle(.veteran)
+        edit.toggle(.elderlyAlone)
+        XCTAssertEqual(edit.specialGroups, [.veteran])
         let edited = await edit.save()
         XCTAssertTrue(edited, "\(edit.fieldErrors.byField)")
         let stored = try await repo.call { try $0.getResident(id: id) }

@@ -158,7 +158,7 @@ final class WorkerDayTests: XCTestCase {
         guard case let .synced(records, files) = outcome else { return XCTFail("sync: \(outcome)") }
         XCTAssertGreaterThan(records.pushed, 0)
         XCTAssertEqual(records.rejected, 0)
-        XCTAssertEqual(files.uploaded + files.alreadyOnServer, 1)
+        XCTAssertEqual((files?.uploaded ?? 0) + (files?.alreadyOnServer ?? 0), 1)
         XCTAssertTrue(sync.progressLog.contains { $0.phase == .push })
         XCTAssertTrue(sync.progressLog.contains { $0.phase == .upload })
         XCTAssertEqual(sync.pendingCount, 0)
