@@ -1,13 +1,14 @@
 // The app's entry: opens the encrypted store with the Keychain's key, restores the session, and
 // shows sign-in or the worker's tabs. Background sync handlers are registered at launch; the next
 // tasks are asked for whenever the app goes to the background.
+import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 @main
 struct GridwalkApp: App {
-    @State private var model = AppModel()
-    @Environment(\.scenePhase) private var phase
+    @State var model = AppModel()
+    @Environment(\.scenePhase) var phase
 
     init() {
         BackgroundTasksRegistration.register { try await AppModel.openRepository() }
@@ -34,7 +35,7 @@ final class AppModel {
     var signIn: SignInViewModel?
     let language = Language.preferred()
 
-    static func openRepository() async throws -> Repository {
+    nonisolated static func openRepository() async throws -> Repository {
         let dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
             .appendingPathComponent("Gridwalk", isDirectory: true)
         return try await Repository.open(directory: dir, keyStore: KeychainKeyStore())

@@ -3,6 +3,7 @@
 // expiration handler cancels the sync through the core's cancel handle.
 import BackgroundTasks
 import Foundation
+import GridwalkCore
 import GridwalkKit
 
 struct BGTaskSchedulerAdapter: BackgroundScheduler {

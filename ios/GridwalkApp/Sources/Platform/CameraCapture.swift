@@ -5,7 +5,7 @@ import GridwalkKit
 import UIKit
 
 @MainActor
-final class CameraCapture: NSObject, PhotoCapture, UIImagePickerControllerDelegate, UINavigationControllerDelegate, @unchecked Sendable {
+final class CameraCapture: NSObject, PhotoCapture, UIImagePickerControllerDelegate, UINavigationControllerDelegate {
     private var continuation: CheckedContinuation<Data?, Never>?
 
     nonisolated func captureJPEG() async throws -> Data? {

@@ -1,12 +1,15 @@
+// A case draft: category → sub-type, urgency, description, place, photos; every change is saved as
+// it is made (CaseDraftViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
+import UIKit
 
 struct CaseDraftView: View {
-    let vm: CaseDraftViewModel
+    @State var vm: CaseDraftViewModel
     let caseId: String?
     let language: Language
-    @Environment(\.dismiss) private var dismiss
+    @Environment(\.dismiss) var dismiss
 
     var body: some View {
         Form {

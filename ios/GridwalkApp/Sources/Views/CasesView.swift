@@ -1,9 +1,11 @@
+// Cases: those awaiting verification first, then all; one case's timeline and the on-site
+// verification with after-photos (CasesViewModel, CaseDetailViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct CasesView: View {
-    let vm: CasesViewModel
+    @State var vm: CasesViewModel
     let model: AppModel
 
     var body: some View {
@@ -42,7 +44,7 @@ struct CasesView: View {
 
 /// One case: its timeline, and the on-site verification when the leader asked for it.
 struct CaseDetailView: View {
-    @Bindable var vm: CaseDetailViewModel
+    @State var vm: CaseDetailViewModel
     let language: Language
 
     var body: some View {

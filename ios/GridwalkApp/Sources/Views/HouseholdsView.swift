@@ -1,11 +1,13 @@
+// Households: search, browse building → unit → floor, care-tier filter; one household's residents
+// and visits with their sync badges (HouseholdsViewModel, HouseholdDetailViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct HouseholdsView: View {
-    @Bindable var vm: HouseholdsViewModel
+    @State var vm: HouseholdsViewModel
     let model: AppModel
-    @State private var text = ""
+    @State var text = ""
 
     var body: some View {
         List {
@@ -51,10 +53,10 @@ struct HouseholdsView: View {
 }
 
 struct HouseholdDetailView: View {
-    let vm: HouseholdDetailViewModel
+    @State var vm: HouseholdDetailViewModel
     let model: AppModel
-    @State private var addingResident = false
-    @State private var visiting = false
+    @State var addingResident = false
+    @State var visiting = false
 
     var body: some View {
         List {

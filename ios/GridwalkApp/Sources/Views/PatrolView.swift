@@ -1,9 +1,11 @@
+// A patrol: a large clock, distance and fix count while it runs; start and stop (PatrolViewModel).
+import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct PatrolView: View {
-    @Bindable var vm: PatrolViewModel
-    private let language = Language.preferred()
+    @State var vm: PatrolViewModel
+    let language = Language.preferred()
 
     var body: some View {
         VStack(spacing: 24) {

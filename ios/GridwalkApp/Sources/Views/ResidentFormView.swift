@@ -1,11 +1,13 @@
+// The resident form: the ID number checked as typed fills gender and birth date, which are then
+// read-only; every error under its field (ResidentFormViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct ResidentFormView: View {
-    @Bindable var vm: ResidentFormViewModel
+    @State var vm: ResidentFormViewModel
     let language: Language
-    @Environment(\.dismiss) private var dismiss
+    @Environment(\.dismiss) var dismiss
 
     var body: some View {
         NavigationStack {

@@ -1,5 +1,8 @@
 // Sign-in until there is a session, then five tabs: today, households, cases, sync, statistics.
 // Patrol and a new case are reached from today (one tap on the quota line or the "+").
+// Each screen keeps its view model in `@State`: made once when the screen appears, not at every
+// redraw, so what the worker typed survives SwiftUI re-evaluating a parent.
+import GridwalkCore
 import GridwalkKit
 import SwiftUI
 

@@ -1,9 +1,12 @@
+// Sign-in: server, user name, password; errors under their fields (SignInViewModel).
+import GridwalkCore
 import GridwalkKit
 import SwiftUI
+import UIKit
 
 struct SignInView: View {
     @Bindable var vm: SignInViewModel
-    private let language = Language.preferred()
+    let language = Language.preferred()
 
     var body: some View {
         Form {

@@ -1,9 +1,10 @@
+// Work statistics for the day, week or month (StatsViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct StatsView: View {
-    let vm: StatsViewModel
+    @State var vm: StatsViewModel
     let language: Language
 
     var body: some View {
@@ -21,6 +22,9 @@ struct StatsView: View {
                 LabeledContent("巡查", value: "\(s.patrols)")
                 LabeledContent("巡查里程", value: vm.patrolDistance(language))
                 LabeledContent("事件", value: "\(s.casesTotal)")
+                ForEach(vm.casesByCategory(language), id: \.label) { row in
+                    LabeledContent(row.label, value: "\(row.count)").padding(.leading)
+                }
             }
         }
         .font(.title3)

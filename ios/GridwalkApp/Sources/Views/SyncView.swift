@@ -1,9 +1,11 @@
+// Sync: last sync, what waits, progress with cancel, conflicts to decide, refused changes to retry
+// or discard (SyncViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct SyncView: View {
-    let vm: SyncViewModel
+    @State var vm: SyncViewModel
     let language: Language
 
     var body: some View {

@@ -1,8 +1,11 @@
+// The daily list: one tap on a line acts (TodayViewModel.act); DestinationView maps a
+// destination to its screen, so every list of the app opens screens the same way.
+import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct TodayView: View {
-    @Bindable var vm: TodayViewModel
+    @State var vm: TodayViewModel
     let model: AppModel
 
     var body: some View {

@@ -1,11 +1,12 @@
+// A visit: "not at home" first and in one tap, then mode, outcome, notes (VisitViewModel).
 import GridwalkCore
 import GridwalkKit
 import SwiftUI
 
 struct VisitView: View {
-    @Bindable var vm: VisitViewModel
+    @State var vm: VisitViewModel
     let language: Language
-    @Environment(\.dismiss) private var dismiss
+    @Environment(\.dismiss) var dismiss
 
     var body: some View {
         NavigationStack {
