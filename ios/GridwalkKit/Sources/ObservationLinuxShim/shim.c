@@ -5,6 +5,7 @@
 // links defines it either, so any program using `@Observable` fails to link. This defines
 // exactly that symbol, with the runtime's behaviour: print the message and abort. Every other
 // undefined reference still fails the link, which a blanket `--allow-shlib-undefined` would hide.
+#ifdef __linux__
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,3 +22,4 @@ void gridwalk_swift_threading_fatal(const char *format, ...) {
     va_end(args);
     abort();
 }
+#endif

@@ -159,7 +159,10 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertGreaterThan(records.pushed, 0)
         XCTAssertEqual(records.rejected, 0)
         XCTAssertEqual((files?.uploaded ?? 0) + (files?.alreadyOnServer ?? 0), 1)
-        XCTAssertTrue(sync.progressLog.contains { $0.phase == .push })
+        XCTAssertTrue(sync.progressLog.contains { $0.phase == .push && $0.total != nil })
+        XCTAssertEqual(sync.progress?.phase, .upload, "the photo file goes last")
+        XCTAssertEqual(sync.fractionDone, 1)
+        XCTAssertFalse(sync.isSyncing)
         XCTAssertTrue(sync.progressLog.contains { $0.phase == .upload })
         XCTAssertEqual(sync.pendingCount, 0)
         XCTAssertNotNil(sync.lastSyncMs)
@@ -167,6 +170,9 @@ final class WorkerDayTests: XCTestCase {
         XCTAssertEqual(sync.attention, [])
         await detail.load()
         XCTAssertEqual(detail.residents.first?.syncStatus, .synced, "badge: synced")
+        XCTAssertEqual(detail.visits.first?.syncStatus, .synced)
+        XCTAssertEqual(detail.household?.syncStatus, .synced)
+        XCTAssertEqual(detail.household?.syncStatus.label(.zhHans).isEmpty, false)
 
         // The leader accepts, dispatches, handles and sends the case back for verification.
         let leader = try await Leader.signIn(url)
