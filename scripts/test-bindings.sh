@@ -28,8 +28,8 @@ mkdir -p "$logs"
 
 # ---- the sync server, on loopback --------------------------------------------------------
 . scripts/demo-server.sh
-. scripts/bindings-harness.sh
-start_demo_server "$logs" || { echo "test-bindings: no sync server" >&2; exit 1; }
+. scripts/kotlin-ffi-jar.sh
+start_demo_server "$logs" || exit 1
 
 declare -A passed failed status
 
@@ -71,6 +71,7 @@ run_kotlin() {
 }
 
 # ---- Swift in the trixie chroot ------------------------------------------------------------
+. scripts/bindings-harness.sh
 run_swift() {
     local staged="$out/swift-packages"
     stage_swift_packages "$out" "$staged"
