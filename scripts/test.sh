@@ -15,10 +15,10 @@ echo "== cargo test"
 cargo test --workspace
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
-echo "== iOS: GridwalkKit view models (Swift, XCTest)"
-scripts/test-ios.sh
 echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1)"
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench photo_upload
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench push
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench sync
+echo "== iOS app: GridwalkKit view models against a real server (Swift, XCTest)"
+scripts/test-ios.sh
