@@ -24,6 +24,14 @@ out="${1:-$CARGO_TARGET_DIR/bindings}"
 cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen --features gridwalk-bindings/sqlcipher
 lib="$CARGO_TARGET_DIR/debug/libgridwalk_ffi.so"
 bindgen="$CARGO_TARGET_DIR/debug/uniffi-bindgen"
+# A cdylib's file name carries no hash: `cargo test` builds the plain-SQLite library into the
+# same file, and cargo then takes the SQLCipher build for fresh and leaves the plain one there.
+# Make it rebuild (a touch changes no content), and never hand the suites a plain library.
+if ! grep -q sqlcipher_export "$lib"; then
+    touch bindings/src/lib.rs
+    cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen --features gridwalk-bindings/sqlcipher
+    grep -q sqlcipher_export "$lib" || { echo "bindings: $lib was built without SQLCipher" >&2; exit 1; }
+fi
 
 rm -rf "$out/kotlin" "$out/swift" "$out/python" "$out/lib"
 mkdir -p "$out/kotlin" "$out/swift" "$out/python" "$out/lib"

@@ -27,28 +27,9 @@ logs="$out/logs"
 mkdir -p "$logs"
 
 # ---- the sync server, on loopback --------------------------------------------------------
-cargo build --quiet -p gridwalk-sync-server || { echo "test-bindings: building gridwalk-server failed" >&2; exit 1; }
-server_data="$(mktemp -d "${TMPDIR:-/tmp}/gridwalk-bindings-server.XXXXXX")"
-"$CARGO_TARGET_DIR/debug/gridwalk-server" serve --demo --data "$server_data" --listen 127.0.0.1:0 \
-    >"$server_data/stdout" 2>"$logs/server.log" &
-server_pid=$!
-stop_server() {
-    kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$server_data"
-}
-trap stop_server EXIT
-for _ in $(seq 240); do
-    grep -q '^listening on ' "$server_data/stdout" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.25
-done
-addr=$(sed -n 's/^listening on //p' "$server_data/stdout")
-if [ -z "$addr" ]; then
-    echo "test-bindings: the sync server did not start (see $logs/server.log)" >&2
-    exit 1
-fi
-export GRIDWALK_SERVER_URL="http://$addr"
-echo "== sync server (demo data) listening on $GRIDWALK_SERVER_URL"
+. scripts/demo-server.sh
+. scripts/kotlin-ffi-jar.sh
+start_demo_server "$logs" || exit 1
 
 declare -A passed failed status
 
@@ -90,42 +71,19 @@ run_kotlin() {
 }
 
 # ---- Swift in the trixie chroot ------------------------------------------------------------
+. scripts/bindings-harness.sh
 run_swift() {
-    local pkg="$out/swift-package"
-    rm -rf "$pkg" && mkdir -p "$pkg"
-    cp -r ios/GridwalkCore/. "$pkg/"
-    # The generated sources' folders are not in git (their contents are generated).
-    mkdir -p "$pkg/Sources/GridwalkCore" "$pkg/Sources/GridwalkCoreFFI"
-    rm -rf "$pkg/.build"
-    cp "$out/swift/GridwalkCore.swift" "$pkg/Sources/GridwalkCore/"
-    cp "$out/swift/GridwalkCoreFFI.h" "$pkg/Sources/GridwalkCoreFFI/"
-    cp "$out/swift/GridwalkCoreFFI.modulemap" "$pkg/Sources/GridwalkCoreFFI/module.modulemap"
+    local staged="$out/swift-packages"
+    stage_swift_packages "$out" "$staged"
     echo "== swift: swift test (XCTest) in $SWIFT_ROOT"
-    # A private mount namespace: the mounts vanish with the process, even if it is killed.
-    # The build folder lives inside the chroot (root-owned, chroot-only), cached between runs.
-    unshare -m --propagation private bash -euo pipefail -c '
-        root="$1" pkg="$2" lib="$3"
-        mount -t proc proc "$root/proc"
-        mount --rbind /dev "$root/dev"
-        mkdir -p "$root/gridwalk/pkg" "$root/gridwalk/lib"
-        mount --bind "$pkg" "$root/gridwalk/pkg"
-        mount --bind "$lib" "$root/gridwalk/lib"
-        exec chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin \
-            LANG=C.UTF-8 GRIDWALK_LIB_DIR=/gridwalk/lib GRIDWALK_SERVER_URL="$4" \
-            swift test --package-path /gridwalk/pkg --scratch-path /root/gridwalk-swift-build \
-            --disable-swift-testing
-    ' _ "$SWIFT_ROOT" "$pkg" "$lib_dir" "$GRIDWALK_SERVER_URL" >"$logs/swift.log" 2>&1
+    swift_test_in_chroot "$staged" GridwalkCore "$lib_dir" /root/gridwalk-swift-build "$logs/swift.log"
     local rc=$?
-    grep -v '^\[[0-9]*/[0-9]*\] \(Compiling\|Write\|Emitting\|Linking\|Applying\)' "$logs/swift.log" | tail -40
-    # XCTest: "Executed 6 tests, with 0 failures (0 unexpected) in ..." (last one is the total).
-    local summary
-    summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$logs/swift.log" | tail -1)
-    local total fails
-    total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-    fails=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
-    if [ -n "$summary" ]; then
-        passed[swift]=$((total - fails))
-        failed[swift]=$fails
+    swift_log_tail "$logs/swift.log"
+    local counts
+    counts=$(xctest_counts "$logs/swift.log")
+    if [ -n "$counts" ]; then
+        passed[swift]=${counts% *}
+        failed[swift]=${counts#* }
     fi
     return $rc
 }

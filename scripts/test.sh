@@ -24,3 +24,5 @@ smoke -p gridwalk-core --bench store
 smoke -p gridwalk-e2e --bench photo_upload
 smoke -p gridwalk-sync-server --bench push
 smoke -p gridwalk-e2e --bench sync
+echo "== iOS app: GridwalkKit view models against a real server (Swift, XCTest)"
+scripts/test-ios.sh

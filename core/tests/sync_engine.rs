@@ -752,6 +752,31 @@ fn transient_failures_back_off_and_retry_a_bounded_number_of_times() {
 }
 
 #[test]
+fn last_sync_time_is_kept_only_for_a_completed_run() {
+    let fake = Fake::new();
+    let (a, clock) = device(&fake);
+    assert_eq!(a.last_sync_at().unwrap(), None, "never synced");
+    a.add_household(&household("1")).unwrap();
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let e = a
+        .sync(fake.as_ref(), &quick(), &mut |_| {}, &cancel)
+        .unwrap_err();
+    assert!(matches!(e, SyncError::Cancelled));
+    assert_eq!(
+        a.last_sync_at().unwrap(),
+        None,
+        "a cancelled run is not a sync"
+    );
+    sync(&a, &fake);
+    let first = a.last_sync_at().unwrap().expect("recorded");
+    assert_eq!(first, clock.now());
+    clock.advance(Days::minutes(7));
+    sync(&a, &fake);
+    assert_eq!(a.last_sync_at().unwrap(), Some(first + Days::minutes(7)));
+}
+
+#[test]
 fn cancellation_stops_between_requests_and_keeps_what_was_done() {
     let fake = Fake::new();
     let (a, _) = device(&fake);
