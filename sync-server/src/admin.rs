@@ -244,7 +244,7 @@ pub fn demo_bootstrap() -> Bootstrap {
             // The other street's staff: sees nothing of 640323001 (scope tests, console).
             user("zhouwei", "周伟", Role::Street, DEMO_STREET_2),
             // District command centre: sees every grid; edits case deadlines in the console.
-            user("sunli", "孙丽", Role::District, DEMO_DISTRICT),
+            user("gaojian", "高健", Role::District, DEMO_DISTRICT),
         ],
     }
 }

@@ -243,7 +243,6 @@ pub struct ActionInput<'a> {
     pub satisfaction: Option<&'a str>,
 }
 
-
 /// Body of `POST /v1/tasks`: a supervisor assigns a task to a worker or to a grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRequest {
@@ -324,7 +323,12 @@ pub struct QueueFields {
 
 /// The queue row of a case record's data.
 pub fn queue_fields(data: &Map<String, Value>) -> QueueFields {
-    let s = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |k: &str| {
+        data.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let i = |k: &str| data.get(k).and_then(Value::as_i64);
     let status = data
         .get("status")

@@ -58,7 +58,10 @@ mod tests {
         let mut other = t.clone();
         other.replace_range(0..1, if t.starts_with('A') { "B" } else { "A" });
         assert!(!matches(&t, Some(&other)));
-        assert!(!matches("", Some("")), "an empty expected token never matches");
+        assert!(
+            !matches("", Some("")),
+            "an empty expected token never matches"
+        );
     }
 
     #[test]

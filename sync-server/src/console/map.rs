@@ -50,7 +50,13 @@ pub fn rings(geometry: &Value) -> Vec<Vec<(f64, f64)>> {
 
 /// An SVG map of `boundary` with `pins`, `width` × `height` pixels; `None` when there is
 /// nothing to draw.
-pub fn svg(boundary: Option<&Value>, pins: &[Pin<'_>], width: f64, height: f64, title: &str) -> Option<Markup> {
+pub fn svg(
+    boundary: Option<&Value>,
+    pins: &[Pin<'_>],
+    width: f64,
+    height: f64,
+    title: &str,
+) -> Option<Markup> {
     let rings = boundary.map(rings).unwrap_or_default();
     let mut pts: Vec<(f64, f64)> = rings.iter().flatten().copied().collect();
     pts.extend(pins.iter().map(|p| (p.lng, p.lat)));
@@ -114,10 +120,20 @@ mod tests {
     fn polygons_project_inside_the_box() {
         let g = json!({"type": "Polygon", "coordinates": [[[107.0, 37.0], [107.01, 37.0], [107.01, 37.01], [107.0, 37.01], [107.0, 37.0]]]});
         assert_eq!(rings(&g)[0].len(), 5);
-        let pin = Pin { lng: 107.005, lat: 37.005, class: "red", label: "x" };
-        let s = svg(Some(&g), &[pin], 300.0, 200.0, "map").unwrap().into_string();
+        let pin = Pin {
+            lng: 107.005,
+            lat: 37.005,
+            class: "red",
+            label: "x",
+        };
+        let s = svg(Some(&g), &[pin], 300.0, 200.0, "map")
+            .unwrap()
+            .into_string();
         assert!(s.contains("<path"));
-        assert!(s.contains("cx=\"150.0\""), "the centre pin sits in the middle: {s}");
+        assert!(
+            s.contains("cx=\"150.0\""),
+            "the centre pin sits in the middle: {s}"
+        );
         assert!(svg(None, &[], 300.0, 200.0, "map").is_none());
         assert!(rings(&json!({"type": "Point"})).is_empty());
     }

@@ -13,7 +13,9 @@
 //! exist. `README.md` in this folder says how a page is added.
 
 pub mod assets;
+pub mod case_page;
 pub mod csrf;
+pub mod deadlines;
 pub mod i18n;
 pub mod layout;
 pub mod map;
@@ -21,6 +23,7 @@ pub mod photos;
 pub mod queue;
 pub mod session;
 pub mod store;
+pub mod tasks;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,7 +43,11 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/lang", get(session::set_lang))
         .route("/queue", get(queue::page))
+        .route("/cases/{id}", get(case_page::page))
+        .route("/cases/{id}/actions", post(case_page::act))
         .route("/photos/{sha}", get(photos::photo))
+        .route("/tasks", get(tasks::page).post(tasks::create))
+        .route("/deadlines", get(deadlines::page).post(deadlines::save))
         .route("/assets/{name}", get(assets::asset))
         .fallback(not_found)
         .layer(middleware::map_response(layout::security_headers))

@@ -45,7 +45,10 @@ pub fn parse_filter(q: &HashMap<String, String>) -> Result<QueueFilter, String> 
         f.status = Some(s.to_string());
     }
     if let Some(c) = get("category") {
-        if !gridwalk_domain::taxonomy::CATEGORIES.iter().any(|x| x.0 == c) {
+        if !gridwalk_domain::taxonomy::CATEGORIES
+            .iter()
+            .any(|x| x.0 == c)
+        {
             return Err("category".into());
         }
         f.category = Some(c.to_string());
@@ -312,16 +315,32 @@ mod tests {
 
     #[test]
     fn filters_are_checked_against_the_vocabularies() {
-        let f = parse_filter(&q(&[("status", "handling"), ("overdue", "1"), ("category", "")]))
-            .unwrap();
+        let f = parse_filter(&q(&[
+            ("status", "handling"),
+            ("overdue", "1"),
+            ("category", ""),
+        ]))
+        .unwrap();
         assert_eq!(f.status.as_deref(), Some("handling"));
         assert!(f.overdue);
         assert_eq!(f.category, None);
-        assert_eq!(parse_filter(&q(&[("status", "bogus")])), Err("status".into()));
-        assert_eq!(parse_filter(&q(&[("category", "99")])), Err("category".into()));
-        assert_eq!(parse_filter(&q(&[("urgency", "soon")])), Err("urgency".into()));
+        assert_eq!(
+            parse_filter(&q(&[("status", "bogus")])),
+            Err("status".into())
+        );
+        assert_eq!(
+            parse_filter(&q(&[("category", "99")])),
+            Err("category".into())
+        );
+        assert_eq!(
+            parse_filter(&q(&[("urgency", "soon")])),
+            Err("urgency".into())
+        );
         assert_eq!(parse_filter(&q(&[("grid", "a'b")])), Err("grid".into()));
-        assert_eq!(parse_filter(&q(&[("overdue", "yes")])), Err("overdue".into()));
+        assert_eq!(
+            parse_filter(&q(&[("overdue", "yes")])),
+            Err("overdue".into())
+        );
     }
 
     #[test]
@@ -342,8 +361,14 @@ mod tests {
     #[test]
     fn time_left_says_overdue_or_left() {
         let h = 3_600_000;
-        assert_eq!(time_left(Lang::Zh, "handling", Some(3 * h), 0), "剩余3小时0分");
-        assert_eq!(time_left(Lang::En, "handling", Some(0), 2 * h), "Overdue by 2 h 0 min");
+        assert_eq!(
+            time_left(Lang::Zh, "handling", Some(3 * h), 0),
+            "剩余3小时0分"
+        );
+        assert_eq!(
+            time_left(Lang::En, "handling", Some(0), 2 * h),
+            "Overdue by 2 h 0 min"
+        );
         assert_eq!(time_left(Lang::Zh, "closed", None, 0), "—");
         assert!(time_left(Lang::Zh, "submitted", Some(h), 0).contains("待受理"));
     }

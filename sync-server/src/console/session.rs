@@ -277,7 +277,11 @@ fn login_form(
     // Keep the double-submit token of an open form; make one otherwise.
     let token = cookies(headers)
         .get(csrf::LOGIN_COOKIE)
-        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .cloned()
         .unwrap_or_else(csrf::new_token);
     let next = safe_next(next);
@@ -316,7 +320,10 @@ pub async fn login(
     FormMap(form): FormMap,
 ) -> Response {
     let t = lang.texts();
-    let expected = cookies(&headers).get(csrf::LOGIN_COOKIE).cloned().unwrap_or_default();
+    let expected = cookies(&headers)
+        .get(csrf::LOGIN_COOKIE)
+        .cloned()
+        .unwrap_or_default();
     if csrf::cross_site(&headers)
         || !csrf::matches(&expected, form.get(csrf::FIELD).map(String::as_str))
     {
@@ -327,10 +334,12 @@ pub async fn login(
         .into_response();
     }
     let next = form.get("next").map(String::as_str);
-    let username = form.get("username").map(|u| u.trim().to_string()).unwrap_or_default();
+    let username = form
+        .get("username")
+        .map(|u| u.trim().to_string())
+        .unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 1024
-    {
+    if username.is_empty() || username.len() > 64 || password.is_empty() || password.len() > 1024 {
         return login_form(
             &state,
             lang,
@@ -407,7 +416,8 @@ pub async fn login(
     let csrf_token = csrf::new_token();
     let ttl = state.config.console.session_ttl_secs;
     let now = now_ms();
-    let expires = now.saturating_add(i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX / 2));
+    let expires =
+        now.saturating_add(i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX / 2));
     let uid = user_id.clone();
     if blocking(&state, move |s| {
         s.console_start_session(&uid, &hash, &csrf_token, now, expires)
@@ -425,7 +435,10 @@ pub async fn login(
     let secure = state.config.console.secure_cookies;
     let mut res = redirect(&safe_next(next));
     set_cookie(&mut res, &cookie(COOKIE, &token, Some(ttl), true, secure));
-    set_cookie(&mut res, &cookie(csrf::LOGIN_COOKIE, "", Some(0), true, secure));
+    set_cookie(
+        &mut res,
+        &cookie(csrf::LOGIN_COOKIE, "", Some(0), true, secure),
+    );
     res
 }
 
@@ -447,7 +460,13 @@ pub async fn logout(
     let mut res = redirect(&format!("{BASE}/login?bye=1"));
     set_cookie(
         &mut res,
-        &cookie(COOKIE, "", Some(0), true, state.config.console.secure_cookies),
+        &cookie(
+            COOKIE,
+            "",
+            Some(0),
+            true,
+            state.config.console.secure_cookies,
+        ),
     );
     Ok(res)
 }
@@ -499,7 +518,10 @@ mod tests {
     #[test]
     fn cookies_parse_and_flags_are_set() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; gw_console=tok; gw_lang=en".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; gw_console=tok; gw_lang=en".parse().unwrap(),
+        );
         let c = cookies(&h);
         assert_eq!(c.get(COOKIE).map(String::as_str), Some("tok"));
         assert_eq!(lang_of(&h), Lang::En);

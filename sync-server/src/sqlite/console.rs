@@ -62,7 +62,9 @@ pub(super) fn put_queue_row(
 pub(super) fn rebuild_case_queue(tx: &Transaction<'_>) -> Result<()> {
     let rows: Vec<(String, String, String)> = tx
         .prepare("SELECT id, grid_code, data FROM records WHERE entity = 'case'")?
-        .query_map([], |r| Ok((r.get("id")?, r.get("grid_code")?, r.get("data")?)))?
+        .query_map([], |r| {
+            Ok((r.get("id")?, r.get("grid_code")?, r.get("data")?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (id, grid, data) in rows {
         put_queue_row(tx, &id, &grid, &parse_obj(&data)?)?;
@@ -104,9 +106,7 @@ fn queue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueRow> {
     Ok(QueueRow {
         id: r.get("id")?,
         grid_code: r.get("grid_code")?,
-        grid_name: r
-            .get::<_, Option<String>>("grid_name")?
-            .unwrap_or_default(),
+        grid_name: r.get::<_, Option<String>>("grid_name")?.unwrap_or_default(),
         status: r.get("status")?,
         category_code: r.get("category_code")?,
         type_code: r.get("type_code")?,
@@ -314,10 +314,14 @@ impl ConsoleStorage for SqliteStorage {
             };
             let (grid_name, boundary): (String, Option<String>) = c
                 .prepare_cached("SELECT name, boundary FROM org_units WHERE code = ?1")?
-                .query_row([&case.grid_code], |r| Ok((r.get("name")?, r.get("boundary")?)))
+                .query_row([&case.grid_code], |r| {
+                    Ok((r.get("name")?, r.get("boundary")?))
+                })
                 .optional()?
                 .unwrap_or_default();
-            let boundary = boundary.as_deref().and_then(|b| serde_json::from_str(b).ok());
+            let boundary = boundary
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok());
             // Events and photos of the case live in its grid (the engine derives their grid from
             // the case), so the scope check of the case covers them.
             let mut events: Vec<Map<String, Value>> = c
@@ -325,8 +329,10 @@ impl ConsoleStorage for SqliteStorage {
                     "SELECT data FROM records WHERE entity = 'case_event'
                        AND json_extract(data, '$.case_id') = ?1 AND grid_code = ?2",
                 )?
-                .query_map(params![case_id, case.grid_code], |r| r.get::<_, String>("data"))?
-                .map(|d| Ok(parse_obj(&d?)?))
+                .query_map(params![case_id, case.grid_code], |r| {
+                    r.get::<_, String>("data")
+                })?
+                .map(|d| parse_obj(&d?))
                 .collect::<Result<_>>()?;
             events.sort_by_key(|e| e.get("at").and_then(Value::as_i64).unwrap_or(0));
             let photos = c
@@ -346,7 +352,9 @@ impl ConsoleStorage for SqliteStorage {
                     Ok(CasePhoto {
                         id: r.get("id")?,
                         sha256: r.get::<_, Option<String>>("sha256")?.unwrap_or_default(),
-                        owner_kind: r.get::<_, Option<String>>("owner_kind")?.unwrap_or_default(),
+                        owner_kind: r
+                            .get::<_, Option<String>>("owner_kind")?
+                            .unwrap_or_default(),
                         taken_at: r.get("taken_at")?,
                         served: r.get("served")?,
                     })
@@ -514,9 +522,7 @@ impl ConsoleStorage for SqliteStorage {
                         data: parse_obj(&r.get::<_, String>("data")?)?,
                         clocks: parse_obj(&r.get::<_, String>("clocks")?)?,
                     },
-                    grid_name: r
-                        .get::<_, Option<String>>("grid_name")?
-                        .unwrap_or_default(),
+                    grid_name: r.get::<_, Option<String>>("grid_name")?.unwrap_or_default(),
                     assignee_name: r.get("assignee_name")?,
                     creator_name: r.get("creator_name")?,
                 });
