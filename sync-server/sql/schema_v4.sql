@@ -41,7 +41,8 @@ CREATE INDEX case_queue_grid ON case_queue (grid_code, sort_key);
 -- the overdue counts per status are walks of this index.
 CREATE INDEX case_queue_status ON case_queue
     (status, sort_key, id, grid_code, category_code, urgency, reporter_user);
-CREATE INDEX case_queue_reporter ON case_queue (reporter_user, sort_key);
+CREATE INDEX case_queue_reporter ON case_queue
+    (reporter_user, sort_key, id, grid_code, status, category_code, urgency);
 -- Cases per grid × status × category × urgency, kept with every queue row write: the counts
 -- per status of a scope are a sum over a few hundred rows, not a scan of 100,000.
 CREATE TABLE case_counts (

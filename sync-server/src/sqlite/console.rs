@@ -1,9 +1,10 @@
 //! SQLite side of the console: its session rows, the case queue's derived rows and the page
 //! queries (`console::store::ConsoleStorage`).
 //!
-//! The queue rows (`case_queue`, schema v4) are written by [`put_queue_row`] inside the same
-//! transaction as every case record write, from [`crate::cases::queue_fields`], so the queue can
-//! never disagree with the records. Queue pages are keyset pages on `(sort_key, id)`; the SQL is
+//! The queue rows (`case_queue`, schema v4) and the counts per grid × status × category ×
+//! urgency (`case_counts`) are written by [`put_queue_row`] inside the same transaction as every
+//! case record write, from [`crate::cases::queue_fields`], so the queue can never disagree with
+//! the records. Queue pages are keyset pages on `(sort_key, id)`; the SQL is
 //! assembled from fixed fragments for the filters present (values are always bound), so SQLite
 //! can pick the index of the narrowest filter.
 
@@ -123,7 +124,7 @@ fn queue_where(
     who: &Principal,
     filter: &QueueFilter,
     now_ms: i64,
-    with_status: bool,
+    for_page: bool,
 ) -> Result<(String, Vec<SqlValue>)> {
     let mut sql = String::from("+q.grid_code IN (SELECT value FROM json_each(?))");
     let mut args: Vec<SqlValue> = vec![SqlValue::Text(grids_json(&who.grids)?)];
@@ -133,7 +134,8 @@ fn queue_where(
             args.push(SqlValue::Text(v.clone()));
         }
     };
-    if with_status {
+    // Counts are per status: their status filter is the grouping.
+    if for_page {
         eq("status", &filter.status);
     }
     eq("category_code", &filter.category);
@@ -141,9 +143,10 @@ fn queue_where(
     eq("urgency", &filter.urgency);
     eq("reporter_user", &filter.reporter);
     if filter.overdue {
-        // Past due. Stopped rows have keys above every time; naming the statuses with a clock
-        // lets the counts walk the status index's overdue ranges.
-        if !(with_status && filter.status.is_some()) {
+        // Past due. Stopped rows have keys above every time. A page walks the order index up to
+        // now; the counts (`for_page` false) name the statuses with a clock, so they walk
+        // the status index's overdue ranges instead of sorting.
+        if !for_page {
             sql.push_str(" AND q.status IN (SELECT value FROM json_each(?))");
             args.push(SqlValue::Text(serde_json::to_string(crate::cases::OPEN)?));
         }
