@@ -15,6 +15,8 @@ echo "== cargo test"
 cargo test --workspace
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
+echo "== web console in headless Chromium"
+scripts/test-console.sh
 # Smoke runs only keep the benchmarks compiling and running: they use the test build's `dev`
 # profile, so the test command compiles the workspace once (the figures in the notes come from
 # full runs in the optimised `bench` profile: `cargo bench -p CRATE --bench NAME`).
@@ -23,6 +25,7 @@ smoke() { GRIDWALK_BENCH_QUICK=1 cargo bench --profile dev "$@"; }
 smoke -p gridwalk-core --bench store
 smoke -p gridwalk-e2e --bench photo_upload
 smoke -p gridwalk-sync-server --bench push
+smoke -p gridwalk-sync-server --bench console_queue
 smoke -p gridwalk-e2e --bench sync
 echo "== iOS app: GridwalkKit view models against a real server (Swift, XCTest)"
 scripts/test-ios.sh

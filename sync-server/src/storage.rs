@@ -189,7 +189,8 @@ pub struct PullPage {
 }
 
 /// Everything the server stores. Methods are synchronous: call them off the async runtime.
-pub trait Storage: Send + Sync + 'static {
+/// The web console's page queries are the supertrait [`crate::console::store::ConsoleStorage`].
+pub trait Storage: crate::console::store::ConsoleStorage + Send + Sync + 'static {
     /// Random id of this database, made at creation. Cursors from another epoch are expired.
     fn epoch(&self) -> &str;
     /// The server clock's latest stamp.
