@@ -215,6 +215,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .nest("/v1", v1)
+        .nest("/console/data", crate::console::api::router())
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

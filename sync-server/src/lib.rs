@@ -13,6 +13,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cases;
 pub mod config;
+pub mod console;
 pub mod cursor;
 pub mod engine;
 pub mod error;

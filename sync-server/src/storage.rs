@@ -127,6 +127,15 @@ pub trait RecordTx {
     fn clock(&mut self) -> &mut gridwalk_protocol::hlc::HlcClock;
     /// Records that `user_id` pushed photo record `photo_id` naming `sha256` (`photos.rs`).
     fn claim_photo(&mut self, photo_id: &str, sha256: &str, user_id: &str) -> Result<()>;
+    /// Remembers who created a record (the first create wins; replays change nothing).
+    fn note_author(
+        &mut self,
+        entity: &str,
+        id: &str,
+        user_id: &str,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<()>;
 }
 
 /// A user to create (password already hashed).
@@ -189,7 +198,8 @@ pub struct PullPage {
 }
 
 /// Everything the server stores. Methods are synchronous: call them off the async runtime.
-pub trait Storage: Send + Sync + 'static {
+/// The console's reads and its audit log are [`crate::console::data_store::ConsoleData`].
+pub trait Storage: crate::console::data_store::ConsoleData + Send + Sync + 'static {
     /// Random id of this database, made at creation. Cursors from another epoch are expired.
     fn epoch(&self) -> &str;
     /// The server clock's latest stamp.
