@@ -36,3 +36,13 @@ if [ -z "$url" ]; then
 fi
 echo "同步服务器 / sync server: $url (data: $data)"
 "$CARGO_TARGET_DIR/debug/gridwalk" demo --server "$url" "${args[@]}"
+
+# The day's cases are now on the server: the supervisors' web console shows them.
+echo
+echo "监督控制台 / supervisor console: $url/console/"
+echo "  账号 / account: zhaomin（网格长 / grid leader）  密码 / password: demo-pass"
+echo "  其他 / others: chenjing（社区）, liuqiang（街道）, gaojian（区级）, zhouwei（另一街道 / the other street）"
+if [ -t 0 ] && [ -t 1 ]; then
+    echo "服务器保持运行，按 Ctrl-C 结束 / the server keeps running: press Ctrl-C to stop"
+    wait "$server_pid" || true
+fi

@@ -15,8 +15,11 @@ echo "== cargo test"
 cargo test --workspace
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
+echo "== web console in headless Chromium"
+scripts/test-console.sh
 echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1)"
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench photo_upload
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench push
+GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench console_queue
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench sync

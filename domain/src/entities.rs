@@ -405,6 +405,18 @@ pub const CASE_SERVER_FIELDS: &[&str] = &[
     "escalated_to",
     "escalated_at",
     "updated_at",
+    // Evaluation (评价考核) and the satisfaction call-back (满意度回访), from the console.
+    "evaluation_score",
+    "evaluation_note",
+    "evaluated_by",
+    "evaluated_at",
+    "callback_reached",
+    "callback_satisfaction",
+    "callback_note",
+    "callback_by",
+    "callback_at",
+    "reopened_at",
+    "reopened_count",
 ];
 
 const CASE_EVENT: &[Field] = &[

@@ -203,6 +203,11 @@ pub const DEMO_GRID: &str = "640323001001001";
 pub const DEMO_GRID_2: &str = "640323001001002";
 pub const DEMO_COMMUNITY: &str = "640323001001";
 pub const DEMO_STREET: &str = "640323001";
+/// The demo's other street (its own community and six grids) and the district.
+pub const DEMO_STREET_2: &str = "640323002";
+pub const DEMO_DISTRICT: &str = "640323";
+/// The supervisor the demo prints with the console's address.
+pub const DEMO_SUPERVISOR: &str = "zhaomin";
 
 /// The CLI demo's organisation (`gridwalk_sample::sample_org(12)`) and its demo users.
 pub fn demo_bootstrap() -> Bootstrap {
@@ -236,6 +241,10 @@ pub fn demo_bootstrap() -> Bootstrap {
             user("zhaomin", "赵敏", Role::GridLeader, DEMO_COMMUNITY),
             user("chenjing", "陈静", Role::Community, DEMO_COMMUNITY),
             user("liuqiang", "刘强", Role::Street, DEMO_STREET),
+            // The other street's staff: sees nothing of 640323001 (scope tests, console).
+            user("zhouwei", "周伟", Role::Street, DEMO_STREET_2),
+            // District command centre: sees every grid; edits case deadlines in the console.
+            user("gaojian", "高健", Role::District, DEMO_DISTRICT),
         ],
     }
 }

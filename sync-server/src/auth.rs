@@ -287,34 +287,18 @@ pub async fn login(
     let ttls = (state.config.access_ttl_secs, state.config.refresh_ttl_secs);
     let rules = state.config.login_throttle;
     let session = blocking(&state, move |s| {
-        let account = throttle::account_key(&req.username);
-        let address = throttle::address_key(peer);
-        let now = now_ms();
-        let keys = [
-            (account.as_str(), rules.account),
-            (address.as_str(), rules.address),
-        ];
-        if let Some(until) = s.login_attempt(&keys, now)? {
-            return Ok(Err(LoginError::TooManyAttempts {
-                retry_after_secs: throttle::retry_after_secs(until, now),
-            }));
-        }
-        let user = s.login_user(&req.username)?;
-        // Unknown users cost one verification too, so timing does not tell who exists.
-        let (ok, user) = match user {
-            Some(u) => (passwords.verify(&u.password_hash, &req.password), Some(u)),
-            None => {
-                let _ = passwords.verify(&dummy, &req.password);
-                (false, None)
-            }
+        let user = match check_sign_in(
+            s,
+            &passwords,
+            &dummy,
+            rules,
+            peer,
+            &req.username,
+            &req.password,
+        )? {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e)),
         };
-        let Some(user) = user.filter(|_| ok) else {
-            return Ok(Err(ApiError::bad_credentials().into()));
-        };
-        s.login_succeeded(&account, &address)?;
-        if user.disabled {
-            return Ok(Err(ApiError::user_disabled().into()));
-        }
         Ok(start_session(
             s,
             ttls,
@@ -328,6 +312,50 @@ pub async fn login(
     .await??;
     tracing::info!(user = %session.user.id, "login");
     Ok(Json(session))
+}
+
+/// Checks a user name and password the way every sign-in does (phone or console): the
+/// throttle is consulted (and the attempt counted) before any password is hashed, unknown user
+/// names cost one hash like known ones, and only a right password reveals anything about the
+/// account (disabled). The user when the password is right and the account enabled.
+pub fn check_sign_in(
+    s: &dyn Storage,
+    passwords: &Passwords,
+    dummy_hash: &str,
+    rules: crate::config::LoginThrottle,
+    peer: Option<SocketAddr>,
+    username: &str,
+    password: &str,
+) -> Result<Result<crate::storage::LoginUser, LoginError>> {
+    let account = throttle::account_key(username);
+    let address = throttle::address_key(peer);
+    let now = now_ms();
+    let keys = [
+        (account.as_str(), rules.account),
+        (address.as_str(), rules.address),
+    ];
+    if let Some(until) = s.login_attempt(&keys, now)? {
+        return Ok(Err(LoginError::TooManyAttempts {
+            retry_after_secs: throttle::retry_after_secs(until, now),
+        }));
+    }
+    let user = s.login_user(username)?;
+    // Unknown users cost one verification too, so timing does not tell who exists.
+    let (ok, user) = match user {
+        Some(u) => (passwords.verify(&u.password_hash, password), Some(u)),
+        None => {
+            let _ = passwords.verify(dummy_hash, password);
+            (false, None)
+        }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        return Ok(Err(ApiError::bad_credentials().into()));
+    };
+    s.login_succeeded(&account, &address)?;
+    if user.disabled {
+        return Ok(Err(ApiError::user_disabled().into()));
+    }
+    Ok(Ok(user))
 }
 
 /// `POST /v1/auth/logout`: ends the caller's session (its access and refresh tokens).

@@ -8,8 +8,17 @@
 //! records assigned to the reporter: verification (`verify_case`) and call-back (`call_back`).
 //!
 //! Deadlines come from the `case_deadlines` table (category × urgency, in hours, seeded from
-//! [`DEFAULT_DEADLINES`]) and are set when a case is accepted. A case past its deadline and not
-//! yet verified, closed or archived is overdue.
+//! [`DEFAULT_DEADLINES`], editable by the district in the console) and are set when a case is
+//! accepted. A case past its deadline and not yet verified, closed or archived is overdue.
+//!
+//! After verification a supervisor evaluates the handling (评价考核: a score of 1-5 and a note)
+//! and records the satisfaction call-back (满意度回访: reached or not; satisfied, basically
+//! satisfied or unsatisfied). An unsatisfied answer reopens the case ([`Action::Reopen`]: back to
+//! `handling` with a new deadline), so the loop only closes on a resident who is not unhappy.
+//!
+//! The supervisors' queue reads a derived row per case ([`queue_fields`]): when its running
+//! clock started, when it is due, and one sort key, so "sorted by time left" is an index scan.
+//! The deadline light ([`light`]) is computed from that row at the time of reading.
 
 use chrono::{Duration, FixedOffset, TimeZone};
 use gridwalk_protocol::{codes, entity, Reason};
@@ -21,11 +30,12 @@ use crate::error::Result;
 use crate::storage::{NewRecord, RecordTx, StoredRecord};
 
 /// Actions a supervisor can take on a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// 受理 (alias `register`): submitted → accepted; sets the deadline.
     #[serde(alias = "register")]
+    #[default]
     Accept,
     /// 派遣 to a department or person (`assignee` required): accepted/dispatched → dispatched.
     Dispatch,
@@ -47,6 +57,13 @@ pub enum Action {
     Escalate,
     /// 回访: verified/closed; creates a `call_back` task (status unchanged).
     CallBack,
+    /// 评价考核: verified → verified with a score (1-5) and an optional note.
+    Evaluate,
+    /// 满意度回访 result: verified/closed; `reached` (and, when reached, `satisfaction`) required.
+    /// An `unsatisfied` answer reopens the case ([`Action::Reopen`]).
+    RecordCallBack,
+    /// 重新处置: verified/closed → handling with a new deadline (`reason` required).
+    Reopen,
 }
 
 impl Action {
@@ -63,8 +80,78 @@ impl Action {
             Action::Return => "return",
             Action::Escalate => "escalate",
             Action::CallBack => "call_back",
+            Action::Evaluate => "evaluate",
+            Action::RecordCallBack => "record_call_back",
+            Action::Reopen => "reopen",
         }
     }
+
+    /// Every action, in the order the console offers them.
+    pub const ALL: &'static [Action] = &[
+        Action::Accept,
+        Action::Dispatch,
+        Action::Handle,
+        Action::RequestVerification,
+        Action::Verify,
+        Action::Reject,
+        Action::Evaluate,
+        Action::RecordCallBack,
+        Action::CallBack,
+        Action::Close,
+        Action::Archive,
+        Action::Return,
+        Action::Escalate,
+        Action::Reopen,
+    ];
+
+    /// Parses an action code.
+    pub fn parse(code: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| a.as_str() == code)
+    }
+
+    /// What the action needs besides the case.
+    pub fn needs(self) -> Needs {
+        match self {
+            Action::Dispatch => Needs::Assignee,
+            Action::Return | Action::Reopen => Needs::Reason,
+            Action::Reject => Needs::Note,
+            Action::Evaluate => Needs::Score,
+            Action::RecordCallBack => Needs::CallBack,
+            _ => Needs::Nothing,
+        }
+    }
+}
+
+/// The input an action needs (the console builds its form from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// A department or person (`assignee`).
+    Assignee,
+    /// A reason (`reason`), required.
+    Reason,
+    /// An optional note (`reason`).
+    Note,
+    /// A score 1-5 (`score`) and an optional note (`reason`).
+    Score,
+    /// `reached`, and `satisfaction` when reached; an optional note (`reason`).
+    CallBack,
+}
+
+/// Satisfaction answers of the call-back (满意度回访).
+pub const SATISFACTION: &[&str] = &["satisfied", "basic", "unsatisfied"];
+
+/// The actions `role` may take on a case in `status` now: the loop's transitions, for
+/// supervisors only. Escalation also needs a level above (checked when it runs).
+pub fn allowed_actions(role: gridwalk_protocol::Role, status: &str) -> Vec<Action> {
+    if !role.is_supervisor() {
+        return Vec::new();
+    }
+    Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| next_status(*a, status).is_some())
+        .collect()
 }
 
 /// Statuses a case can still be worked in.
@@ -103,12 +190,16 @@ pub fn next_status(action: Action, current: &str) -> Option<&str> {
         }
         (Action::CallBack, "verified") => "verified",
         (Action::CallBack, "closed") => "closed",
+        (Action::Evaluate, "verified") => "verified",
+        (Action::RecordCallBack, "verified") => "verified",
+        (Action::RecordCallBack, "closed") => "closed",
+        (Action::Reopen, "verified" | "closed") => "handling",
         _ => return None,
     })
 }
 
 /// Body of `POST /v1/cases/{id}/actions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRequest {
     pub action: Action,
     #[serde(default)]
@@ -116,14 +207,40 @@ pub struct ActionRequest {
     /// Department or person a case is dispatched to.
     #[serde(default)]
     pub assignee: Option<String>,
+    /// `evaluate`: 1 (poor) to 5 (excellent).
+    #[serde(default)]
+    pub score: Option<i64>,
+    /// `record_call_back`: whether the resident was reached.
+    #[serde(default)]
+    pub reached: Option<bool>,
+    /// `record_call_back`: `satisfied` | `basic` | `unsatisfied` (when reached).
+    #[serde(default)]
+    pub satisfaction: Option<String>,
+}
+
+impl ActionRequest {
+    /// The request with borrowed arguments.
+    pub fn input(&self) -> ActionInput<'_> {
+        ActionInput {
+            action: self.action,
+            reason: self.reason.as_deref(),
+            assignee: self.assignee.as_deref(),
+            score: self.score,
+            reached: self.reached,
+            satisfaction: self.satisfaction.as_deref(),
+        }
+    }
 }
 
 /// An action with borrowed arguments (also built from a worker's verification event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ActionInput<'a> {
     pub action: Action,
     pub reason: Option<&'a str>,
     pub assignee: Option<&'a str>,
+    pub score: Option<i64>,
+    pub reached: Option<bool>,
+    pub satisfaction: Option<&'a str>,
 }
 
 /// Body of `POST /v1/tasks`: a supervisor assigns a task to a worker or to a grid.
@@ -174,6 +291,127 @@ fn default_hours(category: &str, urgency: &str) -> i64 {
     }
 }
 
+/// Hours a reported case may wait for acceptance (签收时限, as 海淀 asks of departments): the
+/// queue's clock for a `submitted` case, whose handling deadline starts only at acceptance.
+pub const ACCEPT_HOURS: i64 = 24;
+
+/// Statuses whose clock has stopped or never runs (no light: grey).
+const STOPPED: &[&str] = &["verified", "closed", "archived", "returned", "draft"];
+
+/// Base of the sort keys of rows without a running clock: above every due time, so they sort
+/// after every running case, most recently updated first.
+pub const STOPPED_SORT_BASE: i64 = 1 << 52;
+
+/// The queue's derived row of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueFields {
+    pub status: String,
+    pub category_code: String,
+    pub type_code: String,
+    pub urgency: String,
+    pub reporter_user: Option<String>,
+    pub received_at: i64,
+    /// When the running clock started (received, accepted or reopened), if one runs.
+    pub start_at: Option<i64>,
+    /// When the running clock ends: the acceptance limit of a submitted case, else the
+    /// handling deadline; none when the clock stopped.
+    pub due_at: Option<i64>,
+    /// `due_at` for running cases; `STOPPED_SORT_BASE - updated_at` otherwise.
+    pub sort_key: i64,
+    pub updated_at: i64,
+}
+
+/// The queue row of a case record's data.
+pub fn queue_fields(data: &Map<String, Value>) -> QueueFields {
+    let s = |k: &str| {
+        data.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let i = |k: &str| data.get(k).and_then(Value::as_i64);
+    let status = data
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("submitted")
+        .to_string();
+    let received_at = i("received_at").unwrap_or(0);
+    let updated_at = i("updated_at").unwrap_or(received_at);
+    let (start_at, due_at) = if STOPPED.contains(&status.as_str()) {
+        (None, None)
+    } else if status == "submitted" {
+        (
+            Some(received_at),
+            Some(received_at.saturating_add(ACCEPT_HOURS * 3_600_000)),
+        )
+    } else {
+        let start = i("reopened_at").or(i("accepted_at")).or(Some(received_at));
+        (start, i("deadline_at"))
+    };
+    QueueFields {
+        category_code: s("category_code"),
+        type_code: s("type_code"),
+        urgency: data
+            .get("urgency")
+            .and_then(Value::as_str)
+            .unwrap_or("normal")
+            .to_string(),
+        reporter_user: data
+            .get("reporter_user")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        received_at,
+        start_at,
+        due_at,
+        sort_key: due_at.unwrap_or(STOPPED_SORT_BASE.saturating_sub(updated_at)),
+        updated_at,
+        status,
+    }
+}
+
+/// The deadline light of a queue row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Light {
+    /// Past its due time.
+    Red,
+    /// Less than a quarter of its allowed time left.
+    Yellow,
+    /// A quarter or more left.
+    Green,
+    /// No running clock (verified, closed, archived, returned).
+    Grey,
+}
+
+impl Light {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Light::Red => "red",
+            Light::Yellow => "yellow",
+            Light::Green => "green",
+            Light::Grey => "grey",
+        }
+    }
+}
+
+/// The light rule: red = overdue (`now > due`); yellow = under a quarter of the allowed time
+/// (`due - start`) left; green otherwise; grey when no clock runs.
+pub fn light(start_at: Option<i64>, due_at: Option<i64>, now_ms: i64) -> Light {
+    let Some(due) = due_at else {
+        return Light::Grey;
+    };
+    if now_ms > due {
+        return Light::Red;
+    }
+    let allowed = due.saturating_sub(start_at.unwrap_or(due)).max(0);
+    let left = due - now_ms;
+    // left < allowed / 4, in integers.
+    if left.saturating_mul(4) < allowed {
+        Light::Yellow
+    } else {
+        Light::Green
+    }
+}
+
 /// Server fields of a newly reported case.
 pub fn new_case_fields(reporter_user: &str, now_ms: i64) -> Map<String, Value> {
     obj(json!({
@@ -216,9 +454,19 @@ pub fn apply_action(
     now_ms: i64,
 ) -> Result<Result<StoredRecord, Reason>> {
     let status = case.str_field("status").unwrap_or("submitted").to_string();
-    let Some(next) = next_status(input.action, &status) else {
+    let Some(mut next) = next_status(input.action, &status) else {
         return Ok(Err(transition_refused(input.action, &status)));
     };
+    // An unsatisfied resident reopens the case: the same transition as `reopen`.
+    let reopens = input.action == Action::RecordCallBack
+        && input.reached == Some(true)
+        && input.satisfaction == Some("unsatisfied");
+    if reopens {
+        match next_status(Action::Reopen, &status) {
+            Some(s) => next = s,
+            None => return Ok(Err(transition_refused(Action::Reopen, &status))),
+        }
+    }
     let next = next.to_string();
     let reason = input.reason.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 1000) {
@@ -284,6 +532,40 @@ pub fn apply_action(
             set.insert("escalated_at".into(), json!(now_ms));
         }
         Action::CallBack => {}
+        Action::Evaluate => {
+            let Some(score) = input.score.filter(|s| (1..=5).contains(s)) else {
+                return Ok(Err(crate::engine::invalid("score")));
+            };
+            set.insert("evaluation_score".into(), json!(score));
+            set.insert("evaluation_note".into(), json!(reason));
+            set.insert("evaluated_by".into(), json!(actor));
+            set.insert("evaluated_at".into(), json!(now_ms));
+        }
+        Action::RecordCallBack => {
+            let Some(reached) = input.reached else {
+                return Ok(Err(crate::engine::invalid("reached")));
+            };
+            let satisfaction = match (reached, input.satisfaction) {
+                (true, Some(s)) if SATISFACTION.contains(&s) => Some(s),
+                (true, _) => return Ok(Err(crate::engine::invalid("satisfaction"))),
+                (false, None | Some("")) => None,
+                (false, Some(_)) => return Ok(Err(crate::engine::invalid("satisfaction"))),
+            };
+            set.insert("callback_reached".into(), json!(reached));
+            set.insert("callback_satisfaction".into(), json!(satisfaction));
+            set.insert("callback_note".into(), json!(reason));
+            set.insert("callback_by".into(), json!(actor));
+            set.insert("callback_at".into(), json!(now_ms));
+            if reopens {
+                reopen_fields(tx, &case, &mut set, now_ms)?;
+            }
+        }
+        Action::Reopen => {
+            if reason.is_none() {
+                return Ok(Err(crate::engine::invalid("reason")));
+            }
+            reopen_fields(tx, &case, &mut set, now_ms)?;
+        }
     }
     set.insert("status".into(), json!(next));
     set.insert("updated_at".into(), json!(now_ms));
@@ -291,9 +573,9 @@ pub fn apply_action(
     let stamp = tx.clock().tick(now_ms);
     let mut data = case.data.clone();
     let mut clocks = case.clocks.clone();
-    for (k, v) in set {
-        data.insert(k.clone(), v);
-        clocks.insert(k, Value::String(stamp.clone()));
+    for (k, v) in &set {
+        data.insert(k.clone(), v.clone());
+        clocks.insert(k.clone(), Value::String(stamp.clone()));
     }
     let rev = tx.put(NewRecord {
         entity: entity::CASE,
@@ -305,10 +587,21 @@ pub fn apply_action(
     })?;
 
     // The timeline line every device shows.
-    let event = obj(json!({
+    let mut event = obj(json!({
         "case_id": case.id, "kind": gridwalk_domain::entities::EVENT_SERVER_UPDATE, "at": now_ms,
         "status": next, "note": reason, "action": input.action.as_str(), "actor": actor,
     }));
+    for k in [
+        "assignee",
+        "evaluation_score",
+        "callback_reached",
+        "callback_satisfaction",
+        "escalated_to",
+    ] {
+        if let (true, Some(v)) = (touches(input.action, k), data_of(&set, k)) {
+            event.insert(k.into(), v);
+        }
+    }
     let event_stamp = tx.clock().tick(now_ms);
     let event_id = uuid::Uuid::now_v7().to_string();
     tx.put(NewRecord {
@@ -337,6 +630,52 @@ pub fn apply_action(
         _ => {}
     }
     Ok(Ok(updated))
+}
+
+/// Whether `action` sets the case field `key` (copied onto its timeline line).
+fn touches(action: Action, key: &str) -> bool {
+    matches!(
+        (action, key),
+        (Action::Dispatch, "assignee")
+            | (Action::Evaluate, "evaluation_score")
+            | (
+                Action::RecordCallBack,
+                "callback_reached" | "callback_satisfaction"
+            )
+            | (Action::Escalate, "escalated_to")
+    )
+}
+
+fn data_of(set: &Map<String, Value>, key: &str) -> Option<Value> {
+    set.get(key).cloned()
+}
+
+/// Fields of a case sent back to handling: a new deadline from now (same category × urgency),
+/// the verification and closing cleared, the reopening counted.
+fn reopen_fields(
+    tx: &mut dyn RecordTx,
+    case: &StoredRecord,
+    set: &mut Map<String, Value>,
+    now_ms: i64,
+) -> Result<()> {
+    let cat = case.str_field("category_code").unwrap_or("").to_string();
+    let urgency = case.str_field("urgency").unwrap_or("normal").to_string();
+    let hours = match tx.deadline_hours(&cat, &urgency)? {
+        Some(h) => h,
+        None => default_hours(&cat, &urgency),
+    };
+    let count = case
+        .data
+        .get("reopened_count")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    set.insert("reopened_at".into(), json!(now_ms));
+    set.insert("reopened_count".into(), json!(count + 1));
+    set.insert("handling_at".into(), json!(now_ms));
+    set.insert("deadline_at".into(), json!(now_ms + hours * 3_600_000));
+    set.insert("verified_at".into(), Value::Null);
+    set.insert("closed_at".into(), Value::Null);
+    Ok(())
 }
 
 fn priority_of(urgency: &str) -> &'static str {
@@ -564,6 +903,83 @@ mod tests {
         assert!(!is_overdue(&c, 9));
         let c = obj(json!({"status": "closed", "deadline_at": 10}));
         assert!(!is_overdue(&c, 11));
+    }
+
+    #[test]
+    fn evaluation_call_back_and_reopen_are_transitions() {
+        assert_eq!(next_status(Action::Evaluate, "verified"), Some("verified"));
+        assert_eq!(next_status(Action::Evaluate, "handling"), None);
+        assert_eq!(next_status(Action::Evaluate, "closed"), None);
+        assert_eq!(
+            next_status(Action::RecordCallBack, "closed"),
+            Some("closed")
+        );
+        assert_eq!(next_status(Action::RecordCallBack, "submitted"), None);
+        assert_eq!(next_status(Action::Reopen, "closed"), Some("handling"));
+        assert_eq!(next_status(Action::Reopen, "archived"), None);
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(Action::parse("fly"), None);
+    }
+
+    #[test]
+    fn actions_offered_follow_the_loop_and_the_role() {
+        use gridwalk_protocol::Role;
+        assert_eq!(
+            allowed_actions(Role::GridLeader, "submitted"),
+            vec![Action::Accept, Action::Return, Action::Escalate]
+        );
+        assert!(allowed_actions(Role::GridWorker, "submitted").is_empty());
+        let verified = allowed_actions(Role::Street, "verified");
+        assert!(verified.contains(&Action::Evaluate));
+        assert!(verified.contains(&Action::RecordCallBack));
+        assert!(verified.contains(&Action::Close));
+        assert!(!verified.contains(&Action::Accept));
+        assert!(allowed_actions(Role::District, "archived").is_empty());
+    }
+
+    #[test]
+    fn the_light_rule() {
+        let h = 3_600_000;
+        // 48 h allowed from t=0.
+        let (start, due) = (Some(0), Some(48 * h));
+        assert_eq!(light(start, due, 0), Light::Green);
+        assert_eq!(light(start, due, 36 * h), Light::Green); // exactly a quarter left
+        assert_eq!(light(start, due, 36 * h + 1), Light::Yellow);
+        assert_eq!(light(start, due, 48 * h), Light::Yellow); // due now, not past
+        assert_eq!(light(start, due, 48 * h + 1), Light::Red);
+        assert_eq!(light(None, None, 0), Light::Grey);
+    }
+
+    #[test]
+    fn queue_rows_sort_running_cases_by_due_then_stopped_ones() {
+        let h = 3_600_000;
+        let submitted = queue_fields(&obj(
+            json!({"status": "submitted", "received_at": 1000, "updated_at": 1000}),
+        ));
+        assert_eq!(submitted.due_at, Some(1000 + ACCEPT_HOURS * h));
+        assert_eq!(submitted.start_at, Some(1000));
+        let handling = queue_fields(&obj(json!({
+            "status": "handling", "received_at": 1000, "accepted_at": 2000,
+            "deadline_at": 2000 + 4 * h, "updated_at": 3000
+        })));
+        assert_eq!(handling.start_at, Some(2000));
+        assert_eq!(handling.sort_key, 2000 + 4 * h);
+        let reopened = queue_fields(&obj(json!({
+            "status": "handling", "received_at": 1000, "accepted_at": 2000,
+            "reopened_at": 9000, "deadline_at": 9000 + h, "updated_at": 9000
+        })));
+        assert_eq!(reopened.start_at, Some(9000));
+        let closed = queue_fields(&obj(json!({
+            "status": "closed", "received_at": 1000, "deadline_at": 5, "updated_at": 7000
+        })));
+        assert_eq!(closed.due_at, None);
+        assert!(closed.sort_key > handling.sort_key);
+        let older_closed = queue_fields(&obj(json!({
+            "status": "closed", "received_at": 1000, "updated_at": 6000
+        })));
+        assert!(closed.sort_key < older_closed.sort_key, "recent first");
     }
 
     #[test]

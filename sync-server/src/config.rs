@@ -115,6 +115,29 @@ pub struct Config {
     /// The console map's tile URL template (`https://tiles.example/{z}/{x}/{y}.png`) for a
     /// deployment with its own tile server; none (the default): vectors only, no network.
     pub console_tile_url: Option<String>,
+    /// The supervisors' web console (`/console/`).
+    pub console: ConsoleConfig,
+}
+
+/// Browser sessions of the web console (`src/console/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsoleConfig {
+    /// Mark the session cookie `Secure` (browsers then send it over HTTPS only). Turn on when
+    /// the server is reached through TLS (a reverse proxy); off by default because the demo and
+    /// the tests speak plain HTTP on loopback.
+    pub secure_cookies: bool,
+    /// Lifetime of a console sign-in, in seconds (default 12 hours: one working day).
+    pub session_ttl_secs: u64,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            secure_cookies: false,
+            session_ttl_secs: 12 * 3600,
+        }
+    }
 }
 
 impl Default for Config {
@@ -130,6 +153,7 @@ impl Default for Config {
             login_throttle: LoginThrottle::default(),
             pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
             console_tile_url: None,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -180,6 +204,9 @@ impl Config {
             .check("login_throttle.address")?;
         if !(1024..=gridwalk_protocol::MAX_BODY_BYTES).contains(&self.pull_page_bytes) {
             return Err(Error::invalid("pull_page_bytes", "out_of_range"));
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.console.session_ttl_secs) {
+            return Err(Error::invalid("console.session_ttl_secs", "out_of_range"));
         }
         if argon2::Params::new(
             self.argon2.m_cost,

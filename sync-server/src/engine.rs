@@ -726,7 +726,7 @@ fn case_event(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i
             let req = cases::ActionInput {
                 action,
                 reason: note,
-                assignee: None,
+                ..cases::ActionInput::default()
             };
             if let Err(r) = cases::apply_action(tx, &who.user_id, case, &req, now_ms)? {
                 return Ok(Err(r));

@@ -154,7 +154,13 @@ async fn json_errors(res: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    // Console pages answer their errors as HTML pages of their own.
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_json || is_html {
         return res;
     }
     let err = match status {
@@ -215,7 +221,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .nest("/v1", v1)
-        .nest("/console/data", crate::console::api::router())
+        // The supervisors' web console: HTML pages, cookie sessions (src/console/).
+        .route("/console", get(crate::console::home))
+        .route("/console/", get(crate::console::home))
+        .nest("/console", crate::console::router())
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

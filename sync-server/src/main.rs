@@ -190,6 +190,13 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}: {e}", server.config().listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("listening on {addr}");
+        if args.demo {
+            println!(
+                "控制台 / console: http://{addr}/console/  (示例账号 / demo supervisor: {} / {})",
+                gridwalk_sync_server::admin::DEMO_SUPERVISOR,
+                gridwalk_sync_server::admin::DEMO_PASSWORD
+            );
+        }
         let _ = std::io::stdout().flush();
         tracing::info!(%addr, data = %server.config().data_dir.display(), "serving");
         gridwalk_sync_server::serve(listener, server, shutdown_signal())

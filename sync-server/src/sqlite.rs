@@ -36,13 +36,19 @@ mod console_data;
 pub const SCHEMA_VERSION: i64 = 5;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
 /// Upgrades, each applied in its own transaction to a database at the version before it:
-/// 2 photo blob holders and claims, 3 sign-in throttling and device hand-overs, 5 the
-/// console's data (warning rules and tasks, record authors, the reveal audit log).
+/// 2 photo blob holders and claims, 3 sign-in throttling and device hand-overs, 4 the web
+/// console (browser sessions, the case queue's derived rows and indexes; its Rust step fills
+/// the queue rows of the cases already stored), 5 the console's data (warning rules and
+/// tasks, record authors, the reveal audit log).
 const UPGRADES: &[(i64, &str)] = &[
     (2, include_str!("../sql/schema_v2.sql")),
     (3, include_str!("../sql/schema_v3.sql")),
+    (4, include_str!("../sql/schema_v4.sql")),
     (5, include_str!("../sql/schema_v5.sql")),
 ];
+
+/// The console's queries (`console::store::ConsoleStorage` for SQLite).
+mod console;
 
 struct Writer {
     conn: Connection,
@@ -120,6 +126,9 @@ impl SqliteStorage {
             if at < *to {
                 let tx = conn.transaction()?;
                 tx.execute_batch(sql)?;
+                if *to == 4 {
+                    console::rebuild_case_queue(&tx)?;
+                }
                 tx.pragma_update(None, "user_version", to)?;
                 tx.commit()?;
                 if at > 0 {
@@ -317,6 +326,9 @@ impl RecordTx for WriteTx<'_> {
                 serde_json::to_string(rec.data)?,
                 serde_json::to_string(rec.clocks)?
             ])?;
+        if rec.entity == entity::CASE {
+            console::put_queue_row(&self.tx, rec.id, rec.grid_code, rec.data)?;
+        }
         self.next_rev += 1;
         Ok(rev)
     }
@@ -461,6 +473,9 @@ fn session_tokens(tx: &Transaction<'_>, family: &str, t: &TokenPair) -> Result<(
 /// stay so that the next request is told why (`user_disabled`) rather than a bare "expired";
 /// the sessions are over either way and never come back.
 fn end_user_sessions(tx: &Transaction<'_>, user_id: &str, keep_access: bool) -> Result<usize> {
+    // Browser sessions of the console end too (a disabled user is also refused on every
+    // console request).
+    tx.execute("DELETE FROM console_sessions WHERE user_id = ?1", [user_id])?;
     if !keep_access {
         tx.execute(
             "DELETE FROM access_tokens WHERE family_id IN
@@ -1250,12 +1265,10 @@ impl Storage for SqliteStorage {
                 Some(c) if who.in_scope(&c.grid_code) => c,
                 _ => return Err(Error::NotFound { what: "case" }),
             };
-            let input = cases::ActionInput {
-                action: action.action,
-                reason: action.reason.as_deref(),
-                assignee: action.assignee.as_deref(),
-            };
-            Ok(cases::apply_action(w, &who.user_id, case, &input, now_ms)?.map(|r| r.to_wire()))
+            Ok(
+                cases::apply_action(w, &who.user_id, case, &action.input(), now_ms)?
+                    .map(|r| r.to_wire()),
+            )
         })
     }
 

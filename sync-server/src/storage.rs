@@ -198,8 +198,15 @@ pub struct PullPage {
 }
 
 /// Everything the server stores. Methods are synchronous: call them off the async runtime.
-/// The console's reads and its audit log are [`crate::console::data_store::ConsoleData`].
-pub trait Storage: crate::console::data_store::ConsoleData + Send + Sync + 'static {
+/// The web console's page queries are the supertrait [`crate::console::store::ConsoleStorage`];
+/// its data pages' reads and audit log are [`crate::console::data_store::ConsoleData`].
+pub trait Storage:
+    crate::console::store::ConsoleStorage
+    + crate::console::data_store::ConsoleData
+    + Send
+    + Sync
+    + 'static
+{
     /// Random id of this database, made at creation. Cursors from another epoch are expired.
     fn epoch(&self) -> &str;
     /// The server clock's latest stamp.

@@ -870,18 +870,32 @@ async fn download(
         .photo_id
         .filter(|p| !p.is_empty() && p.len() <= 64)
         .ok_or_else(|| ApiError::bad_request("须指明 photo_id / photo_id is required"))?;
+    serve_blob(&state, who, sha, photo_id).await
+}
+
+/// The bytes of blob `sha` through photo record `photo_id`, for `who`: the one rule of every
+/// photo download (the phones' `GET /v1/uploads/blobs/{sha}` and the console's photos).
+pub async fn serve_blob(
+    state: &AppState,
+    who: Principal,
+    sha: String,
+    photo_id: String,
+) -> Result<Response, ApiError> {
+    if !is_sha256(&sha) || photo_id.is_empty() || photo_id.len() > 64 {
+        return Err(ApiError::not_found());
+    }
     // The photo record must be in the caller's scope, name this hash and be linked (its pusher
     // uploaded these bytes); anything else is answered like a missing blob, so hashes and ids
     // cannot be probed.
     let sha2 = sha.clone();
-    let allowed = crate::http::blocking(&state, move |storage| {
+    let allowed = crate::http::blocking(state, move |storage| {
         storage.photo_serves_blob(&who, &photo_id, &sha2)
     })
     .await?;
     if !allowed {
         return Err(ApiError::not_found());
     }
-    let bytes = blocking(&state, move |u, _| {
+    let bytes = blocking(state, move |u, _| {
         let Some((mut r, len)) = u.blobs.open(&sha).map_err(ApiError::from)? else {
             return Ok(None);
         };

@@ -240,8 +240,7 @@ async fn return_escalate_overdue_and_scope() {
     };
     let req = gridwalk_sync_server::cases::ActionRequest {
         action: gridwalk_sync_server::cases::Action::Accept,
-        reason: None,
-        assignee: None,
+        ..Default::default()
     };
     let rec = t
         .server

@@ -44,6 +44,47 @@ pub fn router() -> Router<AppState> {
         .route("/audit", get(audit_log))
 }
 
+/// The caller of a data route: a device token (`Authorization: Bearer`, scripts and tests) or
+/// the console's browser session cookie. With the cookie, every state change must carry the
+/// session's CSRF token in `x-csrf-token` and not be marked cross-site by the browser.
+pub struct Caller(pub Principal);
+
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Principal::from_request_parts(parts, state)
+                .await
+                .map(Caller);
+        }
+        let ctx = super::session::Ctx::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::token_expired())?;
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if !safe {
+            let given = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            if super::csrf::cross_site(&parts.headers) || !super::csrf::matches(&ctx.csrf, given) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    super::csrf::REFUSED,
+                    "CSRF 校验失败 / CSRF check failed",
+                ));
+            }
+        }
+        Ok(Caller(ctx.who))
+    }
+}
+
 fn supervisor(who: &Principal) -> Result<(), ApiError> {
     if who.role.is_supervisor() {
         Ok(())
@@ -68,7 +109,7 @@ pub struct UnitQuery {
 
 async fn warnings(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<UnitQuery>,
 ) -> Result<Json<warning_data::WarningReport>, ApiError> {
     supervisor(&who)?;
@@ -83,7 +124,7 @@ async fn warnings(
 
 async fn warning_task(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     WireJson(req): WireJson<ToTask>,
 ) -> Result<(StatusCode, Json<gridwalk_protocol::ServerRecord>), ApiError> {
     supervisor(&who)?;
@@ -109,7 +150,7 @@ async fn warning_task(
 
 async fn get_rules(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
 ) -> Result<Json<WarningRules>, ApiError> {
     supervisor(&who)?;
     Ok(Json(
@@ -119,7 +160,7 @@ async fn get_rules(
 
 async fn put_rules(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     WireJson(rules): WireJson<WarningRules>,
 ) -> Result<Json<WarningRules>, ApiError> {
     if !warning_rules::may_edit(who.role) {
@@ -148,7 +189,7 @@ async fn put_rules(
 
 async fn worker_stats(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<UnitQuery>,
 ) -> Result<Json<workers::WorkStats>, ApiError> {
     supervisor(&who)?;
@@ -169,7 +210,7 @@ async fn worker_stats(
 
 async fn map_data(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<MapQuery>,
 ) -> Result<Json<map::MapData>, ApiError> {
     supervisor(&who)?;
@@ -182,7 +223,7 @@ async fn map_data(
 
 async fn households(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<LedgerQuery>,
 ) -> Result<Json<ledgers::Page<ledgers::HouseholdRow>>, ApiError> {
     supervisor(&who)?;
@@ -202,7 +243,7 @@ async fn households(
 
 async fn residents(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<LedgerQuery>,
 ) -> Result<Json<ledgers::Page<ledgers::ResidentRow>>, ApiError> {
     supervisor(&who)?;
@@ -230,7 +271,7 @@ pub struct RevealRequest {
 
 async fn reveal(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     WireJson(req): WireJson<RevealRequest>,
 ) -> Result<Json<ledgers::Revealed>, ApiError> {
     supervisor(&who)?;
@@ -333,7 +374,7 @@ fn req_ext(name: &str) -> &str {
 
 async fn export_masked(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<ExportRequest>,
 ) -> Result<Response, ApiError> {
     let Query(mut q) = q.map_err(|_| bad_query())?;
@@ -343,7 +384,7 @@ async fn export_masked(
 
 async fn export_unmasked(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     WireJson(req): WireJson<ExportRequest>,
 ) -> Result<Response, ApiError> {
     export(state, who, req, true).await
@@ -398,7 +439,7 @@ pub struct AuditPage {
 /// The audit log: district only (it names who looked at whom).
 async fn audit_log(
     State(state): State<AppState>,
-    who: Principal,
+    Caller(who): Caller,
     q: Q<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     if who.role != gridwalk_protocol::Role::District {
