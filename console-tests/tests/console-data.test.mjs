@@ -1,10 +1,24 @@
-// The console's data pages in headless Chromium: the map (一图一表) draws the scope's grids and
-// case pins, another street's supervisor sees none of them, and the map renders 5,000 cases on
-// 100 grids within the target (a benchmark: the figure is printed; GW_MAP_BENCH=full runs it
-// five times).
+// The console's data pages in headless Chromium against a real server and a real device (the
+// worker's CLI with its own store): a warning raised from stale visits, turned into a task,
+// cleared only after her on-site visit synced; an audited reveal and the audit log; the work
+// statistics and warning rules pages; the map (一图一表); another street's supervisor who sees
+// nothing; and the map's render time for 5,000 cases on 100 grids (a benchmark: the figure is
+// printed; GW_MAP_BENCH=full runs it five times).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, newPage, shot, signIn, shots } from "./support.mjs";
+import { BASE, cli, launch, newPage, shot, signIn, shots } from "./support.mjs";
+
+const GRID = "640323001001001";
+const ID_NUMBER = "110101199003070038";
+const PHONE = "13912345678";
+let household;
+let resident;
+
+/** "YYYY-MM-DD HH:MM" in China time, `days` days ago. */
+function chinaAgo(days) {
+  const t = new Date(Date.now() - days * 86400000 + 8 * 3600000);
+  return t.toISOString().slice(0, 16).replace("T", " ");
+}
 
 let browser;
 before(async () => {
@@ -15,6 +29,97 @@ after(async () => {
   for (const s of shots) console.log(`screenshot: ${s}`);
 });
 
+test("a warning from stale visits becomes a task and clears only after the on-site visit synced", async () => {
+  // The worker's phone: a close-care household last visited 10 days ago, and a resident.
+  cli("wang-data.db", ["init", "--grid-code", GRID, "--grid-name", "幸福社区第1网格"]);
+  cli("wang-data.db", ["login", "--server", BASE, "--user", "wangfang"]);
+  household = cli("wang-data.db", ["household", "add", "--building", "7栋", "--unit", "1单元", "--room", "0101",
+    "--care", "close", "--housing", "owned"], { json: true }).id;
+  cli("wang-data.db", ["visit", household, "--mode", "in_person", "--at", chinaAgo(10)]);
+  resident = cli("wang-data.db", ["resident", "add", "--household", household, "--name", "张秀英",
+    "--id-number", ID_NUMBER, "--phone", PHONE, "--relation", "head", "--residency", "registered",
+    "--groups", "elderly_alone"], { json: true }).id;
+  cli("wang-data.db", ["sync"]);
+
+  const page = await newPage(browser);
+  await signIn(page, "zhaomin");
+  await page.goto(`${BASE}/console/warnings`);
+  const row = page.locator(`tr[data-kind="visit_overdue"][data-target="${household}"]`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute("data-light"), "yellow");
+  assert.match(await row.innerText(), /走访\/联系超期（连心户）/);
+  const board = page.locator(`table.board tr[data-grid="${GRID}"]`);
+  const yellowBefore = Number(await board.locator("td").nth(3).innerText());
+  assert.ok(yellowBefore >= 1);
+  await shot(page, "23-warnings-raised");
+
+  // Turned into a task for the worker.
+  await Promise.all([page.waitForNavigation(), row.locator("form.to-task button").click()]);
+  assert.match(await page.locator("p.notice").innerText(), /已转为任务/);
+  assert.equal(await row.locator("[data-task-status]").getAttribute("data-task-status"), "open");
+  await shot(page, "24-warning-tasked");
+
+  // Her phone receives it; ticking it off alone does not clear the warning.
+  cli("wang-data.db", ["sync"]);
+  const tasks = cli("wang-data.db", ["tasks"], { json: true });
+  const list = Array.isArray(tasks) ? tasks : tasks.tasks ?? [];
+  const task = list.find((t) => t.kind === "visit_household" && (t.target?.id ?? t.target_id) === household);
+  assert.ok(task, `the warning's task on the phone: ${JSON.stringify(list).slice(0, 300)}`);
+  cli("wang-data.db", ["task", "done", task.id]);
+  cli("wang-data.db", ["sync"]);
+  await page.reload();
+  assert.equal(await row.locator("[data-task-status]").getAttribute("data-task-status"), "done");
+  assert.match(await row.innerText(), /待现场核实同步/);
+
+  // The on-site visit synced: cleared to zero for this household.
+  cli("wang-data.db", ["visit", household, "--mode", "in_person", "--notes", "入户核实，老人身体良好"]);
+  cli("wang-data.db", ["sync"]);
+  await page.reload();
+  assert.equal(await row.count(), 0, "the warning is cleared");
+  const yellowAfter = Number(await board.locator("td").nth(3).innerText());
+  assert.equal(yellowAfter, yellowBefore - 1);
+  await shot(page, "25-warning-cleared");
+  await page.context().close();
+});
+
+test("ledgers are masked; a reveal needs a reason and lands in the audit log", async () => {
+  const page = await newPage(browser);
+  await signIn(page, "zhaomin");
+  await page.goto(`${BASE}/console/ledgers?kind=residents&q=0038`);
+  const row = page.locator(`tr[data-resident="${resident}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator('[data-field="id_number"]').innerText(), "110101********0038");
+  assert.equal(await row.locator('[data-field="phone"]').innerText(), "139****5678");
+  assert.ok(!(await page.content()).includes(ID_NUMBER), "no clear ID number anywhere in the page");
+  await shot(page, "26-ledger-masked");
+  await row.locator("input[name=reason]").fill("核实高龄津贴申请");
+  await Promise.all([page.waitForNavigation(), row.locator("form.reveal button").click()]);
+  assert.equal(await page.locator('[data-revealed="id_number"]').innerText(), ID_NUMBER);
+  assert.match(await page.locator("p.notice").innerText(), /审计日志/);
+  await shot(page, "27-revealed");
+  await page.goto(`${BASE}/console/ledgers?kind=households`);
+  await shot(page, "28-ledger-households");
+  await page.goto(`${BASE}/console/workers?period=week`);
+  assert.ok(await page.locator('tr[data-worker="wangfang"]').count() === 1);
+  await shot(page, "29-workers");
+  assert.equal((await page.goto(`${BASE}/console/audit`)).status(), 403, "the audit log is the district's");
+  await page.context().close();
+
+  const district = await newPage(browser);
+  await signIn(district, "gaojian");
+  await district.goto(`${BASE}/console/audit`);
+  assert.equal(await district.locator('[data-chain="ok"]').count(), 1);
+  const entry = district.locator("table.audit tbody tr").last();
+  assert.match(await entry.innerText(), /zhaomin/);
+  assert.match(await entry.innerText(), /核实高龄津贴申请/);
+  assert.match(await entry.innerText(), new RegExp(resident));
+  await shot(district, "30-audit-log");
+  await district.goto(`${BASE}/console/warning-rules`);
+  assert.equal(await district.locator("form.rules button[type=submit]").count(), 1, "the district edits");
+  await shot(district, "31-warning-rules");
+  await district.context().close();
+});
+
 test("the map draws the leader's grids; another street sees none of them", async () => {
   const page = await newPage(browser);
   await signIn(page, "zhaomin");
@@ -23,7 +128,7 @@ test("the map draws the leader's grids; another street sees none of them", async
   const grids = Number(await page.getAttribute("#gw-map", "data-grids"));
   assert.equal(grids, 6, "the community's six grids");
   assert.equal(await page.locator("#gw-map svg path.grid").count(), 6);
-  assert.ok((await page.locator("h1").innerText()).includes("一图一表"));
+  assert.ok((await page.locator("main h1").innerText()).includes("一图一表"));
   await shot(page, "20-map");
   await page.context().close();
 
@@ -38,6 +143,16 @@ test("the map draws the leader's grids; another street sees none of them", async
   const missing = await other.evaluate(async () => (await fetch("/console/data/map?unit=999")).text());
   assert.equal(theirs.replace(/"day":"[^"]*"/, ""), missing.replace(/"day":"[^"]*"/, ""));
   await shot(other, "21-map-out-of-scope");
+  // Nor any of street 1's warnings or ledger rows.
+  await other.goto(`${BASE}/console/warnings`);
+  assert.equal(await other.locator(`tr[data-target="${household}"]`).count(), 0);
+  assert.equal(await other.locator(`table.board tr[data-grid="${GRID}"]`).count(), 0);
+  await shot(other, "32-warnings-out-of-scope");
+  await other.goto(`${BASE}/console/ledgers?kind=residents&q=0038`);
+  assert.equal(await other.locator("[data-total]").getAttribute("data-total"), "0");
+  const res = await other.request.post(`${BASE}/console/data/ledgers/reveal`, {
+    headers: { "x-csrf-token": "wrong" }, data: { resident_id: resident, field: "id_number", reason: "x" } });
+  assert.equal(res.status(), 403, "a state change without the session's CSRF token is refused");
   await other.context().close();
 });
 

@@ -62,7 +62,7 @@
       frag.appendChild(r);
     });
     d.cases.forEach(function (c) {
-      var light = c[3] === "none" ? "grey" : c[3];
+      var light = c[3];
       var g = el("g", { "class": "pin " + light, "data-case": c[0] });
       g.appendChild(el("circle", { cx: X(c[2]).toFixed(1), cy: Y(c[1]).toFixed(1), r: 5 }));
       frag.appendChild(g);

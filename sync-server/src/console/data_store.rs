@@ -43,6 +43,8 @@ pub struct WorkerRow {
     /// Latest sign-in, token refresh or push of any of the worker's devices (ms).
     pub last_seen: Option<i64>,
     pub disabled: bool,
+    /// When the account was made (ms): no patrol quota is owed for the days before.
+    pub created_at: i64,
 }
 
 /// One audit entry before it is sealed: what the log records.

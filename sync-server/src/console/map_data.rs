@@ -18,36 +18,12 @@ use super::warnings::{day_start_ms, local_day};
 use crate::error::Result;
 use crate::storage::{Principal, Storage};
 
-/// The deadline light of a case: `red` past its deadline, `yellow` with less than a quarter of
-/// its time left, `green` otherwise, `none` when no deadline runs (not accepted yet, finished).
+/// The deadline light of a case: the queue's rule (`cases::light` over `cases::queue_fields`:
+/// red overdue, yellow under a quarter of its time left, green otherwise, grey without a
+/// running clock), so a pin has the colour of its queue row.
 pub fn deadline_light(case: &serde_json::Map<String, Value>, now_ms: i64) -> &'static str {
-    const RUNNING: &[&str] = &[
-        "accepted",
-        "dispatched",
-        "handling",
-        "verification_requested",
-        "rejected",
-    ];
-    let status = case.get("status").and_then(Value::as_str).unwrap_or("");
-    let (Some(deadline), true) = (
-        case.get("deadline_at").and_then(Value::as_i64),
-        RUNNING.contains(&status),
-    ) else {
-        return "none";
-    };
-    if deadline < now_ms {
-        return "red";
-    }
-    let start = case
-        .get("accepted_at")
-        .and_then(Value::as_i64)
-        .unwrap_or(deadline);
-    let total = (deadline - start).max(1);
-    if (deadline - now_ms) * 4 < total {
-        "yellow"
-    } else {
-        "green"
-    }
+    let q = crate::cases::queue_fields(case);
+    crate::cases::light(q.start_at, q.due_at, now_ms).as_str()
 }
 
 /// What the map asks for.
@@ -241,23 +217,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn deadline_lights() {
+    fn pins_take_the_queue_light() {
         let c = |status: &str, accepted: i64, deadline: i64| {
-            json!({"status": status, "accepted_at": accepted, "deadline_at": deadline})
-                .as_object()
-                .cloned()
-                .unwrap()
+            json!({"status": status, "accepted_at": accepted, "deadline_at": deadline,
+                   "received_at": accepted})
+            .as_object()
+            .cloned()
+            .unwrap()
         };
         assert_eq!(deadline_light(&c("handling", 0, 100), 101), "red");
         assert_eq!(deadline_light(&c("handling", 0, 100), 80), "yellow");
         assert_eq!(deadline_light(&c("handling", 0, 100), 74), "green");
-        assert_eq!(deadline_light(&c("closed", 0, 100), 101), "none");
-        assert_eq!(
-            deadline_light(
-                &json!({"status": "submitted"}).as_object().cloned().unwrap(),
-                1
-            ),
-            "none"
-        );
+        assert_eq!(deadline_light(&c("closed", 0, 100), 101), "grey");
     }
 }

@@ -25,7 +25,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
-    let zh = ctx.t().nav_map == "一图一表";
+    let zh = ctx.lang == super::i18n::Lang::Zh;
     let l = |a: &'static str, b: &'static str| if zh { a } else { b };
     let src = format!(
         "{BASE}/data/map?unit={}&worker={}&day={}",
@@ -34,8 +34,7 @@ pub async fn page(
         super::session::urlencode(get("day"))
     );
     let body = html! {
-        main id="main" {
-            h1 { (l("一图一表：网格地图", "Map: grids, cases and patrols")) }
+        div.map-page {
             form.filters method="get" action={(BASE) "/map"} {
                 label { (l("单元", "Unit")) " " input name="unit" value=(get("unit")) size="16"; }
                 label { (l("网格员", "Worker")) " " input name="worker" value=(get("worker")) size="12"; }
@@ -65,5 +64,6 @@ pub async fn page(
             script src={(BASE) "/assets/map.js"} defer {}
         }
     };
-    Ok(layout::page(&ctx, Nav::Map, ctx.t().nav_map, body))
+    let title = l("一图一表：网格地图", "Map: grids, cases and patrols");
+    Ok(layout::page(&ctx, Nav::Map, title, body))
 }

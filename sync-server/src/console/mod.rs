@@ -29,12 +29,14 @@ pub mod i18n;
 pub mod layout;
 pub mod ledger_export;
 pub mod ledgers;
+pub mod ledgers_page;
 pub mod map;
 pub mod map_data;
 pub mod map_page;
 pub mod mask;
 pub mod photos;
 pub mod queue;
+pub mod rules_page;
 pub mod scope;
 pub mod session;
 pub mod store;
@@ -42,7 +44,9 @@ pub mod tasks;
 pub mod warning_data;
 pub mod warning_rules;
 pub mod warnings;
+pub mod warnings_page;
 pub mod workers;
+pub mod workers_page;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,6 +67,17 @@ pub fn router() -> Router<AppState> {
         .route("/lang", get(session::set_lang))
         .route("/queue", get(queue::page))
         .route("/map", get(map_page::page))
+        .route("/warnings", get(warnings_page::page))
+        .route("/warnings/task", post(warnings_page::to_task))
+        .route(
+            "/warning-rules",
+            get(rules_page::page).post(rules_page::save),
+        )
+        .route("/workers", get(workers_page::page))
+        .route("/ledgers", get(ledgers_page::page))
+        .route("/ledgers/reveal", post(ledgers_page::reveal))
+        .route("/ledgers/export", post(ledgers_page::export_unmasked))
+        .route("/audit", get(ledgers_page::audit_page))
         .nest("/data", api::router())
         .route("/cases/{id}", get(case_page::page))
         .route("/cases/{id}/actions", post(case_page::act))

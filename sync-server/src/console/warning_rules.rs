@@ -52,7 +52,7 @@ impl Default for WarningRules {
             patrol: PatrolRules::default(),
             patrol_check_hour: 18,
             hazard_categories: vec!["02".into()],
-            unaccepted_hours: 24,
+            unaccepted_hours: crate::cases::ACCEPT_HOURS as u32,
             overdue_cases: true,
             outside_grid: true,
         }

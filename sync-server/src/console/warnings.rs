@@ -187,13 +187,6 @@ fn address(r: &StoredRecord) -> String {
 }
 
 const FINISHED: &[&str] = &["verified", "closed", "archived", "returned"];
-const RUNNING: &[&str] = &[
-    "accepted",
-    "dispatched",
-    "handling",
-    "verification_requested",
-    "rejected",
-];
 
 /// Computes every warning of the inputs under `rules`, red first, oldest first.
 pub fn compute(rules: &WarningRules, inp: &Inputs<'_>) -> Vec<Warning> {
@@ -384,7 +377,7 @@ pub fn compute(rules: &WarningRules, inp: &Inputs<'_>) -> Vec<Warning> {
         }
         if rules.overdue_cases {
             let deadline = c.data.get("deadline_at").and_then(Value::as_i64);
-            let overdue = RUNNING.contains(&status) && deadline.is_some_and(|d| d < inp.now_ms);
+            let overdue = crate::cases::is_overdue(&c.data, inp.now_ms);
             if let Some(d) = deadline {
                 let w = case_warning(
                     Kind::CaseOverdue,
@@ -443,11 +436,13 @@ pub fn compute(rules: &WarningRules, inp: &Inputs<'_>) -> Vec<Warning> {
                 })
                 .count() as u32
         };
+        let joined = local_day(w.created_at);
         for (day, level, applies) in [
             (yesterday, Level::Red, true),
             (today, Level::Yellow, hour >= rules.patrol_check_hour),
         ] {
-            if !applies {
+            // No quota is owed for a day before the worker's account existed.
+            if !applies || day < joined {
                 continue;
             }
             let done = counted(day, 0);
@@ -574,4 +569,268 @@ pub fn board(grids: &[(String, String)], warnings: &[Warning]) -> Vec<GridCount>
     let mut out: Vec<GridCount> = by.into_values().collect();
     out.sort_by(|a, b| a.grid_code.cmp(&b.grid_code));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DAY: i64 = 86_400_000;
+    /// 2026-12-02 12:00 China time.
+    const NOW: i64 = 1_796_184_000_000;
+
+    fn rec(entity: &str, id: &str, data: serde_json::Value, stamp_ms: i64) -> StoredRecord {
+        let data = data.as_object().cloned().unwrap();
+        let clocks = data
+            .keys()
+            .map(|k| (k.clone(), json!(format!("{stamp_ms:015}.00000.t"))))
+            .collect();
+        StoredRecord {
+            entity: entity.into(),
+            id: id.into(),
+            grid_code: "g1".into(),
+            rev: 1,
+            hlc: String::new(),
+            data,
+            clocks,
+        }
+    }
+
+    fn worker(created_at: i64) -> WorkerRow {
+        WorkerRow {
+            user_id: "w1".into(),
+            username: "wangfang".into(),
+            display_name: "王芳".into(),
+            grids: vec!["g1".into()],
+            last_seen: None,
+            disabled: false,
+            created_at,
+        }
+    }
+
+    struct Fixture {
+        households: Vec<StoredRecord>,
+        contacts: Vec<(String, String, i64)>,
+        cases: Vec<StoredRecord>,
+        patrols: Vec<AuthoredRecord>,
+        workers: Vec<WorkerRow>,
+        links: Vec<WarningTaskRow>,
+        tasks: HashMap<String, StoredRecord>,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                households: vec![],
+                contacts: vec![],
+                cases: vec![],
+                patrols: vec![],
+                workers: vec![],
+                links: vec![],
+                tasks: HashMap::new(),
+            }
+        }
+
+        fn run(&self, rules: &WarningRules, now: i64) -> Vec<Warning> {
+            let bounds = HashMap::new();
+            compute(
+                rules,
+                &Inputs {
+                    now_ms: now,
+                    households: &self.households,
+                    contacts: &self.contacts,
+                    cases: &self.cases,
+                    patrols: &self.patrols,
+                    workers: &self.workers,
+                    boundaries: &bounds,
+                    links: &self.links,
+                    tasks: &self.tasks,
+                },
+            )
+        }
+    }
+
+    fn patrol(started: i64, minutes: i64, metres: f64) -> AuthoredRecord {
+        AuthoredRecord {
+            record: rec(
+                "patrol",
+                &format!("p{started}{minutes}"),
+                json!({"started_at": started, "ended_at": started + minutes * 60_000,
+                       "duration_s": minutes * 60, "distance_m": metres}),
+                started,
+            ),
+            author: Some("w1".into()),
+        }
+    }
+
+    #[test]
+    fn patrols_yesterday_red_today_after_the_check_hour_and_never_before_the_account() {
+        let mut f = Fixture::new();
+        f.workers.push(worker(NOW - 10 * DAY));
+        let rules = WarningRules::default();
+        let kinds = |ws: &[Warning]| {
+            ws.iter()
+                .filter(|w| w.kind == Kind::PatrolMissed)
+                .map(|w| w.level)
+                .collect::<Vec<_>>()
+        };
+        // Noon: only yesterday is judged.
+        assert_eq!(kinds(&f.run(&rules, NOW)), vec![Level::Red]);
+        // 19:00: today too (yellow).
+        assert_eq!(
+            kinds(&f.run(&rules, NOW + 7 * 3_600_000)),
+            vec![Level::Red, Level::Yellow]
+        );
+        // Two counting patrols yesterday clear it; a too-short one does not count.
+        f.patrols.push(patrol(NOW - DAY, 40, 2_000.0));
+        f.patrols.push(patrol(NOW - DAY + 3_600_000, 3, 2_000.0));
+        assert_eq!(kinds(&f.run(&rules, NOW)), vec![Level::Red]);
+        f.patrols.push(patrol(NOW - DAY + 7_200_000, 30, 1_500.0));
+        assert!(kinds(&f.run(&rules, NOW)).is_empty());
+        // A worker whose account is from today owes nothing for yesterday.
+        let mut g = Fixture::new();
+        g.workers.push(worker(NOW - 3_600_000));
+        assert!(kinds(&g.run(&rules, NOW)).is_empty());
+    }
+
+    #[test]
+    fn cases_unaccepted_turn_yellow_and_overdue_red() {
+        let mut f = Fixture::new();
+        let rules = WarningRules {
+            hazard_categories: vec![],
+            ..WarningRules::default()
+        };
+        f.cases.push(rec(
+            "case",
+            "c1",
+            json!({"status": "submitted", "type_code": "0301", "received_at": NOW - 25 * 3_600_000}),
+            NOW,
+        ));
+        f.cases.push(rec(
+            "case",
+            "c2",
+            json!({"status": "submitted", "type_code": "0301", "received_at": NOW - 23 * 3_600_000}),
+            NOW,
+        ));
+        f.cases.push(rec(
+            "case",
+            "c3",
+            json!({"status": "handling", "type_code": "0301", "received_at": NOW - 5 * DAY,
+                   "accepted_at": NOW - 5 * DAY, "deadline_at": NOW - 1}),
+            NOW,
+        ));
+        f.cases.push(rec(
+            "case",
+            "c4",
+            json!({"status": "closed", "type_code": "0301", "received_at": NOW - 5 * DAY,
+                   "deadline_at": NOW - 1}),
+            NOW,
+        ));
+        let ws = f.run(&rules, NOW);
+        let of = |id: &str| {
+            ws.iter()
+                .filter(|w| w.target_id == id)
+                .map(|w| (w.kind, w.level))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("c1"), vec![(Kind::CaseUnaccepted, Level::Yellow)]);
+        assert!(of("c2").is_empty(), "23 hours is within the limit");
+        assert_eq!(of("c3"), vec![(Kind::CaseOverdue, Level::Red)]);
+        assert!(of("c4").is_empty(), "a closed case is never overdue");
+        // The rule can be switched off by the district.
+        let off = WarningRules {
+            overdue_cases: false,
+            ..rules
+        };
+        assert!(f.run(&off, NOW).iter().all(|w| w.kind != Kind::CaseOverdue));
+    }
+
+    #[test]
+    fn visit_warnings_follow_the_phone_policy_and_tasks_need_an_in_person_visit() {
+        let mut f = Fixture::new();
+        f.households.push(rec(
+            "household",
+            "h1",
+            json!({"care_tier": "close", "status": "active", "community": "幸福社区", "building": "3栋"}),
+            NOW - 60 * DAY,
+        ));
+        f.contacts
+            .push(("h1".into(), "phone".into(), NOW - 9 * DAY));
+        let rules = WarningRules::default();
+        let visit = |ws: &[Warning]| {
+            ws.iter()
+                .find(|w| w.kind == Kind::VisitOverdue)
+                .map(|w| (w.level, w.task.as_ref().map(|t| t.awaiting_evidence)))
+        };
+        // Phoned 9 days ago, weekly contact: 2 days overdue, yellow; 7 days overdue: red.
+        assert_eq!(visit(&f.run(&rules, NOW)), Some((Level::Yellow, None)));
+        assert_eq!(
+            visit(&f.run(&rules, NOW + 5 * DAY)).map(|v| v.0),
+            Some(Level::Red)
+        );
+        // Attention households are not warned by default.
+        f.households[0]
+            .data
+            .insert("care_tier".into(), json!("attention"));
+        assert_eq!(visit(&f.run(&rules, NOW)), None);
+        f.households[0]
+            .data
+            .insert("care_tier".into(), json!("close"));
+
+        // Tasked: a phone call after the task satisfies the policy but does not clear it.
+        let key = "visit_overdue:h1:contact".to_string();
+        f.links.push(WarningTaskRow {
+            task_id: "t1".into(),
+            warning_key: key,
+            grid_code: "g1".into(),
+            created_by: "lead".into(),
+            created_at: NOW - DAY,
+        });
+        f.tasks.insert(
+            "t1".into(),
+            rec("task", "t1", json!({"status": "done"}), NOW - DAY),
+        );
+        f.contacts[0].2 = NOW - 3_600_000;
+        let still = visit(&f.run(&rules, NOW));
+        assert_eq!(
+            still.and_then(|v| v.1),
+            Some(true),
+            "still raised: no in-person visit"
+        );
+        // An in-person visit after the task, with the task done: cleared.
+        f.contacts
+            .push(("h1".into(), "in_person".into(), NOW - 1_800_000));
+        assert_eq!(visit(&f.run(&rules, NOW)), None);
+        // The same visit with the task still open: stays, marked with the task.
+        f.tasks.insert(
+            "t1".into(),
+            rec("task", "t1", json!({"status": "open"}), NOW - DAY),
+        );
+        assert_eq!(visit(&f.run(&rules, NOW)).and_then(|v| v.1), Some(false));
+    }
+
+    #[test]
+    fn the_board_is_green_at_zero() {
+        let grids = vec![
+            ("g1".to_string(), "一".to_string()),
+            ("g2".to_string(), "二".to_string()),
+        ];
+        let w = Warning {
+            key: "k".into(),
+            kind: Kind::OutsideGrid,
+            level: Level::Yellow,
+            grid_code: "g1".into(),
+            target_kind: "household",
+            target_id: "h".into(),
+            title: String::new(),
+            detail: String::new(),
+            since: 0,
+            worker: None,
+            task: None,
+        };
+        let b = board(&grids, &[w]);
+        assert_eq!((b[0].light(), b[0].yellow), ("yellow", 1));
+        assert_eq!((b[1].light(), b[1].yellow), ("green", 0));
+    }
 }

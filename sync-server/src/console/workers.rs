@@ -142,7 +142,6 @@ pub fn compute(inp: &StatsInputs<'_>) -> WorkStats {
     let (from, to) = bounds(inp.period, today);
     let (from_ms, to_ms) = (day_start_ms(from), day_start_ms(to + Duration::days(1)));
     let in_period = |ms: Option<i64>| ms.is_some_and(|t| t >= from_ms && t < to_ms);
-    let elapsed_days = ((today.min(to) - from).num_days() + 1).max(1) as u64;
 
     // Overdue households per grid and tier, under the rules' policy (every tier).
     let mut contacts: HashMap<&str, Vec<(VisitMode, i64)>> = HashMap::new();
@@ -218,7 +217,12 @@ pub fn compute(inp: &StatsInputs<'_>) -> WorkStats {
                 f.patrols_too_short += 1;
             }
         }
-        f.patrol_quota = u64::from(inp.rules.patrol.quota) * elapsed_days;
+        // The quota runs from the later of the period's start and the day the account was made.
+        let owed_days = {
+            let first = from.max(local_day(w.created_at));
+            ((today.min(to) - first).num_days() + 1).max(0) as u64
+        };
+        f.patrol_quota = u64::from(inp.rules.patrol.quota) * owed_days;
         f.cases_filed = inp
             .cases
             .iter()

@@ -120,7 +120,7 @@ impl ConsoleData for SqliteStorage {
                      SELECT id, org_code FROM users WHERE role = 'grid_worker'
                      UNION SELECT g.user_id, g.grid_code FROM user_grids g
                      JOIN users u ON u.id = g.user_id AND u.role = 'grid_worker')
-                 SELECT u.id, u.username, u.display_name, u.disabled,
+                 SELECT u.id, u.username, u.display_name, u.disabled, u.created_at,
                         (SELECT max(last_seen) FROM devices d WHERE d.user_id = u.id) AS last_seen,
                         json_group_array(wg.grid) AS grids
                  FROM wg JOIN users u ON u.id = wg.user_id
@@ -136,6 +136,7 @@ impl ConsoleData for SqliteStorage {
                         grids: Vec::new(),
                         last_seen: r.get("last_seen")?,
                         disabled: r.get("disabled")?,
+                        created_at: r.get("created_at")?,
                     },
                     r.get::<_, String>("grids")?,
                 ))
