@@ -33,7 +33,7 @@ test("the whole loop: worker files with a photo, leader dispatches, worker verif
   writeFileSync(before, png(320, 240, (x, y) => [200 + (x % 40), 90 + (y % 30), 40]));
   const draft = cli("wang.db", [
     "case", "draft", "--type", "0203", "--urgency", "urgent",
-    "--desc", "3栋楼道内电动车违规充电，堵塞消防通道", "--lat", "37.7805", "--lng", "107.4012",
+    "--desc", "3栋楼道内电动车违规充电，堵塞消防通道", "--lat", "37.7836", "--lng", "107.3932",
     "--address", "幸福小区3栋2单元楼道", "--photo", before,
   ], { json: true });
   caseId = draft.id ?? draft.case?.id;
@@ -78,7 +78,7 @@ test("the whole loop: worker files with a photo, leader dispatches, worker verif
   const tasks = cli("wang.db", ["tasks"], { json: true });
   const list = Array.isArray(tasks) ? tasks : tasks.tasks ?? [];
   assert.ok(
-    list.some((t) => t.kind === "verify_case" && t.target_id === caseId),
+    list.some((t) => t.kind === "verify_case" && (t.target?.id ?? t.target_id) === caseId),
     `a verify_case task for the case in ${JSON.stringify(tasks).slice(0, 300)}`,
   );
   const afterPhoto = join(WORK, "after.png");
@@ -161,8 +161,10 @@ test("a POST without the CSRF token is refused and changes nothing", async () =>
   // The same through the page: a form whose token was removed.
   await page.goto(`${BASE}/console/cases/${caseId}`);
   const form = page.locator('form.action[data-action="archive"]');
-  await form.evaluate((f) => { f.querySelector("input[name=csrf]").remove(); f.removeAttribute("data-confirm"); });
-  await Promise.all([page.waitForNavigation(), form.locator("button").click()]);
+  await form.evaluate((f) => f.querySelector("input[name=csrf]").remove());
+  page.once("dialog", (d) => d.accept());
+  const [refused] = await Promise.all([page.waitForNavigation(), form.locator("button").click()]);
+  assert.equal(refused.status(), 403);
   assert.match(await page.locator("main").innerText(), /CSRF/);
   await shot(page, "09-csrf-refused");
   await page.goto(`${BASE}/console/cases/${caseId}`);

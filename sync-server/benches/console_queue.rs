@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p gridwalk-sync-server --bench console_queue` (seeding 100,000 cases
 //! through the real push and case actions takes a minute or two). `GRIDWALK_BENCH_QUICK=1`
-//! seeds 5,000 (the test command's smoke run). Target: p99 ≤ 100 ms per page.
+//! seeds 2,000 (the test command's smoke run). Target: p99 ≤ 100 ms per page.
 
 use std::time::{Duration, Instant};
 
@@ -71,8 +71,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let quick = std::env::var("GRIDWALK_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let n_cases: usize = if quick { 5_000 } else { 100_000 };
-    let iterations = if quick { 20 } else { 100 };
+    let n_cases: usize = if quick { 2_000 } else { 100_000 };
+    let iterations = if quick { 10 } else { 100 };
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::open(Config::with_data_dir(dir.path()).argon2_light()).expect("open");
     server.admin().seed_demo().expect("demo");

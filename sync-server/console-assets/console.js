@@ -23,7 +23,8 @@ document.addEventListener("DOMContentLoaded", function () {
   // Forms that need a second thought (archive, return, reopen) ask once.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+      var question = form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) e.preventDefault();
     });
   });
 

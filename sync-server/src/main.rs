@@ -189,15 +189,20 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", server.config().listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("listening on {addr}");
+        // One write, errors ignored: a script that read the first line and closed the pipe
+        // must not kill the server with a failed print.
+        let mut banner = format!("listening on {addr}\n");
         if args.demo {
-            println!(
-                "控制台 / console: http://{addr}/console/  (示例账号 / demo supervisor: {} / {})",
+            banner.push_str(&format!(
+                "控制台 / console: http://{addr}/console/  (示例账号 / demo supervisor: {} / {})\n",
                 gridwalk_sync_server::admin::DEMO_SUPERVISOR,
                 gridwalk_sync_server::admin::DEMO_PASSWORD
-            );
+            ));
         }
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+        drop(out);
         tracing::info!(%addr, data = %server.config().data_dir.display(), "serving");
         gridwalk_sync_server::serve(listener, server, shutdown_signal())
             .await

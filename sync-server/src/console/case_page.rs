@@ -112,7 +112,11 @@ fn render(ctx: &Ctx, d: &CaseDetail, now: i64) -> Markup {
                         (fact(t.status, html! { span data-field="status" { (lang.case_status(status)) } }))
                         (fact(t.grid, html! { (d.grid_name) " (" (d.case.grid_code) ")" }))
                         @if let Some(a) = s("address") { (fact(t.col_address, html! { (a) })) }
-                        (fact(t.reporter, html! { (name(s("reporter_user"))) @if let Some(r) = s("reporter") { " · " (r) } }))
+                        // The account's name; the device's free-text reporter only when there is no account.
+                        (fact(t.reporter, html! { @match s("reporter_user") {
+                            Some(u) => { (name(Some(u))) }
+                            None => { (s("reporter").unwrap_or("")) }
+                        } }))
                         @if let Some(r) = i("received_at") { (fact(t.received, html! { (datetime(r)) })) }
                         @if let Some(dl) = i("deadline_at") { (fact(t.deadline, html! { (datetime(dl)) })) }
                         @if let Some(a) = s("assignee") { (fact(t.assigned_to, html! { (a) })) }

@@ -440,26 +440,46 @@ impl ConsoleStorage for SqliteStorage {
 
     fn scope_workers(&self, who: &Principal) -> Result<Vec<Worker>> {
         self.read(|c| {
-            let users: Vec<(String, String, String, String)> = c
+            // A worker's grids are the grid they are attached to plus their extra grids; only
+            // a worker attached to a larger unit needs the subtree walk. One query for the
+            // common case keeps the page fast with a thousand workers in a district.
+            let rows: Vec<(String, String, String, String, Option<String>)> = c
                 .prepare_cached(
-                    "SELECT id, username, display_name, org_code FROM users
-                     WHERE role = 'grid_worker' AND disabled = 0 ORDER BY username",
+                    "SELECT u.id AS id, u.username AS username, u.display_name AS display_name,
+                            u.org_code AS org_code, o.level AS level
+                     FROM users u LEFT JOIN org_units o ON o.code = u.org_code
+                     WHERE u.role = 'grid_worker' AND u.disabled = 0
+                       AND (o.level IS NOT 'grid'
+                            OR u.org_code IN (SELECT value FROM json_each(?1))
+                            OR EXISTS (SELECT 1 FROM user_grids g WHERE g.user_id = u.id
+                                       AND g.grid_code IN (SELECT value FROM json_each(?1))))
+                     ORDER BY u.username",
                 )?
-                .query_map([], |r| {
+                .query_map([grids_json(&who.grids)?], |r| {
                     Ok((
                         r.get("id")?,
                         r.get("username")?,
                         r.get("display_name")?,
                         r.get("org_code")?,
+                        r.get("level")?,
                     ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let mut out = Vec::new();
-            for (id, username, display_name, org) in users {
-                let grids: Vec<String> = scope_grids(c, &id, &org)?
-                    .into_iter()
-                    .filter(|g| who.in_scope(g))
-                    .collect();
+            for (id, username, display_name, org, level) in rows {
+                let all = if level.as_deref() == Some("grid") {
+                    let mut g: Vec<String> = c
+                        .prepare_cached("SELECT grid_code FROM user_grids WHERE user_id = ?1")?
+                        .query_map([&id], |r| r.get("grid_code"))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    g.push(org);
+                    g
+                } else {
+                    scope_grids(c, &id, &org)?
+                };
+                let mut grids: Vec<String> = all.into_iter().filter(|g| who.in_scope(g)).collect();
+                grids.sort();
+                grids.dedup();
                 if !grids.is_empty() {
                     out.push(Worker {
                         id,
