@@ -6,7 +6,9 @@
 // printed; GW_MAP_BENCH=full runs it five times).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, cli, launch, newPage, shot, signIn, shots } from "./support.mjs";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BASE, WORK, cli, launch, newPage, shot, signIn, shots } from "./support.mjs";
 
 const GRID = "640323001001001";
 const ID_NUMBER = "110101199003070038";
@@ -120,11 +122,44 @@ test("ledgers are masked; a reveal needs a reason and lands in the audit log", a
   await district.context().close();
 });
 
-test("the map draws the leader's grids; another street sees none of them", async () => {
+/** A GPX track walked across grid 1 (centre 37.7836, 107.3932) over 25 minutes, ending 5 ago. */
+function gpx() {
+  const end = Date.now() - 5 * 60000;
+  const pts = [];
+  for (let i = 0; i <= 50; i++) {
+    const t = new Date(end - (50 - i) * 30000).toISOString();
+    const lat = 37.7822 + (i % 25) * 0.00012 + (i >= 25 ? 0.0012 : 0);
+    const lng = 107.3915 + i * 0.00006;
+    pts.push(`<trkpt lat="${lat.toFixed(6)}" lon="${lng.toFixed(6)}"><time>${t}</time></trkpt>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="test"><trk><trkseg>${pts.join("")}</trkseg></trk></gpx>`;
+}
+
+test("the map draws the leader's grids, a case pin, the worker's track and coverage; another street sees none", async () => {
+  // The worker walks a patrol (GPX), files a case inside her grid and registers a household
+  // whose location lies outside it.
+  const file = join(WORK, "patrol.gpx");
+  writeFileSync(file, gpx());
+  cli("wang-data.db", ["patrol", "import-gpx", file]);
+  const draft = cli("wang-data.db", ["case", "draft", "--type", "0301", "--urgency", "normal",
+    "--desc", "路灯损坏", "--lat", "37.7836", "--lng", "107.3932", "--address", "7栋北侧"], { json: true });
+  cli("wang-data.db", ["case", "submit", draft.id ?? draft.case?.id]);
+  const far = cli("wang-data.db", ["household", "add", "--building", "9栋", "--room", "201", "--care", "routine",
+    "--housing", "rented", "--lat", "37.7700", "--lng", "107.4200"], { json: true }).id;
+  cli("wang-data.db", ["sync"]);
+  const day = new Date(Date.now() - 30 * 60000 + 8 * 3600000).toISOString().slice(0, 10);
+
   const page = await newPage(browser);
   await signIn(page, "zhaomin");
-  await page.goto(`${BASE}/console/map`);
+  await page.goto(`${BASE}/console/map?worker=wangfang&day=${day}`);
   await page.waitForSelector("#gw-map[data-rendered-ms]");
+  assert.ok(await page.locator("#gw-map g.pin").count() >= 1, "the case pin");
+  assert.equal(await page.locator("#gw-map polyline.track").count(), 1, "the worker's patrol");
+  assert.equal(await page.locator(`#gw-map rect.outside`).count() >= 1, true, "the household outside its grid");
+  const coverage = await page.locator(`#gw-map-table tr[data-grid="${GRID}"] td`).nth(4).innerText();
+  assert.match(coverage, /^[1-9][0-9]?%$/, `grid 1 partly covered by the track: ${coverage}`);
+  assert.ok(far);
+  await shot(page, "19-map-worker-track");
   const grids = Number(await page.getAttribute("#gw-map", "data-grids"));
   assert.equal(grids, 6, "the community's six grids");
   assert.equal(await page.locator("#gw-map svg path.grid").count(), 6);

@@ -7,7 +7,7 @@
 //! yellow or red warning from the very same day. Both call these functions, so a household
 //! cannot be "due" on one side and "fine" on the other.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, ValidationError};
@@ -154,6 +154,48 @@ impl PatrolRules {
     pub fn counts(&self, duration_s: i64, distance_m: f64) -> bool {
         duration_s >= i64::from(self.min_minutes) * 60
             && distance_m >= f64::from(self.min_distance_m)
+    }
+}
+
+/// Length of a work-statistics period (工作统计): the phone's statistics and the console's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    #[default]
+    Day,
+    Week,
+    Month,
+}
+
+impl std::str::FromStr for Period {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim() {
+            "day" | "日" | "今日" => Ok(Period::Day),
+            "week" | "周" | "本周" => Ok(Period::Week),
+            "month" | "月" | "本月" => Ok(Period::Month),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The first and last local day of the period containing `day` (weeks start on Monday).
+pub fn period_bounds(period: Period, day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    match period {
+        Period::Day => (day, day),
+        Period::Week => {
+            let start = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+            (start, start + Duration::days(6))
+        }
+        Period::Month => {
+            let start = day.with_day(1).unwrap_or(day);
+            let next = if start.month() == 12 {
+                NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
+            };
+            (start, next.map(|n| n - Duration::days(1)).unwrap_or(start))
+        }
     }
 }
 

@@ -24,6 +24,8 @@
     }
     d.grids.forEach(function (g) { g.rings.forEach(function (r) { r.forEach(function (p) { grow(p[0], p[1]); }); }); });
     d.cases.forEach(function (c) { grow(c[2], c[1]); });
+    d.outside.forEach(function (o) { grow(o[2], o[1]); });
+    d.tracks.forEach(function (line) { line.forEach(function (p) { grow(p[1], p[0]); }); });
     if (!isFinite(minX)) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
     var kx = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
     var sx = (maxX - minX) * kx || 1e-6, sy = (maxY - minY) || 1e-6;

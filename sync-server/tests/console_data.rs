@@ -515,6 +515,23 @@ async fn ledgers_mask_every_answer_and_reveals_are_audited_in_a_chain() {
             .to_string()
             .contains("0101"));
     }
+    // The unmasked CSV protects the numbers from Excel (`="…"` text formulas), audited too.
+    let res = t
+        .req(
+            Method::POST,
+            "/console/data/ledgers/export",
+            Some(&chen.access_token),
+        )
+        .json(&json!({"kind": "residents", "format": "csv", "reason": "民政部门核对"}))
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
+    // `="…"` inside a quoted CSV field: Excel shows the text, digits intact.
+    assert!(csv.contains(&format!("\"=\"\"{ID_NUMBER}\"\"\"")), "{csv}");
+    assert!(csv.contains(&format!("\"=\"\"{PHONE}\"\"\"")), "{csv}");
+    assert!(csv.contains("在册"), "status as a label: {csv}");
     // The masked xlsx of households keeps the room 0101 as text.
     let res = t
         .req(
@@ -533,10 +550,10 @@ async fn ledgers_mask_every_answer_and_reveals_are_audited_in_a_chain() {
         assert_eq!(range.get_value((1, 6)), Some(&Data::String("0101".into())));
     }
 
-    // Three audited reveals, chained; the audit page is the district's.
+    // Two reveals and two unmasked exports, chained; the audit page is the district's.
     let storage = t.server.storage();
     let v = gridwalk_sync_server::console::audit::verify(&*storage).unwrap();
-    assert_eq!((v.entries, v.first_break), (3, None));
+    assert_eq!((v.entries, v.first_break), (4, None));
     let (st, _) = t.get("/console/data/audit", Some(&chen.access_token)).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 

@@ -6,7 +6,9 @@
 //! number or phone (or all of it): a masked page never lets someone find a person by guessing
 //! the middle digits of a number they may not see.
 
-use gridwalk_domain::model::{CareTier, Gender, HousingType, Relation, Residency, SpecialGroup};
+use gridwalk_domain::model::{
+    CareTier, Gender, HousingType, RecordStatus, Relation, Residency, SpecialGroup,
+};
 use gridwalk_protocol::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -156,7 +158,11 @@ fn resident_row(
         // Masked here, at the one place a row is made: no page or answer sees the clear value.
         id_number: s(d, "id_number").map(mask::id_number),
         phone: s(d, "phone").map(mask::phone),
-        status: s(d, "status").unwrap_or("active").into(),
+        status: label(
+            Some(s(d, "status").unwrap_or("active")),
+            RecordStatus::label_zh,
+        )
+        .unwrap_or_default(),
     }
 }
 

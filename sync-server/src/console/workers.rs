@@ -10,10 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use gridwalk_domain::model::{CareTier, VisitMode};
-use gridwalk_domain::policy::due_day;
-use serde::{Deserialize, Serialize};
+pub use gridwalk_domain::policy::Period;
+use gridwalk_domain::policy::{due_day, period_bounds as bounds};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::data_store::{AuthoredRecord, UnitRow, WorkerRow};
@@ -22,36 +23,6 @@ use super::warning_rules::{self, WarningRules};
 use super::warnings::{day_start_ms, local_day};
 use crate::error::Result;
 use crate::storage::{Principal, Storage, StoredRecord};
-
-/// The statistics' period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    #[default]
-    Day,
-    Week,
-    Month,
-}
-
-/// First and last local day of the period containing `day`.
-pub fn bounds(period: Period, day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    match period {
-        Period::Day => (day, day),
-        Period::Week => {
-            let start = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-            (start, start + Duration::days(6))
-        }
-        Period::Month => {
-            let start = day.with_day(1).unwrap_or(day);
-            let next = if start.month() == 12 {
-                NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-            } else {
-                NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
-            };
-            (start, next.map_or(day, |n| n - Duration::days(1)))
-        }
-    }
-}
 
 /// Figures of one worker, or summed over a unit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
