@@ -119,6 +119,13 @@ test("ledgers are masked; a reveal needs a reason and lands in the audit log", a
   await district.goto(`${BASE}/console/warning-rules`);
   assert.equal(await district.locator("form.rules button[type=submit]").count(), 1, "the district edits");
   await shot(district, "31-warning-rules");
+  // The district turns overdue visits red after 30 days instead of the interval.
+  await district.fill("input[name=red_after_days]", "30");
+  await Promise.all([district.waitForNavigation(), district.click("form.rules button[type=submit]")]);
+  assert.equal(await district.inputValue("input[name=red_after_days]"), "30");
+  await district.fill("input[name=red_after_days]", "");
+  await Promise.all([district.waitForNavigation(), district.click("form.rules button[type=submit]")]);
+  assert.equal(await district.inputValue("input[name=red_after_days]"), "");
   await district.context().close();
 });
 
