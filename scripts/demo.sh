@@ -25,7 +25,8 @@ log="$data/server.out"
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true' EXIT
 url=""
-for _ in $(seq 1 100); do
+# Seeding the demo users hashes their passwords (argon2id): allow a busy machine a minute.
+for _ in $(seq 1 600); do
     url="$(sed -n 's/^listening on \(.*\)$/http:\/\/\1/p' "$log" | head -n1)"
     [ -n "$url" ] && break
     sleep 0.1

@@ -154,8 +154,8 @@ pub fn allowed_actions(role: gridwalk_protocol::Role, status: &str) -> Vec<Actio
         .collect()
 }
 
-/// Statuses a case can still be worked in.
-const OPEN: &[&str] = &[
+/// Statuses a case can still be worked in (those whose clock runs in the queue).
+pub const OPEN: &[&str] = &[
     "submitted",
     "accepted",
     "dispatched",

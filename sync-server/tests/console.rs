@@ -572,6 +572,21 @@ async fn queue_orders_by_time_left_pages_without_gaps_and_lights_follow_the_rule
             .len(),
         1
     );
+    // Counts kept per grid × status (no filter) agree with counting the rows (reporter filter).
+    let mut counted = storage
+        .case_counts(
+            &lead,
+            &QueueFilter {
+                reporter: Some(wang.user.id.clone()),
+                ..Default::default()
+            },
+            now,
+        )
+        .unwrap();
+    let mut kept = counts.clone();
+    counted.sort();
+    kept.sort();
+    assert_eq!(counted, kept);
     let by_reporter = QueueFilter {
         reporter: Some(wang.user.id.clone()),
         ..Default::default()
@@ -910,7 +925,7 @@ async fn the_v4_upgrade_fills_the_queue_of_existing_cases() {
     {
         let c = rusqlite::Connection::open(dir.path().join("gridwalk.db")).unwrap();
         c.execute_batch(
-            "DROP TABLE case_queue; DROP TABLE console_sessions;
+            "DROP TABLE case_queue; DROP TABLE case_counts; DROP TABLE console_sessions;
              DROP INDEX records_case_events; DROP INDEX records_photo_owner;
              DROP INDEX records_task_target; DROP INDEX records_entity_rev;
              DROP TABLE console_settings; DROP TABLE record_authors;
@@ -941,4 +956,9 @@ async fn the_v4_upgrade_fills_the_queue_of_existing_cases() {
     assert_eq!(q.rows.len(), 1);
     assert_eq!(q.rows[0].id, case);
     assert_eq!(q.rows[0].status, "submitted");
+    let counts = server
+        .storage()
+        .case_counts(&lead, &QueueFilter::default(), now())
+        .unwrap();
+    assert_eq!(counts, vec![("submitted".to_string(), 1)]);
 }

@@ -1,9 +1,10 @@
 //! SQLite side of the console: its session rows, the case queue's derived rows and the page
 //! queries (`console::store::ConsoleStorage`).
 //!
-//! The queue rows (`case_queue`, schema v4) are written by [`put_queue_row`] inside the same
-//! transaction as every case record write, from [`crate::cases::queue_fields`], so the queue can
-//! never disagree with the records. Queue pages are keyset pages on `(sort_key, id)`; the SQL is
+//! The queue rows (`case_queue`, schema v4) and the counts per grid × status × category ×
+//! urgency (`case_counts`) are written by [`put_queue_row`] inside the same transaction as every
+//! case record write, from [`crate::cases::queue_fields`], so the queue can never disagree with
+//! the records. Queue pages are keyset pages on `(sort_key, id)`; the SQL is
 //! assembled from fixed fragments for the filters present (values are always bound), so SQLite
 //! can pick the index of the narrowest filter.
 
@@ -22,7 +23,22 @@ use crate::console::store::{
 use crate::error::Result;
 use crate::storage::{Principal, StoredRecord};
 
-/// Writes the queue row of a case record (called by every case write).
+/// Adds `delta` to the count of one grid × status × category × urgency.
+fn count(
+    tx: &Transaction<'_>,
+    (grid, status, category, urgency): (&str, &str, &str, &str),
+    delta: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO case_counts (grid_code, status, category_code, urgency, n)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (grid_code, status, category_code, urgency) DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(params![grid, status, category, urgency, delta])?;
+    Ok(())
+}
+
+/// Writes the queue row of a case record and moves its count (called by every case write).
 pub(super) fn put_queue_row(
     tx: &Transaction<'_>,
     id: &str,
@@ -30,6 +46,33 @@ pub(super) fn put_queue_row(
     data: &Map<String, Value>,
 ) -> Result<()> {
     let q = crate::cases::queue_fields(data);
+    let old: Option<(String, String, String, String)> = tx
+        .prepare_cached(
+            "SELECT grid_code, status, category_code, urgency FROM case_queue WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get("grid_code")?,
+                r.get("status")?,
+                r.get("category_code")?,
+                r.get("urgency")?,
+            ))
+        })
+        .optional()?;
+    let new = (
+        grid_code,
+        q.status.as_str(),
+        q.category_code.as_str(),
+        q.urgency.as_str(),
+    );
+    match &old {
+        Some((g, s, c, u)) if (g.as_str(), s.as_str(), c.as_str(), u.as_str()) == new => {}
+        Some((g, s, c, u)) => {
+            count(tx, (g, s, c, u), -1)?;
+            count(tx, new, 1)?;
+        }
+        None => count(tx, new, 1)?,
+    }
     tx.prepare_cached(
         "INSERT INTO case_queue (id, grid_code, status, category_code, type_code, urgency,
             reporter_user, received_at, start_at, due_at, sort_key, updated_at)
@@ -73,13 +116,17 @@ pub(super) fn rebuild_case_queue(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// The WHERE clause of the queue's filters (scope first), with its bound values.
+///
+/// The scope test is written `+q.grid_code` (no index on it): a scope is usually a large share
+/// of the cases, so walking the order index and testing the scope beats gathering every case of
+/// the scope and sorting them; a single grid (`filter.grid`) has its own index.
 fn queue_where(
     who: &Principal,
     filter: &QueueFilter,
     now_ms: i64,
-    with_status: bool,
+    for_page: bool,
 ) -> Result<(String, Vec<SqlValue>)> {
-    let mut sql = String::from("q.grid_code IN (SELECT value FROM json_each(?))");
+    let mut sql = String::from("+q.grid_code IN (SELECT value FROM json_each(?))");
     let mut args: Vec<SqlValue> = vec![SqlValue::Text(grids_json(&who.grids)?)];
     let mut eq = |col: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -87,7 +134,8 @@ fn queue_where(
             args.push(SqlValue::Text(v.clone()));
         }
     };
-    if with_status {
+    // Counts are per status: their status filter is the grouping.
+    if for_page {
         eq("status", &filter.status);
     }
     eq("category_code", &filter.category);
@@ -95,7 +143,13 @@ fn queue_where(
     eq("urgency", &filter.urgency);
     eq("reporter_user", &filter.reporter);
     if filter.overdue {
-        // Running rows only (stopped rows have keys above every time), past due.
+        // Past due. Stopped rows have keys above every time. A page walks the order index up to
+        // now; the counts (`for_page` false) name the statuses with a clock, so they walk
+        // the status index's overdue ranges instead of sorting.
+        if !for_page {
+            sql.push_str(" AND q.status IN (SELECT value FROM json_each(?))");
+            args.push(SqlValue::Text(serde_json::to_string(crate::cases::OPEN)?));
+        }
         sql.push_str(" AND q.sort_key < ?");
         args.push(SqlValue::Integer(now_ms));
     }
@@ -290,11 +344,38 @@ impl ConsoleStorage for SqliteStorage {
         now_ms: i64,
     ) -> Result<Vec<(String, i64)>> {
         self.read(|c| {
-            let (wh, args) = queue_where(who, filter, now_ms, false)?;
-            let sql = format!(
-                "SELECT q.status AS status, count(*) AS n FROM case_queue q WHERE {wh}
-                 GROUP BY q.status"
-            );
+            let (sql, args) = if filter.overdue || filter.reporter.is_some() {
+                // Time-dependent or per-reporter: counted from the queue rows (through the
+                // order index's overdue range or the reporter index).
+                let (wh, args) = queue_where(who, filter, now_ms, false)?;
+                (
+                    format!(
+                        "SELECT q.status AS status, count(*) AS n FROM case_queue q WHERE {wh}
+                         GROUP BY q.status"
+                    ),
+                    args,
+                )
+            } else {
+                let mut wh = String::from("k.grid_code IN (SELECT value FROM json_each(?))");
+                let mut args: Vec<SqlValue> = vec![SqlValue::Text(grids_json(&who.grids)?)];
+                for (col, v) in [
+                    ("category_code", &filter.category),
+                    ("grid_code", &filter.grid),
+                    ("urgency", &filter.urgency),
+                ] {
+                    if let Some(v) = v {
+                        wh.push_str(&format!(" AND k.{col} = ?"));
+                        args.push(SqlValue::Text(v.clone()));
+                    }
+                }
+                (
+                    format!(
+                        "SELECT k.status AS status, sum(k.n) AS n FROM case_counts k WHERE {wh}
+                         GROUP BY k.status HAVING sum(k.n) > 0"
+                    ),
+                    args,
+                )
+            };
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
