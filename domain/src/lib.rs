@@ -8,6 +8,7 @@
 //! bug on one phone cannot write a value into the grid that the phone itself would have refused. The wire format (how records travel) is
 //! `gridwalk-protocol`'s concern; this crate says what a record may hold.
 
+pub mod boundary;
 pub mod entities;
 pub mod error;
 pub mod model;

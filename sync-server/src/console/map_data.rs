@@ -118,7 +118,7 @@ pub fn data(
         };
         if bounds
             .get(&a.record.grid_code)
-            .is_some_and(|b| !b.contains(lat, lng))
+            .is_some_and(|b| !b.contains(gridwalk_domain::model::GeoPoint { lat, lng }))
         {
             outside.push((a.record.id.clone(), lat, lng, super::ledgers::address_of(d)));
         }
@@ -180,7 +180,8 @@ pub fn data(
                 rings: b
                     .map(|b| {
                         b.outer_rings()
-                            .map(|r| r.iter().map(|(x, y)| [*x, *y]).collect())
+                            .into_iter()
+                            .map(|r| r.into_iter().map(|(x, y)| [x, y]).collect())
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -30,7 +30,12 @@ pub fn boundaries(units: &[super::data_store::UnitRow]) -> HashMap<String, Bound
     units
         .iter()
         .filter(|u| u.level == "grid")
-        .filter_map(|u| Some((u.code.clone(), Boundary::parse(u.boundary.as_deref()?)?)))
+        .filter_map(|u| {
+            Some((
+                u.code.clone(),
+                Boundary::parse(u.boundary.as_deref()?).ok()?,
+            ))
+        })
         .collect()
 }
 

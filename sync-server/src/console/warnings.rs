@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
-use gridwalk_domain::model::{CareTier, VisitMode};
+use gridwalk_domain::model::{CareTier, GeoPoint, VisitMode};
 use gridwalk_domain::policy::due_day;
 use serde::Serialize;
 use serde_json::Value;
@@ -503,7 +503,7 @@ pub fn compute(rules: &WarningRules, inp: &Inputs<'_>) -> Vec<Warning> {
                 worker: worker_of_grid(&h.grid_code),
                 task: None,
             };
-            raise(w, !b.contains(lat, lng), &|_| true);
+            raise(w, !b.contains(GeoPoint { lat, lng }), &|_| true);
         }
     }
 
