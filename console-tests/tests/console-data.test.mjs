@@ -160,7 +160,7 @@ test("the map draws the leader's grids, a case pin, the worker's track and cover
   await signIn(page, "zhaomin");
   await page.goto(`${BASE}/console/map?worker=wangfang&day=${day}`);
   await page.waitForSelector("#gw-map[data-rendered-ms]");
-  assert.ok(await page.locator("#gw-map g.pin").count() >= 1, "the case pin");
+  assert.ok(await page.locator("#gw-map circle.pin").count() >= 1, "the case pin");
   assert.equal(await page.locator("#gw-map polyline.track").count(), 1, "the worker's patrol");
   assert.equal(await page.locator(`#gw-map rect.outside`).count() >= 1, true, "the household outside its grid");
   const coverage = await page.locator(`#gw-map-table tr[data-grid="${GRID}"] td`).nth(4).innerText();
@@ -179,7 +179,7 @@ test("the map draws the leader's grids, a case pin, the worker's track and cover
   await other.goto(`${BASE}/console/map?unit=640323001`);
   await other.waitForSelector("#gw-map[data-rendered-ms]");
   assert.equal(Number(await other.getAttribute("#gw-map", "data-grids")), 0);
-  assert.equal(await other.locator("#gw-map g.pin").count(), 0);
+  assert.equal(await other.locator("#gw-map circle.pin").count(), 0);
   // The data route answers the same for a unit that does not exist.
   const theirs = await other.evaluate(async () => (await fetch("/console/data/map?unit=640323001")).text());
   const missing = await other.evaluate(async () => (await fetch("/console/data/map?unit=999")).text());
@@ -234,7 +234,7 @@ test("benchmark: the map renders 5,000 cases and 100 grids (target ≤ 1 s)", as
     await page.waitForSelector("#gw-map[data-rendered-ms]");
     const wall = Date.now() - t0;
     const draw = Number(await page.getAttribute("#gw-map", "data-rendered-ms"));
-    assert.equal(await page.locator("#gw-map g.pin").count(), 5000);
+    assert.equal(await page.locator("#gw-map circle.pin").count(), 5000);
     assert.equal(await page.locator("#gw-map path.grid").count(), 100);
     figures.push({ draw, wall });
   }
