@@ -21,9 +21,7 @@
 use std::io::Cursor;
 
 use chrono::{DateTime, Utc};
-use geo::{Centroid, Distance, Haversine, Intersects};
-use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
-use geojson::{GeoJson, Geometry, GeometryValue, PolygonType};
+use geo::{Distance, Haversine, Point};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -127,149 +125,15 @@ pub fn track_stats(points: &[TrackPoint]) -> TrackStats {
     }
 }
 
-/// The area of a grid (or community, or street): one or more polygons, possibly with holes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Boundary {
-    polygons: MultiPolygon<f64>,
-}
+/// Grid boundaries are `gridwalk-domain`'s, shared with the server's console.
+pub use gridwalk_domain::boundary::{Boundary, BoundaryError};
 
-fn geojson_error(detail: impl Into<String>) -> Error {
-    Error::Format {
-        what: "geojson",
-        detail: detail.into(),
-    }
-}
-
-/// Converts one GeoJSON ring ([lng, lat] positions) into a closed `LineString`, checking every
-/// position. geojson's own conversion would panic on a short position, so it is done here.
-fn ring(positions: &[geojson::Position]) -> Result<LineString<f64>, Error> {
-    if positions.len() < 3 {
-        return Err(geojson_error("a polygon ring has fewer than 3 positions"));
-    }
-    let coords = positions
-        .iter()
-        .map(|pos| match pos.as_slice() {
-            [lng, lat, ..]
-                if lng.is_finite()
-                    && lat.is_finite()
-                    && (-180.0..=180.0).contains(lng)
-                    && (-90.0..=90.0).contains(lat) =>
-            {
-                Ok(Coord { x: *lng, y: *lat })
-            }
-            [_, _, ..] => Err(geojson_error(
-                "coordinates are not longitude/latitude degrees (projected coordinates?)",
-            )),
-            _ => Err(geojson_error("a position has fewer than 2 numbers")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // `Polygon::new` closes the ring if needed.
-    Ok(LineString::new(coords))
-}
-
-fn polygon(rings: &PolygonType) -> Result<Polygon<f64>, Error> {
-    let mut rings = rings.iter();
-    let exterior = rings
-        .next()
-        .ok_or_else(|| geojson_error("a polygon has no rings"))?;
-    let exterior = ring(exterior)?;
-    let holes = rings.map(|r| ring(r)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Polygon::new(exterior, holes))
-}
-
-fn collect_polygons(geometry: &Geometry, out: &mut Vec<Polygon<f64>>) -> Result<(), Error> {
-    match &geometry.value {
-        GeometryValue::Polygon { coordinates } => out.push(polygon(coordinates)?),
-        GeometryValue::MultiPolygon { coordinates } => {
-            for p in coordinates {
-                out.push(polygon(p)?);
-            }
+impl From<BoundaryError> for Error {
+    fn from(e: BoundaryError) -> Self {
+        Error::Format {
+            what: "geojson",
+            detail: e.detail,
         }
-        other => {
-            return Err(geojson_error(format!(
-                "expected Polygon or MultiPolygon, found {}",
-                other.type_name()
-            )))
-        }
-    }
-    Ok(())
-}
-
-fn collect_feature(feature: &geojson::Feature, out: &mut Vec<Polygon<f64>>) -> Result<(), Error> {
-    let geometry = feature
-        .geometry
-        .as_ref()
-        .ok_or_else(|| geojson_error("a feature has no geometry"))?;
-    collect_polygons(geometry, out)
-}
-
-/// Describes a GeoJSON parse error without quoting the input.
-fn describe_geojson_error(e: &geojson::Error) -> String {
-    match e {
-        geojson::Error::MalformedGeoJson(json) => match json.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
-                "not valid JSON (line {}, column {})",
-                json.line(),
-                json.column()
-            ),
-            _ => "JSON is not a GeoJSON object".to_string(),
-        },
-        geojson::Error::PositionTooShort(_) => "a position has fewer than 2 numbers".to_string(),
-        _ => "not a readable GeoJSON object".to_string(),
-    }
-}
-
-impl Boundary {
-    /// Parses a boundary from GeoJSON: a Polygon or MultiPolygon geometry, a Feature holding
-    /// one, or a FeatureCollection whose features all hold one (the boundary is their union).
-    /// Positions are `[longitude, latitude]` in degrees.
-    ///
-    /// Anything else — invalid JSON, other geometry types, a feature without geometry, an empty
-    /// collection, projected (metre) coordinates — is [`Error::Format`] with `what: "geojson"`.
-    pub fn parse(geojson: &str) -> Result<Boundary, Error> {
-        let parsed: GeoJson = geojson
-            .parse()
-            .map_err(|e| geojson_error(describe_geojson_error(&e)))?;
-        let mut polygons = Vec::new();
-        match &parsed {
-            GeoJson::Geometry(g) => collect_polygons(g, &mut polygons)?,
-            GeoJson::Feature(f) => collect_feature(f, &mut polygons)?,
-            GeoJson::FeatureCollection(fc) => {
-                for f in &fc.features {
-                    collect_feature(f, &mut polygons)?;
-                }
-            }
-        }
-        if polygons.is_empty() {
-            return Err(geojson_error("no polygon in the boundary"));
-        }
-        Ok(Boundary {
-            polygons: MultiPolygon::new(polygons),
-        })
-    }
-
-    /// The polygons of the boundary (x = longitude, y = latitude).
-    pub fn multi_polygon(&self) -> &MultiPolygon<f64> {
-        &self.polygons
-    }
-
-    /// Whether `p` lies inside the boundary. Points on the border count as inside: a household
-    /// on the boundary street belongs to the grid rather than to nobody. Points in a hole are
-    /// outside.
-    pub fn contains(&self, p: GeoPoint) -> bool {
-        if !p.lat.is_finite() || !p.lng.is_finite() {
-            return false;
-        }
-        self.polygons.intersects(&to_point(p))
-    }
-
-    /// The area-weighted centre of the boundary (where a map opens), if it has any area or
-    /// extent.
-    pub fn centroid(&self) -> Option<GeoPoint> {
-        self.polygons.centroid().map(|c| GeoPoint {
-            lat: c.y(),
-            lng: c.x(),
-        })
     }
 }
 
@@ -538,7 +402,7 @@ mod tests {
     }
 
     fn geojson_detail(json: &str) -> String {
-        match Boundary::parse(json) {
+        match Boundary::parse(json).map_err(Error::from) {
             Err(Error::Format { what, detail }) => {
                 assert_eq!(what, "geojson");
                 detail

@@ -6,33 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::store::{ms, Store};
 
-/// Length of a statistics period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-}
-
-impl std::str::FromStr for Period {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s.trim() {
-            "day" | "日" | "今日" => Ok(Period::Day),
-            "week" | "周" | "本周" => Ok(Period::Week),
-            "month" | "月" | "本月" => Ok(Period::Month),
-            _ => Err(()),
-        }
-    }
-}
+/// The period and its bounds are `gridwalk-domain`'s, shared with the console's statistics.
+pub use gridwalk_domain::policy::{period_bounds, Period};
 
 /// Figures for one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,26 +38,6 @@ pub struct WorkStats {
     pub cases_total: u32,
     /// Cases by top-level category code (`01` … `06`).
     pub cases_by_category: BTreeMap<String, u32>,
-}
-
-/// The period containing `day`.
-pub fn period_bounds(period: Period, day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    match period {
-        Period::Day => (day, day),
-        Period::Week => {
-            let start = day - Duration::days(day.weekday().num_days_from_monday() as i64);
-            (start, start + Duration::days(6))
-        }
-        Period::Month => {
-            let start = day.with_day(1).unwrap_or(day);
-            let next = if start.month() == 12 {
-                NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
-            } else {
-                NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
-            };
-            (start, next.map(|n| n - Duration::days(1)).unwrap_or(start))
-        }
-    }
 }
 
 impl Store {

@@ -63,10 +63,10 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             utc_offset_minutes: 8 * 60,
-            patrol_quota: 2,
+            patrol_quota: gridwalk_domain::policy::PatrolRules::default().quota,
             reporter: "worker".into(),
-            min_patrol_minutes: 5,
-            min_patrol_distance_m: 100,
+            min_patrol_minutes: gridwalk_domain::policy::PatrolRules::default().min_minutes,
+            min_patrol_distance_m: gridwalk_domain::policy::PatrolRules::default().min_distance_m,
         }
     }
 }
@@ -75,8 +75,16 @@ impl Settings {
     /// Whether a finished patrol of this duration and distance counts toward the quota and
     /// the statistics.
     pub fn patrol_counts(&self, duration_s: i64, distance_m: f64) -> bool {
-        duration_s >= i64::from(self.min_patrol_minutes) * 60
-            && distance_m >= f64::from(self.min_patrol_distance_m)
+        self.patrol_rules().counts(duration_s, distance_m)
+    }
+
+    /// The patrol rules in force (the server's warnings apply the same ones).
+    pub fn patrol_rules(&self) -> gridwalk_domain::policy::PatrolRules {
+        gridwalk_domain::policy::PatrolRules {
+            quota: self.patrol_quota,
+            min_minutes: self.min_patrol_minutes,
+            min_distance_m: self.min_patrol_distance_m,
+        }
     }
 
     pub fn offset(&self) -> FixedOffset {

@@ -26,81 +26,8 @@ use crate::model::*;
 use crate::store::{date_str, from_ms, ms, parse_date, Settings, Store, Tx, DIRTY_STATE};
 use crate::validate;
 
-/// One visit-frequency rule of a care tier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VisitRule {
-    pub care_tier: CareTier,
-    /// Short name of the rule, unique within the tier (e.g. `contact`, `home`).
-    pub rule: String,
-    /// Visit modes that satisfy the rule.
-    pub modes: Vec<VisitMode>,
-    pub interval_days: u32,
-}
-
-/// A complete visit policy: every rule of every tier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VisitPolicy {
-    pub rules: Vec<VisitRule>,
-}
-
-fn rule(tier: CareTier, name: &str, modes: &[VisitMode], days: u32) -> VisitRule {
-    VisitRule {
-        care_tier: tier,
-        rule: name.into(),
-        modes: modes.to_vec(),
-        interval_days: days,
-    }
-}
-
-const CONTACT: &[VisitMode] = &[VisitMode::InPerson, VisitMode::Phone, VisitMode::Messaging];
-const HOME: &[VisitMode] = &[VisitMode::InPerson];
-
-impl VisitPolicy {
-    /// Close care weekly, attention every 15 days, routine every 30 days (any real contact).
-    pub fn standard() -> VisitPolicy {
-        VisitPolicy {
-            rules: vec![
-                rule(CareTier::Close, "contact", CONTACT, 7),
-                rule(CareTier::Attention, "contact", CONTACT, 15),
-                rule(CareTier::Routine, "contact", CONTACT, 30),
-            ],
-        }
-    }
-
-    /// 盐池: a phone or messaging follow-up at least every half month and a home visit at least
-    /// monthly for the households under care; close care keeps its weekly contact.
-    pub fn yanchi() -> VisitPolicy {
-        VisitPolicy {
-            rules: vec![
-                rule(CareTier::Close, "contact", CONTACT, 7),
-                rule(CareTier::Close, "home", HOME, 30),
-                rule(CareTier::Attention, "contact", CONTACT, 15),
-                rule(CareTier::Attention, "home", HOME, 30),
-                rule(CareTier::Routine, "contact", CONTACT, 30),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        for (i, r) in self.rules.iter().enumerate() {
-            let f = |name: &str| format!("rules[{i}].{name}");
-            validate::required(&f("rule"), &r.rule)?;
-            if r.modes.is_empty() || r.modes.contains(&VisitMode::NotAtHome) {
-                return Err(Error::invalid(f("modes"), Code::InvalidValue));
-            }
-            if !(1..=366).contains(&r.interval_days) {
-                return Err(Error::invalid(f("interval_days"), Code::OutOfRange));
-            }
-            let dup = self.rules[..i]
-                .iter()
-                .any(|o| o.care_tier == r.care_tier && o.rule == r.rule.trim());
-            if dup {
-                return Err(Error::invalid(f("rule"), Code::Duplicate));
-            }
-        }
-        Ok(())
-    }
-}
+use gridwalk_domain::policy::{due_day, HOME};
+pub use gridwalk_domain::policy::{VisitPolicy, VisitRule};
 
 /// What an item of the daily list is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -360,19 +287,13 @@ pub fn compute_today(
             let id: String = r.get(0)?;
             let contacts = last_contact.get(&id);
             for rule in policy.rules.iter().filter(|rule| rule.care_tier == tier) {
-                let last = contacts.and_then(|c| {
-                    c.iter()
-                        .filter(|(m, _)| rule.modes.contains(m))
-                        .map(|(_, t)| *t)
-                        .max()
-                });
-                let due_day = match last {
-                    Some(t) => {
-                        settings.local_date(from_ms(t)) + Duration::days(rule.interval_days as i64)
-                    }
-                    // Never visited: due from the day it was registered.
-                    None => settings.local_date(from_ms(r.get(8)?)),
-                };
+                // The same due day as the server's warnings (`gridwalk_domain::policy`).
+                let last = contacts.and_then(|c| rule.last_contact(c));
+                let due_day = due_day(
+                    rule,
+                    last.map(|t| settings.local_date(from_ms(t))),
+                    settings.local_date(from_ms(r.get(8)?)),
+                );
                 if due_day > today {
                     continue;
                 }
@@ -603,7 +524,7 @@ impl Store {
 
     /// Replaces the visit policy (a supervisor's setting).
     pub fn set_visit_policy(&self, policy: &VisitPolicy) -> Result<()> {
-        policy.validate()?;
+        policy.validate().map_err(Error::Validation)?;
         self.write(|ctx| {
             ctx.tx.execute("DELETE FROM visit_policies", [])?;
             for r in &policy.rules {

@@ -112,6 +112,9 @@ pub struct Config {
     pub login_throttle: LoginThrottle,
     /// Byte bound of a pull page (records' `data` + `clocks` JSON); default 1 MiB.
     pub pull_page_bytes: usize,
+    /// The console map's tile URL template (`https://tiles.example/{z}/{x}/{y}.png`) for a
+    /// deployment with its own tile server; none (the default): vectors only, no network.
+    pub console_tile_url: Option<String>,
     /// The supervisors' web console (`/console/`).
     pub console: ConsoleConfig,
 }
@@ -149,6 +152,7 @@ impl Default for Config {
             uploads: crate::uploads::UploadConfig::default(),
             login_throttle: LoginThrottle::default(),
             pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
+            console_tile_url: None,
             console: ConsoleConfig::default(),
         }
     }

@@ -208,6 +208,16 @@ pub fn apply_change(
     };
     if result.outcome != Outcome::Rejected {
         tx.remember(&change.change_id, &who.user_id, &result)?;
+        if create {
+            // Who made the record: the console's per-worker statistics (`console/workers.rs`).
+            tx.note_author(
+                &change.entity,
+                &change.entity_id,
+                &who.user_id,
+                &who.device_id,
+                now_ms,
+            )?;
+        }
     }
     Ok(result)
 }

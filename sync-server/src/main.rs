@@ -42,6 +42,15 @@ enum Command {
     /// Manage devices.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// The console's audit log of reveals.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Verify the hash chain of the audit log; exits non-zero naming the first bad entry.
+    Verify,
 }
 
 #[derive(Args)]
@@ -259,6 +268,26 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }
             Ok(())
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let db = config.db_path();
+            if !db.is_file() {
+                return Err(format!("没有数据库 / no database at {}", db.display()));
+            }
+            let server = Server::open(config).map_err(|e| e.to_string())?;
+            let storage = server.storage();
+            let verdict = gridwalk_sync_server::console::audit::verify(&*storage)
+                .map_err(|e| e.to_string())?;
+            match verdict.first_break {
+                None => {
+                    println!(
+                        "审计日志完整：{} 条 / audit log intact: {} entries",
+                        verdict.entries, verdict.entries
+                    );
+                    Ok(())
+                }
+                Some(b) => Err(format!("审计日志被篡改 / audit log tampered: {b}")),
+            }
         }
         Command::Device(DeviceCmd::Revoke { device_id }) => {
             let server = Server::open(config).map_err(|e| e.to_string())?;

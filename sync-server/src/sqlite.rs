@@ -29,17 +29,22 @@ use crate::storage::{
 };
 use crate::throttle::{Decision, ThrottleState};
 
+/// The console's data reads and audit log (`console/data_store.rs`).
+mod console_data;
+
 /// Schema version this server writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
 /// Upgrades, each applied in its own transaction to a database at the version before it:
 /// 2 photo blob holders and claims, 3 sign-in throttling and device hand-overs, 4 the web
 /// console (browser sessions, the case queue's derived rows and indexes; its Rust step fills
-/// the queue rows of the cases already stored).
+/// the queue rows of the cases already stored), 5 the console's data (warning rules and
+/// tasks, record authors, the reveal audit log).
 const UPGRADES: &[(i64, &str)] = &[
     (2, include_str!("../sql/schema_v2.sql")),
     (3, include_str!("../sql/schema_v3.sql")),
     (4, include_str!("../sql/schema_v4.sql")),
+    (5, include_str!("../sql/schema_v5.sql")),
 ];
 
 /// The console's queries (`console::store::ConsoleStorage` for SQLite).
@@ -403,6 +408,23 @@ impl RecordTx for WriteTx<'_> {
 
     fn clock(&mut self) -> &mut HlcClock {
         &mut self.clock
+    }
+
+    fn note_author(
+        &mut self,
+        entity: &str,
+        id: &str,
+        user_id: &str,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO record_authors (entity, id, user_id, device_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![entity, id, user_id, device_id, now_ms])?;
+        Ok(())
     }
 
     fn claim_photo(&mut self, photo_id: &str, sha256: &str, user_id: &str) -> Result<()> {
@@ -1047,6 +1069,9 @@ impl Storage for SqliteStorage {
 
     fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse> {
         self.write(|w| {
+            // The device synced now (the console's "last sync").
+            w.tx.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
+                .execute(params![who.device_id, now_ms])?;
             let mut results = Vec::with_capacity(changes.len());
             for c in changes {
                 results.push(crate::engine::apply_change(w, who, c, now_ms)?);

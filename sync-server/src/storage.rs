@@ -127,6 +127,15 @@ pub trait RecordTx {
     fn clock(&mut self) -> &mut gridwalk_protocol::hlc::HlcClock;
     /// Records that `user_id` pushed photo record `photo_id` naming `sha256` (`photos.rs`).
     fn claim_photo(&mut self, photo_id: &str, sha256: &str, user_id: &str) -> Result<()>;
+    /// Remembers who created a record (the first create wins; replays change nothing).
+    fn note_author(
+        &mut self,
+        entity: &str,
+        id: &str,
+        user_id: &str,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<()>;
 }
 
 /// A user to create (password already hashed).
@@ -189,8 +198,15 @@ pub struct PullPage {
 }
 
 /// Everything the server stores. Methods are synchronous: call them off the async runtime.
-/// The web console's page queries are the supertrait [`crate::console::store::ConsoleStorage`].
-pub trait Storage: crate::console::store::ConsoleStorage + Send + Sync + 'static {
+/// The web console's page queries are the supertrait [`crate::console::store::ConsoleStorage`];
+/// its data pages' reads and audit log are [`crate::console::data_store::ConsoleData`].
+pub trait Storage:
+    crate::console::store::ConsoleStorage
+    + crate::console::data_store::ConsoleData
+    + Send
+    + Sync
+    + 'static
+{
     /// Random id of this database, made at creation. Cursors from another epoch are expired.
     fn epoch(&self) -> &str;
     /// The server clock's latest stamp.

@@ -928,6 +928,8 @@ async fn the_v4_upgrade_fills_the_queue_of_existing_cases() {
             "DROP TABLE case_queue; DROP TABLE case_counts; DROP TABLE console_sessions;
              DROP INDEX records_case_events; DROP INDEX records_photo_owner;
              DROP INDEX records_task_target; DROP INDEX records_entity_rev;
+             DROP TABLE console_settings; DROP TABLE record_authors;
+             DROP TABLE warning_tasks; DROP TABLE audit_log;
              PRAGMA user_version = 3;",
         )
         .unwrap();

@@ -19,6 +19,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../console-assets/console.js"),
     ),
+    (
+        "map.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console-assets/map.js"),
+    ),
 ];
 
 /// `GET /console/assets/{name}`.

@@ -23,6 +23,10 @@ pub enum Nav {
     Queue,
     Tasks,
     Deadlines,
+    Warnings,
+    Map,
+    Workers,
+    Ledgers,
 }
 
 fn head(lang: Lang, title: &str) -> Markup {
@@ -45,6 +49,10 @@ pub fn page(ctx: &Ctx, nav: Nav, title: &str, body: Markup) -> Response {
         (Nav::Queue, "queue", t.nav_queue),
         (Nav::Tasks, "tasks", t.nav_tasks),
         (Nav::Deadlines, "deadlines", t.nav_deadlines),
+        (Nav::Warnings, "warnings", t.nav_warnings),
+        (Nav::Map, "map", t.nav_map),
+        (Nav::Workers, "workers", t.nav_workers),
+        (Nav::Ledgers, "ledgers", t.nav_ledgers),
     ];
     let markup = html! {
         (DOCTYPE)

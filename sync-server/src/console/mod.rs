@@ -11,19 +11,42 @@
 //! password check; the console only renders and forwards. Scope is applied in every query
 //! (`store.rs`): a record outside the caller's grids answers exactly like one that does not
 //! exist. `README.md` in this folder says how a page is added.
+//!
+//! The data half — warnings (红黄绿预警), the map (一图一表), work statistics, ledgers (台账)
+//! with masking, audited reveals and the hash-chained audit log, exports — is rules and
+//! computations in pure modules (`warnings`, `workers`, `mask`, `audit`, `geo`), rows through
+//! [`data_store::ConsoleData`], served as JSON/CSV/xlsx under `/console/data` (`api`).
 
+pub mod api;
 pub mod assets;
+pub mod audit;
 pub mod case_page;
 pub mod csrf;
+pub mod data_store;
 pub mod deadlines;
+pub mod geo;
 pub mod i18n;
 pub mod layout;
+pub mod ledger_export;
+pub mod ledgers;
+pub mod ledgers_page;
 pub mod map;
+pub mod map_data;
+pub mod map_page;
+pub mod mask;
 pub mod photos;
 pub mod queue;
+pub mod rules_page;
+pub mod scope;
 pub mod session;
 pub mod store;
 pub mod tasks;
+pub mod warning_data;
+pub mod warning_rules;
+pub mod warnings;
+pub mod warnings_page;
+pub mod workers;
+pub mod workers_page;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +66,19 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/lang", get(session::set_lang))
         .route("/queue", get(queue::page))
+        .route("/map", get(map_page::page))
+        .route("/warnings", get(warnings_page::page))
+        .route("/warnings/task", post(warnings_page::to_task))
+        .route(
+            "/warning-rules",
+            get(rules_page::page).post(rules_page::save),
+        )
+        .route("/workers", get(workers_page::page))
+        .route("/ledgers", get(ledgers_page::page))
+        .route("/ledgers/reveal", post(ledgers_page::reveal))
+        .route("/ledgers/export", post(ledgers_page::export_unmasked))
+        .route("/audit", get(ledgers_page::audit_page))
+        .nest("/data", api::router())
         .route("/cases/{id}", get(case_page::page))
         .route("/cases/{id}/actions", post(case_page::act))
         .route("/photos/{sha}", get(photos::photo))
