@@ -17,6 +17,7 @@ echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
 echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1)"
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
+GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench photo
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench photo_upload
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench push
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench sync

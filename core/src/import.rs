@@ -22,8 +22,8 @@
 //!   their outbox rows) and restores what it edited — but only while none of its changes has
 //!   left the device (its outbox rows are all still pending and unsent) and nothing recorded
 //!   later builds on them; otherwise it refuses and changes nothing. The journal tables are
-//!   created on first use inside the import's transaction: they are local bookkeeping, so an
-//!   older app opening the file simply ignores them and no schema version is needed.
+//!   part of the store's schema (version 4, `sql/upgrade_004.sql`, which keeps the journal a
+//!   version-3 build created on its first import).
 //! - **Rejected rows as a file** ([`ImportOutcome::rejected_file`]): the refused rows in the
 //!   original's format with a reason column, to fix and import again.
 
@@ -175,29 +175,6 @@ pub struct UndoReport {
     /// Outbox rows removed (the changes that will now never be sent).
     pub changes_withdrawn: usize,
 }
-
-const JOURNAL: &str = "
-CREATE TABLE IF NOT EXISTS ledger_imports (
-    id            TEXT PRIMARY KEY NOT NULL,
-    grid_code     TEXT NOT NULL,
-    file_name     TEXT,
-    imported_at   INTEGER NOT NULL,
-    rows_accepted INTEGER NOT NULL,
-    rows_rejected INTEGER NOT NULL,
-    outbox_from   INTEGER NOT NULL,
-    outbox_to     INTEGER NOT NULL,
-    outbox_rows   INTEGER NOT NULL,
-    undone_at     INTEGER
-);
-CREATE TABLE IF NOT EXISTS ledger_import_items (
-    import_id TEXT NOT NULL,
-    entity    TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    action    TEXT NOT NULL CHECK (action IN ('create', 'update')),
-    before    TEXT,
-    PRIMARY KEY (import_id, entity, entity_id)
-) WITHOUT ROWID;
-";
 
 /// Households of one place, for matching: exact key → id, and key without floor → (floor, id).
 #[derive(Default)]
@@ -716,7 +693,6 @@ impl Store {
             parsed.rejected.iter().cloned().map(Into::into).collect();
 
         let report = self.write(|tx| {
-            tx.tx.execute_batch(JOURNAL)?;
             tx.tx.execute_batch("SAVEPOINT ledger_import")?;
             let outbox_from = max_outbox_seq(tx)?;
             let mut run = Run {
@@ -854,14 +830,6 @@ impl Store {
     /// The journal of imports, newest first.
     pub fn ledger_imports(&self) -> Result<Vec<LedgerImport>> {
         self.read(|c| {
-            let exists: bool = c
-                .prepare(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_imports'",
-                )?
-                .exists([])?;
-            if !exists {
-                return Ok(Vec::new());
-            }
             let mut stmt = c.prepare(
                 "SELECT i.id, i.grid_code, i.file_name, i.imported_at, i.rows_accepted,
                         i.rows_rejected, i.undone_at,
@@ -895,7 +863,6 @@ impl Store {
     /// edited; then nothing is changed.
     pub fn undo_import(&self, import_id: &str) -> Result<UndoReport> {
         self.write(|ctx| {
-            ctx.tx.execute_batch(JOURNAL)?;
             let refuse = |state: &str| Error::InvalidState {
                 entity: "import",
                 id: import_id.to_owned(),
