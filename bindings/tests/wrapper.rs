@@ -177,6 +177,8 @@ fn sync_without_session_and_cancel_handle() {
 /// and desk word mapped to the same code, near words marked, and a word no table has refused on
 /// the core's field. If the bindings kept a word list of their own, this would fail.
 #[test]
+// The parsers return the FFI's error by value (see the crate's lib.rs); so do these closures.
+#[allow(clippy::result_large_err)]
 fn vocabularies_read_the_shared_domain_tables() {
     use gridwalk_core::synonyms::{self, Vocabulary};
 
