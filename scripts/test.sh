@@ -23,6 +23,7 @@ scripts/test-console.sh
 echo "== benchmark smoke runs (GRIDWALK_BENCH_QUICK=1, dev profile; figures not meaningful)"
 smoke() { GRIDWALK_BENCH_QUICK=1 cargo bench --profile dev "$@"; }
 smoke -p gridwalk-core --bench store
+smoke -p gridwalk-core --bench photo
 smoke -p gridwalk-e2e --bench photo_upload
 smoke -p gridwalk-sync-server --bench push
 smoke -p gridwalk-sync-server --bench console_queue

@@ -29,6 +29,7 @@ uniffi::setup_scaffolding!();
 mod cases;
 mod enums;
 mod error;
+mod ledger;
 mod patrols;
 mod people;
 mod records;
@@ -36,10 +37,15 @@ mod store;
 mod sync;
 mod tasks;
 mod time;
+mod vocabulary;
 
 pub use cases::{case_types, Case, PhotoMeta, PhotoOwner, PhotoStorageReport, VerificationVerdict};
 pub use enums::*;
 pub use error::{GridwalkError, Result, ValidationCode};
+pub use ledger::{
+    FieldError, FieldHint, ImportOptions, ImportOutcome, ImportReport, LedgerImport, RejectedFile,
+    RejectedRow, UndoReport,
+};
 pub use patrols::{LocationSource, PatrolRecorder};
 pub use records::*;
 pub use store::{cipher_version, GridWarning, GridwalkStore};
@@ -47,3 +53,4 @@ pub use sync::{
     AttentionItem, CancelHandle, Conflict, ConflictChoice, EntityCounts, SessionInfo, SyncPhase,
     SyncProgress, SyncProgressListener, SyncReport, UploadReport,
 };
+pub use vocabulary::*;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use gridwalk_core as core;
 
 use crate::enums::*;
-use crate::error::{GridwalkError, Result, ValidationCode};
+use crate::error::{GridwalkError, Result};
 use crate::time::{day_str, from_ms, parse_day, parse_opt_day, to_ms};
 
 // ---------------------------------------------------------------------------------------------
@@ -950,67 +950,7 @@ impl From<VisitRule> for core::tasks::VisitRule {
     }
 }
 
-/// A refused field, as reported for a rejected ledger row.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct FieldError {
-    pub field: String,
-    pub code: ValidationCode,
-    pub existing_household_id: Option<String>,
-}
-
-/// A ledger row that was not imported (nothing of it was saved).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct RejectedRow {
-    /// Line (CSV) or row (xlsx) number; the header is line 1.
-    pub line: u32,
-    pub errors: Vec<FieldError>,
-}
-
-/// What a ledger import did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ImportReport {
-    /// `utf-8`, `gbk` or `xlsx`.
-    pub encoding: String,
-    pub rows_total: u32,
-    pub households_created: u32,
-    /// Rows that joined a household already on the device (same address).
-    pub households_matched: u32,
-    pub residents_created: u32,
-    pub rejected: Vec<RejectedRow>,
-    /// Column headers that were not understood.
-    pub ignored_columns: Vec<String>,
-}
-
 /// Saturating `usize` → `u32` (counts never get near the limit; never panic on it).
 pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-impl From<core::import::ImportReport> for ImportReport {
-    fn from(r: core::import::ImportReport) -> Self {
-        ImportReport {
-            encoding: r.encoding,
-            rows_total: count(r.rows_total),
-            households_created: count(r.households_created),
-            households_matched: count(r.households_matched),
-            residents_created: count(r.residents_created),
-            rejected: r
-                .rejected
-                .into_iter()
-                .map(|row| RejectedRow {
-                    line: count(row.line),
-                    errors: row
-                        .errors
-                        .into_iter()
-                        .map(|e| FieldError {
-                            field: e.field,
-                            code: e.code.into(),
-                            existing_household_id: e.existing_household_id,
-                        })
-                        .collect(),
-                })
-                .collect(),
-            ignored_columns: r.ignored_columns,
-        }
-    }
 }

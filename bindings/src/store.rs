@@ -255,12 +255,6 @@ impl GridwalkStore {
             .collect())
     }
 
-    /// Imports a ledger (CSV in UTF-8 or GBK, or .xlsx) into `grid_code`. Rows that fail
-    /// validation are reported and skipped, each with every reason; the rest is saved.
-    pub fn import_ledger(&self, bytes: Vec<u8>, grid_code: String) -> Result<ImportReport> {
-        Ok(self.store()?.import_ledger(&bytes, &grid_code)?.into())
-    }
-
     /// The active households of `grid_code` (all grids when absent) as CSV for Excel.
     #[uniffi::method(default(grid_code = None))]
     pub fn export_households_csv(&self, grid_code: Option<String>) -> Result<Vec<u8>> {

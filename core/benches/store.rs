@@ -719,6 +719,17 @@ fn bench_batch_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> Benc
     Ok(())
 }
 
+/// This thread's CPU time (`/proc/thread-self/schedstat`), where Linux has it.
+fn thread_cpu() -> Option<StdDuration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(StdDuration::from_nanos(ns))
+}
+
+fn cpu_since(start: Option<StdDuration>) -> Option<StdDuration> {
+    start.zip(thread_cpu()).map(|(a, b)| b.saturating_sub(a))
+}
+
 /// A ledger of `cfg.ledger_rows` rows through `Store::import_ledger_with`: the first import,
 /// the same file again (idempotent: every row matched, nothing written) and a dry run.
 fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> BenchResult<()> {
@@ -741,6 +752,7 @@ fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> Ben
     let rate = |t: StdDuration| rows as f64 / t.as_secs_f64();
 
     let t = Instant::now();
+    let c = thread_cpu();
     let dry = store.import_ledger_with(
         &csv,
         &gridwalk_core::import::ImportOptions {
@@ -749,12 +761,17 @@ fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> Ben
         },
     )?;
     let dry_took = t.elapsed();
+    let dry_cpu = cpu_since(c);
     let t = Instant::now();
+    let c = thread_cpu();
     let first = store.import_ledger_with(&csv, &opts)?.report;
     let first_took = t.elapsed();
+    let first_cpu = cpu_since(c);
     let t = Instant::now();
+    let c = thread_cpu();
     let again = store.import_ledger_with(&csv, &opts)?.report;
     let again_took = t.elapsed();
+    let again_cpu = cpu_since(c);
     failures.check(
         first.rejected.is_empty() && first.rows_accepted == rows,
         || {
@@ -783,20 +800,27 @@ fn bench_ledger_import(cfg: &Config, dir: &Path, failures: &mut Failures) -> Ben
         first.rows_accepted,
         first.rejected.len()
     );
+    // Rows per second of wall time, and of this thread's CPU time (on a shared machine the
+    // wall time includes waiting for a core).
+    let cpu_rate =
+        |c: Option<StdDuration>| c.map_or("?".to_string(), |c| format!("{:.0}", rate(c)));
     println!(
-        "  first import        {:>9.0} rows/s  ({:.0} ms)",
+        "  first import        {:>9.0} rows/s  ({:.0} ms; {} rows/s of CPU time)",
         rate(first_took),
-        ms(first_took)
+        ms(first_took),
+        cpu_rate(first_cpu)
     );
     println!(
-        "  same file again     {:>9.0} rows/s  ({:.0} ms, all unchanged)",
+        "  same file again     {:>9.0} rows/s  ({:.0} ms, all unchanged; {} rows/s of CPU time)",
         rate(again_took),
-        ms(again_took)
+        ms(again_took),
+        cpu_rate(again_cpu)
     );
     println!(
-        "  dry run             {:>9.0} rows/s  ({:.0} ms, rolled back)",
+        "  dry run             {:>9.0} rows/s  ({:.0} ms, rolled back; {} rows/s of CPU time)",
         rate(dry_took),
-        ms(dry_took)
+        ms(dry_took),
+        cpu_rate(dry_cpu)
     );
     Ok(())
 }

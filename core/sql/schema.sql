@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 3).
+-- Gridwalk device store: the full current schema (user_version 4).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -306,3 +306,29 @@ CREATE TABLE conflicts (
     sync_state  TEXT NOT NULL DEFAULT 'synced'
 );
 CREATE INDEX conflicts_open ON conflicts(status, entity, entity_id);
+
+-- Ledger imports (local only, never synced): what each import created and the values it
+-- replaced, so an import can be undone while none of its changes has left the device
+-- (import.rs). outbox_from/outbox_to bound the outbox rows the import wrote (seq range).
+CREATE TABLE ledger_imports (
+    id            TEXT PRIMARY KEY NOT NULL,
+    grid_code     TEXT NOT NULL,
+    file_name     TEXT,
+    imported_at   INTEGER NOT NULL,
+    rows_accepted INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    outbox_from   INTEGER NOT NULL,
+    outbox_to     INTEGER NOT NULL,
+    outbox_rows   INTEGER NOT NULL,
+    undone_at     INTEGER
+);
+-- One row per record an import created ('create') or first edited ('update', with every
+-- column of the row before the edit as JSON in `before`).
+CREATE TABLE ledger_import_items (
+    import_id TEXT NOT NULL,
+    entity    TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    action    TEXT NOT NULL CHECK (action IN ('create', 'update')),
+    before    TEXT,
+    PRIMARY KEY (import_id, entity, entity_id)
+) WITHOUT ROWID;

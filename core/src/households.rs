@@ -165,7 +165,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &HouseholdInput) -> Result<Household> {
         &Value::Object(f),
         &hlc,
     )?;
-    search::index_household(ctx.tx, &h.id)?;
+    search::household_changed(ctx, &h.id)?;
     Ok(h)
 }
 
@@ -252,7 +252,7 @@ pub(crate) fn save_changed(
         &hlc,
         Some(&base),
     )?;
-    search::index_household(ctx.tx, &next.id)?;
+    search::household_changed(ctx, &next.id)?;
     get(ctx.tx, &next.id)
 }
 

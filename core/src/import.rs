@@ -2,9 +2,14 @@
 //!
 //! [`crate::ledger`] turns a desk's CSV/GBK/xlsx file into checked rows; this module writes them
 //! through the same insert and patch paths as the forms (so validation, duplicate ID checks,
-//! change tracking and the search index are identical). The whole file is one transaction and
-//! each row one savepoint: a row that fails is rolled back alone and reported with every reason;
-//! a storage failure rolls back the whole import, so an import never half-happens.
+//! change tracking and the search index are identical). The whole file is one transaction: a
+//! row that fails is rolled back alone (a savepoint when it writes two records; a single write
+//! checks everything before it changes anything) and reported with every reason; a storage
+//! failure rolls back the whole import, so an import never half-happens. What makes it fast
+//! (`benches/store.rs`, "ledger import"): statements prepared once and reused, savepoints only
+//! where a row writes two records, and the search index written once per record at the end
+//! (`search::defer`) instead of inside every row — FTS5 flushes its pending terms at each
+//! savepoint it is part of.
 //!
 //! What a clerk can rely on:
 //!
@@ -22,13 +27,14 @@
 //!   their outbox rows) and restores what it edited — but only while none of its changes has
 //!   left the device (its outbox rows are all still pending and unsent) and nothing recorded
 //!   later builds on them; otherwise it refuses and changes nothing. The journal tables are
-//!   created on first use inside the import's transaction: they are local bookkeeping, so an
-//!   older app opening the file simply ignores them and no schema version is needed.
+//!   part of the store's schema (version 4, `sql/upgrade_004.sql`, which keeps the journal a
+//!   version-3 build created on its first import).
 //! - **Rejected rows as a file** ([`ImportOutcome::rejected_file`]): the refused rows in the
 //!   original's format with a reason column, to fix and import again.
 
 use std::collections::{HashMap, HashSet};
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -176,29 +182,6 @@ pub struct UndoReport {
     pub changes_withdrawn: usize,
 }
 
-const JOURNAL: &str = "
-CREATE TABLE IF NOT EXISTS ledger_imports (
-    id            TEXT PRIMARY KEY NOT NULL,
-    grid_code     TEXT NOT NULL,
-    file_name     TEXT,
-    imported_at   INTEGER NOT NULL,
-    rows_accepted INTEGER NOT NULL,
-    rows_rejected INTEGER NOT NULL,
-    outbox_from   INTEGER NOT NULL,
-    outbox_to     INTEGER NOT NULL,
-    outbox_rows   INTEGER NOT NULL,
-    undone_at     INTEGER
-);
-CREATE TABLE IF NOT EXISTS ledger_import_items (
-    import_id TEXT NOT NULL,
-    entity    TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    action    TEXT NOT NULL CHECK (action IN ('create', 'update')),
-    before    TEXT,
-    PRIMARY KEY (import_id, entity, entity_id)
-) WITHOUT ROWID;
-";
-
 /// Households of one place, for matching: exact key → id, and key without floor → (floor, id).
 #[derive(Default)]
 struct Places {
@@ -295,21 +278,33 @@ struct Run {
 }
 
 impl Run {
+    /// The row of a record as it is before this import first edits it (`None` when this import
+    /// already journalled it). Read before the edit, written by [`Run::journal`] after it, so
+    /// an edit that is refused leaves no journal line behind.
+    fn before_edit(&self, ctx: &Tx<'_>, kind: &str, id: &str) -> Result<Option<String>> {
+        if self.journalled.contains(id) {
+            return Ok(None);
+        }
+        Ok(Some(serde_json::to_string(&snapshot(
+            ctx,
+            table_of(kind),
+            id,
+        )?)?))
+    }
+
+    /// Journals a record this import created (`before` = `None`) or edited for the first time.
     fn journal(
         &mut self,
         ctx: &Tx<'_>,
         kind: &str,
         id: &str,
-        action: &str,
+        before: Option<String>,
         touched: &mut Vec<String>,
     ) -> Result<()> {
         if self.journalled.contains(id) {
             return Ok(());
         }
-        let before = match action {
-            "update" => Some(serde_json::to_string(&snapshot(ctx, table_of(kind), id)?)?),
-            _ => None,
-        };
+        let action = if before.is_some() { "update" } else { "create" };
         ctx.tx
             .prepare_cached(
                 "INSERT INTO ledger_import_items (import_id, entity, entity_id, action, before)
@@ -321,7 +316,7 @@ impl Run {
         Ok(())
     }
 
-    /// Imports one row inside the caller's savepoint.
+    /// Imports one row (inside the caller's savepoint when it writes two records).
     fn row(
         &mut self,
         ctx: &mut Tx<'_>,
@@ -346,7 +341,7 @@ impl Run {
                     }
                     None => {
                         let h = households::insert(ctx, &lh.to_input())?;
-                        self.journal(ctx, entity::HOUSEHOLD, &h.id, "create", touched)?;
+                        self.journal(ctx, entity::HOUSEHOLD, &h.id, None, touched)?;
                         self.places.add(&h.address, &h.id);
                         new_places.push(h.id.clone());
                         out.household_created = true;
@@ -366,14 +361,15 @@ impl Run {
                     if patch == ResidentPatch::default() {
                         out.resident_unchanged = true;
                     } else {
-                        self.journal(ctx, entity::RESIDENT, &old.id, "update", touched)?;
+                        let before = self.before_edit(ctx, entity::RESIDENT, &old.id)?;
                         residents::apply_patch(ctx, &old.id, &patch)?;
+                        self.journal(ctx, entity::RESIDENT, &old.id, before, touched)?;
                         out.resident_updated = true;
                     }
                 }
                 None => {
                     let r = residents::insert(ctx, &lr.to_input(&hid))?;
-                    self.journal(ctx, entity::RESIDENT, &r.id, "create", touched)?;
+                    self.journal(ctx, entity::RESIDENT, &r.id, None, touched)?;
                     out.resident_created = true;
                 }
             }
@@ -419,8 +415,9 @@ impl Run {
         if patch == HouseholdPatch::default() {
             return Ok(false);
         }
-        self.journal(ctx, entity::HOUSEHOLD, id, "update", touched)?;
+        let before = self.before_edit(ctx, entity::HOUSEHOLD, id)?;
         households::apply_patch(ctx, id, &patch)?;
+        self.journal(ctx, entity::HOUSEHOLD, id, before, touched)?;
         Ok(true)
     }
 }
@@ -496,7 +493,7 @@ fn find_resident(ctx: &Tx<'_>, hid: &str, lr: &LedgerResident) -> Result<Option<
         }
     }
     let mut stmt = ctx.tx.prepare_cached(
-        "SELECT id, name, id_number IS NOT NULL, birth_date FROM residents
+        "SELECT id, name, id_number, birth_date FROM residents
          WHERE household_id = ?1 AND status = 'active' ORDER BY created_at",
     )?;
     let rows = stmt
@@ -504,7 +501,7 @@ fn find_resident(ctx: &Tx<'_>, hid: &str, lr: &LedgerResident) -> Result<Option<
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
+                r.get::<_, Option<String>>(2)?.is_some(),
                 r.get::<_, Option<String>>(3)?,
             ))
         })?
@@ -715,9 +712,20 @@ impl Store {
         let mut rejected: Vec<RejectedRow> =
             parsed.rejected.iter().cloned().map(Into::into).collect();
 
-        let report = self.write(|tx| {
-            tx.tx.execute_batch(JOURNAL)?;
+        // For the import's duration, then as they were: savepoints journal the pages they
+        // change in memory (a few hundred KB) instead of a temporary file (≈17 writes a row);
+        // the query planner keeps its plans (QPSG), since SQLite otherwise prepares some
+        // statements again for every new bound value (the household's residents, per row).
+        let (temp_store, qpsg) = self.read(|c| {
+            let temp: i64 = c.query_row("PRAGMA temp_store", [], |r| r.get(0))?;
+            let qpsg = c.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?;
+            c.pragma_update(None, "temp_store", "MEMORY")?;
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+            Ok((temp, qpsg))
+        })?;
+        let written = self.write(|tx| {
             tx.tx.execute_batch("SAVEPOINT ledger_import")?;
+            search::defer(tx);
             let outbox_from = max_outbox_seq(tx)?;
             let mut run = Run {
                 import_id: new_id(),
@@ -728,13 +736,22 @@ impl Store {
             let mut counts = [0usize; 6];
             let mut accepted = 0usize;
             for row in &parsed.rows {
-                tx.tx.execute_batch("SAVEPOINT import_row")?;
+                // A row writes at most two records: its household (the first row of a group)
+                // and its resident. Each write checks everything before it changes anything, so
+                // only a row that writes both needs a savepoint to take the first back when the
+                // second is refused; the others either write one record or nothing.
+                let savepoint = row.resident.is_some() && !run.groups.contains_key(&row.group);
+                if savepoint {
+                    tx.tx.prepare_cached("SAVEPOINT import_row")?.execute([])?;
+                }
                 let mut touched = Vec::new();
                 let mut new_groups = Vec::new();
                 let mut new_places = Vec::new();
                 match run.row(tx, row, &mut touched, &mut new_groups, &mut new_places) {
                     Ok(o) => {
-                        tx.tx.execute_batch("RELEASE import_row")?;
+                        if savepoint {
+                            tx.tx.prepare_cached("RELEASE import_row")?.execute([])?;
+                        }
                         accepted += 1;
                         for (i, flag) in [
                             o.household_created,
@@ -751,8 +768,10 @@ impl Store {
                         }
                     }
                     Err(Error::Validation(v)) => {
-                        tx.tx
-                            .execute_batch("ROLLBACK TO import_row; RELEASE import_row")?;
+                        if savepoint {
+                            tx.tx.prepare_cached("ROLLBACK TO import_row")?.execute([])?;
+                            tx.tx.prepare_cached("RELEASE import_row")?.execute([])?;
+                        }
                         // Forget what the rolled-back row added to the run.
                         for id in &touched {
                             run.journalled.remove(id);
@@ -785,6 +804,9 @@ impl Store {
                     Err(e) => return Err(e),
                 }
             }
+            // The search entries of every record written, once each, inside the import's
+            // savepoint (a dry run takes them back with the rest).
+            search::flush_deferred(tx)?;
             let outbox_to = max_outbox_seq(tx)?;
             let outbox_rows: i64 = tx.tx.query_row(
                 "SELECT count(*) FROM outbox WHERE seq > ?1 AND seq <= ?2",
@@ -836,7 +858,13 @@ impl Store {
                 dry_run: opts.dry_run,
                 import_id,
             })
+        });
+        self.read(|c| {
+            c.pragma_update(None, "temp_store", temp_store)?;
+            c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, qpsg)?;
+            Ok(())
         })?;
+        let report = written?;
         let rejected_file = (!report.rejected.is_empty()).then(|| {
             let reasons: Vec<(usize, String)> = report
                 .rejected
@@ -854,14 +882,6 @@ impl Store {
     /// The journal of imports, newest first.
     pub fn ledger_imports(&self) -> Result<Vec<LedgerImport>> {
         self.read(|c| {
-            let exists: bool = c
-                .prepare(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_imports'",
-                )?
-                .exists([])?;
-            if !exists {
-                return Ok(Vec::new());
-            }
             let mut stmt = c.prepare(
                 "SELECT i.id, i.grid_code, i.file_name, i.imported_at, i.rows_accepted,
                         i.rows_rejected, i.undone_at,
@@ -895,7 +915,6 @@ impl Store {
     /// edited; then nothing is changed.
     pub fn undo_import(&self, import_id: &str) -> Result<UndoReport> {
         self.write(|ctx| {
-            ctx.tx.execute_batch(JOURNAL)?;
             let refuse = |state: &str| Error::InvalidState {
                 entity: "import",
                 id: import_id.to_owned(),

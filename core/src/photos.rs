@@ -6,9 +6,12 @@
 //!   EXIF that holds the exact GPS position and the phone model. The worker's network is a
 //!   basement and the phone's storage is small, so the photo is decoded, turned upright (EXIF
 //!   orientation), downscaled to a longest side of [`PhotoSettings::max_side`] and re-encoded as
-//!   JPEG. The encoder writes no EXIF, so nothing personal leaves inside the file; the capture
-//!   time and GPS position are kept as structured fields of the row instead, where the app
-//!   decides who sees them. Supported inputs: JPEG and PNG (pure-Rust decoders). HEIC has no
+//!   JPEG. A JPEG much larger than that is decoded at 1/2, 1/4 or 1/8 scale (reduced IDCT,
+//!   [`dct_denominator`]): a 12 MP camera photo never exists in memory at full size, which
+//!   quarters the decode's memory and removes the costly resize (the stored side may then be
+//!   up to 1/16 under `max_side`: 2000 px for a 4000 px camera). The encoder writes no EXIF,
+//!   so nothing personal leaves inside the file; the capture time and GPS position are kept as
+//!   structured fields of the row instead, where the app decides who sees them. Supported inputs: JPEG and PNG (pure-Rust decoders). HEIC has no
 //!   pure-Rust decoder, so it (and GIF, WebP, anything else) gets a typed
 //!   [`Code::UnsupportedFormat`]; the shells ask the OS camera for JPEG. A damaged or truncated
 //!   file gets [`Code::Corrupt`]. Re-encoding is deterministic, so the same image attached twice
@@ -31,6 +34,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use image::codecs::jpeg::JpegEncoder;
@@ -65,7 +69,8 @@ const TEMP_SUFFIX: &str = ".tmp";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PhotoSettings {
-    /// Longest side of the stored image, in pixels (default 2048). Smaller images are kept as is.
+    /// Longest side of the stored image, in pixels (default 2048). Smaller images are kept as is;
+    /// a JPEG decoded at reduced scale may end up to 1/16 under it ([`dct_denominator`]).
     pub max_side: u32,
     /// JPEG quality 1-100 of the stored image and thumbnail (default 80).
     pub jpeg_quality: u8,
@@ -236,6 +241,57 @@ pub fn process(
     utc_offset: FixedOffset,
     now: DateTime<Utc>,
 ) -> Result<ProcessedPhoto> {
+    process_profiled(bytes, settings, utc_offset, now).map(|(photo, _)| photo)
+}
+
+/// Where the pipeline's time went, for the photo benchmark (`benches/photo.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhotoStages {
+    pub exif: Duration,
+    pub decode: Duration,
+    pub orient: Duration,
+    pub resize: Duration,
+    pub encode: Duration,
+    pub thumbnail: Duration,
+    pub hash: Duration,
+    /// Size the decoder produced (before orientation).
+    pub decoded: (u32, u32),
+    /// The decoder's scale: 1 (full size), 2, 4 or 8 (JPEG DCT scaling).
+    pub scale_denom: u32,
+    /// Size of the stored image and of the thumbnail.
+    pub stored: (u32, u32),
+    pub thumb: (u32, u32),
+}
+
+impl PhotoStages {
+    /// The stage times in pipeline order, named.
+    pub fn list(&self) -> [(&'static str, Duration); 7] {
+        [
+            ("EXIF", self.exif),
+            ("decode", self.decode),
+            ("orient", self.orient),
+            ("resize", self.resize),
+            ("encode", self.encode),
+            ("thumbnail", self.thumbnail),
+            ("hash", self.hash),
+        ]
+    }
+}
+
+/// [`process`], also returning the time of each stage.
+pub fn process_profiled(
+    bytes: &[u8],
+    settings: &PhotoSettings,
+    utc_offset: FixedOffset,
+    now: DateTime<Utc>,
+) -> Result<(ProcessedPhoto, PhotoStages)> {
+    let mut stages = PhotoStages::default();
+    let mut clock = Instant::now();
+    let mut lap = |slot: &mut Duration| {
+        let t = Instant::now();
+        *slot = t - clock;
+        clock = t;
+    };
     let source = sniff(bytes)?;
     let meta = read_exif(bytes, utc_offset, now);
     let format = match source {
@@ -256,14 +312,31 @@ pub fn process(
         // cut off in transfer must be refused, not stored half grey.
         return Err(Error::invalid(FIELD, Code::Corrupt));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    // RGBA16 is the widest buffer a decoder may need; a little room for its own tables.
-    limits.max_alloc = Some(settings.max_input_pixels * 8 + (64 << 20));
-    reader.limits(limits);
-    let decoded = reader.decode().map_err(image_error)?;
+    lap(&mut stages.exif);
+    let denom = match source {
+        SourceFormat::Jpeg => dct_denominator(w.max(h), settings.max_side),
+        SourceFormat::Png => 1,
+    };
+    let scaled = match denom {
+        1 => None,
+        _ => decode_jpeg_scaled(bytes, w, h, denom),
+    };
+    let (decoded, denom) = match scaled {
+        Some(img) => (img, denom),
+        None => {
+            let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+            let mut limits = Limits::default();
+            // RGBA16 is the widest buffer a decoder may need; a little room for its own tables.
+            limits.max_alloc = Some(settings.max_input_pixels * 8 + (64 << 20));
+            reader.limits(limits);
+            (reader.decode().map_err(image_error)?, 1)
+        }
+    };
+    stages.decoded = (decoded.width(), decoded.height());
+    stages.scale_denom = denom;
 
     let mut img = flatten(decoded);
+    lap(&mut stages.decode);
     let orientation = meta.orientation.unwrap_or(1);
     if let Some(o) = u8::try_from(orientation)
         .ok()
@@ -271,28 +344,86 @@ pub fn process(
     {
         img.apply_orientation(o);
     }
+    lap(&mut stages.orient);
     let (w, h) = (img.width(), img.height());
     if w.max(h) > settings.max_side {
         img = img.resize(settings.max_side, settings.max_side, FilterType::Triangle);
     }
+    lap(&mut stages.resize);
     let jpeg = encode_jpeg(&img, settings.jpeg_quality)?;
+    lap(&mut stages.encode);
     let thumb_img = if img.width().max(img.height()) > settings.thumb_side {
         img.thumbnail(settings.thumb_side, settings.thumb_side)
     } else {
         img.clone()
     };
     let thumb = encode_jpeg(&thumb_img, settings.jpeg_quality)?;
-    Ok(ProcessedPhoto {
-        sha256: sha256_hex(&jpeg),
-        width: img.width(),
-        height: img.height(),
-        jpeg,
-        thumb,
-        taken_at: meta.taken_at,
-        location: meta.location,
-        source,
-        orientation,
-    })
+    lap(&mut stages.thumbnail);
+    let sha256 = sha256_hex(&jpeg);
+    lap(&mut stages.hash);
+    stages.stored = (img.width(), img.height());
+    stages.thumb = (thumb_img.width(), thumb_img.height());
+    Ok((
+        ProcessedPhoto {
+            sha256,
+            width: img.width(),
+            height: img.height(),
+            jpeg,
+            thumb,
+            taken_at: meta.taken_at,
+            location: meta.location,
+            source,
+            orientation,
+        },
+        stages,
+    ))
+}
+
+/// The JPEG DCT scale (1, 2, 4 or 8) to decode a photo whose longest side is `long` for a
+/// stored longest side of `max_side`: the smallest decode that is still at least 15/16 of
+/// `max_side`. A 4000 px camera photo is decoded at 1/2 (2000 px, a quarter of the pixels and
+/// of the memory) and stored as is, 2.3 % under 2048; a 3000 px one is decoded whole and
+/// resized, since 1500 px would be too small.
+pub fn dct_denominator(long: u32, max_side: u32) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|d| u64::from(long.div_ceil(*d)) * 16 >= u64::from(max_side) * 15)
+        .unwrap_or(1)
+}
+
+/// Decodes a baseline or progressive 8-bit JPEG at 1/`denom` of its size with a reduced IDCT
+/// (`jpeg-decoder`): only the coefficients a smaller image needs are transformed and only the
+/// smaller image is colour-converted and held in memory. `None` for anything it cannot do the
+/// same as the full decoder (CMYK, 16-bit, an error of its own): the caller then decodes at
+/// full size, so a photo the full decoder accepts is never refused here.
+fn decode_jpeg_scaled(bytes: &[u8], w: u32, h: u32, denom: u32) -> Option<DynamicImage> {
+    // A decoder bug on a hostile file must not take the app down: it is treated as "cannot",
+    // and the full decoder (with its own checks) gets the file.
+    std::panic::catch_unwind(|| scaled_decode(bytes, w, h, denom))
+        .ok()
+        .flatten()
+}
+
+fn scaled_decode(bytes: &[u8], w: u32, h: u32, denom: u32) -> Option<DynamicImage> {
+    let want_w = u16::try_from(w.div_ceil(denom)).ok()?;
+    let want_h = u16::try_from(h.div_ceil(denom)).ok()?;
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    let (got_w, got_h) = decoder.scale(want_w, want_h).ok()?;
+    if (got_w, got_h) != (want_w, want_h) {
+        return None;
+    }
+    let pixels = decoder.decode().ok()?;
+    let info = decoder.info()?;
+    let (iw, ih) = (u32::from(info.width), u32::from(info.height));
+    match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => {
+            RgbImage::from_raw(iw, ih, pixels).map(DynamicImage::ImageRgb8)
+        }
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(iw, ih, pixels).map(DynamicImage::ImageLuma8)
+        }
+        jpeg_decoder::PixelFormat::L16 | jpeg_decoder::PixelFormat::CMYK32 => None,
+    }
 }
 
 /// SHA-256, lowercase hex.

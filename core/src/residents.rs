@@ -190,7 +190,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &ResidentInput) -> Result<Resident> {
     if let Some(on) = p.moved_in_on {
         record_move(ctx, &p.id, MoveKind::MoveIn, &p.household_id, on, None)?;
     }
-    search::index_resident(ctx.tx, &p.id)?;
+    search::resident_changed(ctx, &p.id)?;
     Ok(p)
 }
 
@@ -301,7 +301,7 @@ fn save_changed(ctx: &mut Tx<'_>, old: &Resident, mut next: Resident) -> Result<
         &hlc,
         Some(&base),
     )?;
-    search::index_resident(ctx.tx, &next.id)?;
+    search::resident_changed(ctx, &next.id)?;
     get(ctx.tx, &next.id)
 }
 

@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// Schema version this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const SCHEMA: &str = include_str!("../sql/schema.sql");
 
@@ -26,6 +26,7 @@ const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[
         Some(upgrade_002_data),
     ),
     (3, include_str!("../sql/upgrade_003.sql"), None),
+    (4, include_str!("../sql/upgrade_004.sql"), None),
 ];
 
 /// Fills the tables version 2 derives from existing rows.
@@ -38,6 +39,7 @@ fn upgrade_002_data(tx: &Transaction) -> Result<()> {
 pub const HISTORY: &[(i64, &str)] = &[
     (1, include_str!("../sql/history/v001.sql")),
     (2, include_str!("../sql/history/v002.sql")),
+    (3, include_str!("../sql/history/v003.sql")),
 ];
 
 pub fn user_version(conn: &Connection) -> Result<i64> {

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Error, Result};
-use crate::store::Store;
+use crate::store::{Store, Tx};
 
 const HOUSEHOLD_BODY: &str = "SELECT 'household', id, lower(community || ' ' || building || ' '
     || coalesce(unit, '') || ' ' || coalesce(room, '') || ' ' || coalesce(address_text, '')
@@ -71,6 +71,63 @@ pub(crate) fn index_household(conn: &Connection, id: &str) -> Result<()> {
 
 pub(crate) fn index_resident(conn: &Connection, id: &str) -> Result<()> {
     reindex(conn, RESIDENT_BODY, id)
+}
+
+/// Records whose index entries a bulk write refreshes at its end (see [`defer`]).
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    households: Vec<String>,
+    residents: Vec<String>,
+}
+
+/// Makes the index writes of `ctx` wait until [`flush_deferred`]. A bulk write (the ledger
+/// import) uses it for two reasons: FTS5 writes its pending terms to disk at every savepoint it
+/// takes part in, so a per-row savepoint with the index inside it costs a segment (and merges)
+/// per row; and a household that several rows touch is indexed once. The entries are rebuilt
+/// from the rows as they are at the end, so a row rolled back in between leaves nothing.
+pub(crate) fn defer(ctx: &mut Tx<'_>) {
+    ctx.deferred_search.get_or_insert_with(Deferred::default);
+}
+
+/// A household was created or changed: refresh its entry now, or at the end of a deferred run.
+pub(crate) fn household_changed(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+    match &mut ctx.deferred_search {
+        Some(d) => {
+            d.households.push(id.to_owned());
+            Ok(())
+        }
+        None => index_household(ctx.tx, id),
+    }
+}
+
+/// A resident was created or changed (see [`household_changed`]).
+pub(crate) fn resident_changed(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+    match &mut ctx.deferred_search {
+        Some(d) => {
+            d.residents.push(id.to_owned());
+            Ok(())
+        }
+        None => index_resident(ctx.tx, id),
+    }
+}
+
+/// Writes the deferred entries, each record once, and goes back to writing at once.
+pub(crate) fn flush_deferred(ctx: &mut Tx<'_>) -> Result<()> {
+    let Some(d) = ctx.deferred_search.take() else {
+        return Ok(());
+    };
+    let mut seen = std::collections::HashSet::new();
+    for id in &d.households {
+        if seen.insert(id.as_str()) {
+            index_household(ctx.tx, id)?;
+        }
+    }
+    for id in &d.residents {
+        if seen.insert(id.as_str()) {
+            index_resident(ctx.tx, id)?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes the index row of a record that is being deleted (an undone import).

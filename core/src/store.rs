@@ -136,6 +136,9 @@ pub struct Tx<'a> {
     boundaries: &'a mut HashMap<String, Option<Arc<Boundary>>>,
     pub now: DateTime<Utc>,
     pub settings: Settings,
+    /// Search entries to refresh once at the end of a bulk write instead of record by record
+    /// (`None`: at once). See [`crate::search::defer`].
+    pub(crate) deferred_search: Option<crate::search::Deferred>,
 }
 
 impl<'a> Tx<'a> {
@@ -483,6 +486,7 @@ impl Store {
                 boundaries: &mut inner.boundaries,
                 now,
                 settings,
+                deferred_search: None,
             };
             f(&mut ctx)
         };

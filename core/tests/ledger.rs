@@ -370,6 +370,23 @@ fn a_messy_gbk_ledger_of_300_rows_is_imported_row_by_row() {
 
     let outcome = s.import_ledger_with(&bytes, &options()).unwrap();
     let report = &outcome.report;
+    // The figures the import's notes quote (`cargo test -p gridwalk-core --test ledger --
+    // --nocapture`).
+    println!(
+        "GBK desk ledger: {} rows, {} accepted, {} refused; {} cells filled down, {} ID numbers \
+         converted, {} households, {} residents",
+        report.rows_total,
+        report.rows_accepted,
+        report.rejected.len(),
+        report.filled_cells,
+        report.ids_converted,
+        report.households_created,
+        report.residents_created
+    );
+    assert_eq!(
+        report.rows_accepted + report.rejected.len(),
+        report.rows_total
+    );
     assert_eq!(report.encoding, "gbk");
     assert_eq!(report.rows_total, expect.len(), "blank rows are not rows");
     assert!(
@@ -1007,4 +1024,66 @@ fn ledger_columns_are_documented() {
     words::<HousingType>(doc);
     words::<CareTier>(doc);
     words::<Gender>(doc);
+}
+
+#[test]
+fn a_refused_row_leaves_nothing_whether_or_not_it_had_a_savepoint() {
+    // Rows of a household already begun in the file write one record and take no savepoint;
+    // the first row of a household writes two and does. Either way a refused row leaves no
+    // record, no outbox row, no journal line and no search entry, and the index of what was
+    // accepted is complete (it is written once, at the end of the import).
+    let (s, _clock) = store();
+    let b = id("64032319800101123");
+    let csv = format!(
+        "楼栋,单元,门牌,姓名,身份证号,与户主关系\n\
+         3栋,1单元,101,张三,,户主\n\
+         3栋,1单元,102,王五,{b},户主\n\
+         3栋,1单元,101,赵六,{b},子\n\
+         5栋,1单元,201,钱七,{b},户主\n\
+         3栋,1单元,101,孙八,,配偶\n"
+    );
+    let dry = s
+        .import_ledger_with(
+            csv.as_bytes(),
+            &ImportOptions {
+                dry_run: true,
+                ..ImportOptions::new("G1")
+            },
+        )
+        .unwrap()
+        .report;
+    assert_eq!(
+        s.search("张三", 5).unwrap().len(),
+        0,
+        "a dry run indexes nothing"
+    );
+    let r = s.import_ledger(csv.as_bytes(), "G1").unwrap();
+    assert_eq!((dry.rows_accepted, dry.rejected.len()), (3, 2));
+    assert_eq!(
+        (r.rows_accepted, r.households_created, r.residents_created),
+        (3, 2, 3)
+    );
+    let lines: Vec<usize> = r.rejected.iter().map(|x| x.line).collect();
+    assert_eq!(lines, vec![4, 5]);
+    assert!(r
+        .rejected
+        .iter()
+        .all(|x| x.errors[0].field == "id_number" && x.errors[0].code == Code::Duplicate));
+    // 钱七's household (5栋) was created before the resident was refused: rolled back.
+    let homes = s.list_households(&Default::default()).unwrap();
+    assert_eq!(homes.len(), 2);
+    assert!(homes.iter().all(|h| h.address.building == "3栋"));
+    assert_eq!(outbox_len(&s), 5, "2 households + 3 residents");
+    assert_eq!(s.ledger_imports().unwrap()[0].created, 5);
+    for (name, hits) in [
+        ("张三", 1),
+        ("王五", 1),
+        ("孙八", 1),
+        ("赵六", 0),
+        ("钱七", 0),
+    ] {
+        assert_eq!(s.search(name, 5).unwrap().len(), hits, "{name}");
+    }
+    assert_eq!(s.search("5栋", 5).unwrap().len(), 0);
+    assert_eq!(s.search("3栋", 5).unwrap().len(), 2);
 }

@@ -221,3 +221,73 @@ fn reopening_keeps_the_clock_monotonic_and_the_device_id() {
     let rows = s.read(|c| changes::list(c, "pending", 10)).unwrap();
     assert!(rows[1].hlc > rows[0].hlc);
 }
+
+#[test]
+fn a_version_3_store_keeps_its_import_journal_and_can_still_undo_after_the_upgrade() {
+    // Version-3 builds created the journal tables on a store's first import; a store upgraded
+    // from such a build keeps the journal, so its imports can still be listed and undone.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v3_with_journal.db");
+    let csv = "楼栋,单元,门牌,姓名,与户主关系,联系电话\n\
+               3栋,1单元,101,张三,户主,13800138000\n\
+               3栋,1单元,102,李四,户主,\n";
+    let import_id = {
+        let s = Store::open(&p).unwrap();
+        s.upsert_org_units(&common::org()).unwrap();
+        let r = s.import_ledger(csv.as_bytes(), "G1").unwrap();
+        assert_eq!(r.rows_accepted, 2);
+        r.import_id.unwrap()
+    };
+    {
+        // The same file as a version-3 build left it: the journal present, user_version 3.
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let s = Store::open(&p).unwrap();
+    assert_eq!(
+        s.read(gridwalk_core::schema::user_version).unwrap(),
+        VERSION
+    );
+    let list = s.ledger_imports().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].id.as_str(), list[0].created),
+        (import_id.as_str(), 4)
+    );
+    let pending = s.read(changes::counts).unwrap();
+    assert_eq!(
+        pending.0, 4,
+        "the import's unsynced changes survive the upgrade"
+    );
+    drop(s);
+    assert_eq!(
+        describe(&Connection::open(&p).unwrap()),
+        fresh_schema(dir.path())
+    );
+    let s = Store::open(&p).unwrap();
+    let undo = s.undo_import(&import_id).unwrap();
+    assert_eq!((undo.households_removed, undo.residents_removed), (2, 2));
+    assert_eq!(s.read(changes::counts).unwrap().0, 0);
+}
+
+#[test]
+fn a_version_3_store_without_a_journal_gets_one_and_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v3.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(HISTORY[2].1).unwrap();
+        assert_eq!(HISTORY[2].0, 3);
+        c.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let s = Store::open(&p).unwrap();
+    assert!(s.ledger_imports().unwrap().is_empty());
+    s.upsert_org_units(&common::org()).unwrap();
+    let r = s
+        .import_ledger(
+            "楼栋,门牌,姓名,与户主关系\n3栋,101,张三,户主\n".as_bytes(),
+            "G1",
+        )
+        .unwrap();
+    assert_eq!(s.ledger_imports().unwrap()[0].id, r.import_id.unwrap());
+}

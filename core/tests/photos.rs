@@ -245,6 +245,69 @@ fn large_photos_are_downscaled_and_small_ones_kept() {
 }
 
 #[test]
+fn large_jpegs_are_decoded_at_reduced_scale_only_when_it_stays_close_to_max_side() {
+    assert_eq!(photos::dct_denominator(4000, 2048), 2, "12 MP camera");
+    assert_eq!(photos::dct_denominator(4032, 2048), 2);
+    assert_eq!(photos::dct_denominator(8000, 2048), 4, "48 MP camera");
+    assert_eq!(
+        photos::dct_denominator(3000, 2048),
+        1,
+        "1500 px would be too small"
+    );
+    assert_eq!(photos::dct_denominator(2048, 2048), 1);
+    assert_eq!(photos::dct_denominator(800, 2048), 1);
+
+    let settings = PhotoSettings {
+        max_side: 512,
+        thumb_side: 128,
+        ..Default::default()
+    };
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let run = |bytes: &[u8]| photos::process_profiled(bytes, &settings, offset, morning()).unwrap();
+
+    // Exactly half: decoded at 1/2, nothing left to resize.
+    let (p, st) = run(&jpeg(1024, 768, 3));
+    assert_eq!((st.scale_denom, st.decoded), (2, (512, 384)));
+    assert_eq!((p.width, p.height), (512, 384));
+    // Half lands a little under max_side (within 1/16): stored at that size, not upscaled.
+    let (p, st) = run(&jpeg(1000, 800, 3));
+    assert_eq!((st.scale_denom, p.width, p.height), (2, 500, 400));
+    // Half would be too small: decoded whole and resized to exactly max_side.
+    let (p, st) = run(&jpeg(900, 600, 3));
+    assert_eq!((st.scale_denom, p.width, p.height), (1, 512, 341));
+    // A quarter: 2100 -> 525, then resized to 512.
+    let (p, st) = run(&jpeg(2100, 1050, 3));
+    assert_eq!((st.scale_denom, st.decoded), (4, (525, 263)));
+    assert_eq!((p.width, p.height), (512, 256));
+
+    // The scaled decode is the same picture: upright (orientation 6), warm half on top, and
+    // the thumbnail is made from it.
+    let bytes = with_exif(
+        &jpeg(1024, 768, 5),
+        &ExifSpec {
+            orientation: Some(6),
+            gps: Some((37.78, 107.40)),
+            ..Default::default()
+        },
+    );
+    let (p, st) = run(&bytes);
+    assert_eq!(st.scale_denom, 2);
+    assert_eq!((p.width, p.height, p.orientation), (384, 512, 6));
+    assert!(p.location.is_some());
+    let img = image::load_from_memory(&p.jpeg).unwrap().to_rgb8();
+    let (top, bottom) = (img.get_pixel(192, 20), img.get_pixel(192, 490));
+    assert!(top[0] > top[2] + 60, "top is the warm half: {top:?}");
+    assert!(
+        bottom[2] > bottom[0] + 60,
+        "bottom is the cold half: {bottom:?}"
+    );
+    let t = image::load_from_memory(&p.thumb).unwrap();
+    assert_eq!((t.width(), t.height()), (96, 128));
+    // Deterministic, like the full-size path.
+    assert_eq!(run(&bytes).0.sha256, p.sha256);
+}
+
+#[test]
 fn png_with_alpha_becomes_jpeg_on_white() {
     let p = process(&png(80, 40, true));
     let img = image::load_from_memory(&p.jpeg).unwrap().to_rgb8();

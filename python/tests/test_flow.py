@@ -60,19 +60,6 @@ class FakeGps(gw.LocationSource):
         self.stopped = True
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = gw.GridwalkStore.open(str(tmp_path / "work.db"))
-    s.upsert_org_units(
-        [
-            gw.OrgUnit(code=COMMUNITY, name="幸福社区", level=gw.GridLevel.COMMUNITY),
-            gw.OrgUnit(code=GRID, name="幸福社区第1网格", level=gw.GridLevel.GRID, parent_code=COMMUNITY, is_mine=True),
-        ]
-    )
-    yield s
-    s.close_store()
-
-
 def household(store) -> gw.Household:
     return store.add_household(
         gw.HouseholdInput(

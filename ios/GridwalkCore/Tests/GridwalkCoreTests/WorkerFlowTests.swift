@@ -64,6 +64,16 @@ func gridwalkError<T>(_ body: () throws -> T, file: StaticString = #filePath, li
     return nil
 }
 
+/// A store in `dir` with the demo org tree: 幸福社区 and its grid, the worker's own.
+func openDemoStore(in dir: URL) throws -> GridwalkStore {
+    let store = try GridwalkStore.open(path: dir.appendingPathComponent("work.db").path)
+    try store.upsertOrgUnits(units: [
+        OrgUnit(code: community, name: "幸福社区", level: .community),
+        OrgUnit(code: grid, name: "幸福社区第1网格", level: .grid, parentCode: community, isMine: true),
+    ])
+    return store
+}
+
 final class WorkerFlowTests: XCTestCase {
     var dir: URL!
     var store: GridwalkStore!
@@ -71,11 +81,7 @@ final class WorkerFlowTests: XCTestCase {
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("gridwalk-swift-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        store = try GridwalkStore.open(path: dir.appendingPathComponent("work.db").path)
-        try store.upsertOrgUnits(units: [
-            OrgUnit(code: community, name: "幸福社区", level: .community),
-            OrgUnit(code: grid, name: "幸福社区第1网格", level: .grid, parentCode: community, isMine: true),
-        ])
+        store = try openDemoStore(in: dir)
     }
 
     override func tearDownWithError() throws {

@@ -56,6 +56,21 @@ class FakeGps(private val fixes: Int = 5) : LocationSource {
     fun awaitDone() = thread?.join(10_000)
 }
 
+/** A store in `dir` with the demo org tree: 幸福社区 and its grid, the worker's own. */
+fun openDemoStore(dir: File): GridwalkStore {
+    val store = GridwalkStore.open(File(dir, "work.db").path)
+    store.upsertOrgUnits(
+        listOf(
+            OrgUnit(code = COMMUNITY, name = "幸福社区", level = GridLevel.COMMUNITY),
+            OrgUnit(
+                code = GRID, name = "幸福社区第1网格", level = GridLevel.GRID,
+                parentCode = COMMUNITY, isMine = true,
+            ),
+        )
+    )
+    return store
+}
+
 class WorkerFlowTest {
     private lateinit var dir: File
     private lateinit var store: GridwalkStore
@@ -63,16 +78,7 @@ class WorkerFlowTest {
     @BeforeEach
     fun open() {
         dir = Files.createTempDirectory("gridwalk-kt").toFile()
-        store = GridwalkStore.open(File(dir, "work.db").path)
-        store.upsertOrgUnits(
-            listOf(
-                OrgUnit(code = COMMUNITY, name = "幸福社区", level = GridLevel.COMMUNITY),
-                OrgUnit(
-                    code = GRID, name = "幸福社区第1网格", level = GridLevel.GRID,
-                    parentCode = COMMUNITY, isMine = true,
-                ),
-            )
-        )
+        store = openDemoStore(dir)
     }
 
     @AfterEach
