@@ -58,6 +58,10 @@ pub struct HttpTransport {
     client: Client,
     sent: AtomicU64,
     received: AtomicU64,
+    /// Body bytes before compression (sent) and after decompression (received): what the
+    /// phone encodes and parses, against what crossed the network.
+    json_sent: AtomicU64,
+    json_received: AtomicU64,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -117,6 +121,8 @@ impl HttpTransport {
             client,
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            json_sent: AtomicU64::new(0),
+            json_received: AtomicU64::new(0),
         })
     }
 
@@ -138,8 +144,24 @@ impl HttpTransport {
 
     /// Resets the byte counters (benchmarks).
     pub fn reset_counters(&self) {
-        self.sent.store(0, Ordering::Relaxed);
-        self.received.store(0, Ordering::Relaxed);
+        for c in [
+            &self.sent,
+            &self.received,
+            &self.json_sent,
+            &self.json_received,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Body bytes (sent, received) as the phone encodes and parses them: before compression
+    /// going out, after decompression coming in. [`Transport::wire_bytes`] counts what crossed
+    /// the network; the benchmark prints both.
+    pub fn body_bytes(&self) -> (u64, u64) {
+        (
+            self.json_sent.load(Ordering::Relaxed),
+            self.json_received.load(Ordering::Relaxed),
+        )
     }
 
     /// Adds `n` to the sent-bytes counter (callers that attach their own bodies, e.g. uploads).
@@ -193,6 +215,8 @@ impl HttpTransport {
         } else {
             wire
         };
+        self.json_received
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         if status >= 400 {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
                 Ok(b) => (b.error.code, b.error.message),
@@ -224,6 +248,8 @@ impl HttpTransport {
         let json = serde_json::to_vec(body)
             .map_err(|e| TransportError::Protocol(format!("cannot encode request: {e}")))?;
         let rb = rb.header(CONTENT_TYPE, "application/json");
+        self.json_sent
+            .fetch_add(json.len() as u64, Ordering::Relaxed);
         let (rb, bytes) = if compress {
             let z = zstd::bulk::compress(&json, ZSTD_LEVEL)
                 .map_err(|_| TransportError::Protocol("cannot compress request".into()))?;
