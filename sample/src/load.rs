@@ -63,6 +63,27 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// CPU time the calling thread has run so far (Linux `schedstat`, nanoseconds), or `None` where
+/// the system does not say. On a machine shared with other work, a thread's CPU time shows the
+/// work done far more steadily than the wall clock does.
+pub fn thread_cpu() -> Option<std::time::Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::Duration::from_nanos(ns))
+}
+
+/// CPU time of the whole process so far (user + system, Linux `/proc/self/stat`, in clock
+/// ticks of 10 ms), or `None` where the system does not say.
+pub fn process_cpu() -> Option<std::time::Duration> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold blanks) close with ')'.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(std::time::Duration::from_millis((utime + stime) * 10))
+}
+
 /// "quiet" or "loaded" as a benchmark line prints it, with the load average now.
 pub fn label(loaded: bool) -> String {
     format!(
@@ -83,5 +104,8 @@ mod tests {
         drop(b);
         assert!(!load_average().is_empty());
         assert!(label(true).starts_with("loaded"));
+        if cfg!(target_os = "linux") {
+            assert!(thread_cpu().is_some() && process_cpu().is_some());
+        }
     }
 }

@@ -260,6 +260,31 @@ fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
     Ok(misses)
 }
 
+/// (phone thread, whole process) CPU time so far.
+type Cpu = (Option<Duration>, Option<Duration>);
+
+fn cpu_now() -> Cpu {
+    (sample::load::thread_cpu(), sample::load::process_cpu())
+}
+
+/// CPU per 1,000 records: the phone's (this thread: encoding, parsing, merging, SQLite; the
+/// HTTP I/O runs on reqwest's thread) and the whole process's (phone, in-process server and,
+/// when loaded, the busy thread). Steadier than records/s on a shared machine.
+fn print_cpu(what: &str, from: Cpu, to: Cpu, records: usize) {
+    let per_k = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => format!(
+            "{:.0} ms",
+            b.saturating_sub(a).as_secs_f64() * 1e6 / records.max(1) as f64
+        ),
+        _ => "n/a".into(),
+    };
+    println!(
+        "  {what} CPU per 1,000 records: phone thread {}, whole process {}",
+        per_k(from.0, to.0),
+        per_k(from.1, to.1)
+    );
+}
+
 /// Wire (compressed, headers included) and body (JSON as encoded / parsed) bytes per record.
 fn per_record(bytes: u64, records: usize) -> f64 {
     bytes as f64 / records.max(1) as f64
@@ -291,8 +316,10 @@ fn round_trip(
     println!("[{}]", sample::load::label(loaded));
     let (up0, down0, _) = proxy.counters();
     let (json_up0, _) = ta.body_bytes();
+    let cpu0 = cpu_now();
     let t0 = Instant::now();
     let push_end: Mutex<Option<(Instant, Counters, u64)>> = Mutex::new(None);
+    let push_cpu = Mutex::new(cpu0);
     let report = a.sync(
         &ta,
         &sync_opts(),
@@ -300,6 +327,7 @@ fn round_trip(
             let mut g = push_end.lock().unwrap_or_else(|e| e.into_inner());
             if p.phase != SyncPhase::Push && g.is_none() {
                 *g = Some((Instant::now(), proxy.counters(), ta.body_bytes().0));
+                *push_cpu.lock().unwrap_or_else(|e| e.into_inner()) = cpu_now();
             }
         },
         &CancelToken::new(),
@@ -332,6 +360,12 @@ fn round_trip(
         push_down_per
     );
     misses += usize::from(push_rate < PUSH_TARGET) + usize::from(up_per > 200.0);
+    print_cpu(
+        "push",
+        cpu0,
+        push_cpu.into_inner().unwrap_or_else(|e| e.into_inner()),
+        records,
+    );
     println!(
         "  (the same sync then pulled {} records back in {:.2} s)",
         report.pulled,
@@ -349,9 +383,11 @@ fn round_trip(
     )?;
     let (up0, down0, _) = proxy.counters();
     let (_, json_down0) = tb.body_bytes();
+    let cpu0 = cpu_now();
     let t0 = Instant::now();
     let report = b.sync(&tb, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
     let pull_s = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_now();
     drop(load);
     let (up1, down1, _) = proxy.counters();
     let (_, json_down1) = tb.body_bytes();
@@ -370,6 +406,7 @@ fn round_trip(
         per_record(up1 - up0, pulled)
     );
     misses += usize::from(pull_rate < PULL_TARGET) + usize::from(down_per > 150.0);
+    print_cpu("initial pull", cpu0, cpu1, pulled);
     if report.pulled < records {
         return Err(format!("pulled {} of {records}", report.pulled).into());
     }
