@@ -275,6 +275,13 @@ fn point(lat: Option<f64>, lng: Option<f64>) -> Option<GeoPoint> {
     lat.zip(lng).map(|(lat, lng)| GeoPoint { lat, lng })
 }
 
+/// A text column borrowed from its row.
+fn text_ref<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 /// Computes the daily list for the local day containing `now`.
 pub fn compute_today(
     conn: &Connection,
@@ -355,11 +362,20 @@ pub fn compute_today(
              WHERE mode != 'not_at_home' ORDER BY household_id",
         )?;
         let mut contacts = summary.query([])?;
-        // The summary row read ahead of the household being looked at.
-        let mut ahead: Option<(String, VisitMode, i64)> = match contacts.next()? {
-            Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?)),
-            None => None,
+        // The summary row read ahead of the household being looked at; its household id is
+        // copied into one reused buffer (tens of thousands of rows, no allocation each).
+        let mut ahead_id = String::new();
+        let mut read_ahead = |ahead_id: &mut String| -> Result<Option<(VisitMode, i64)>> {
+            Ok(match contacts.next()? {
+                Some(c) => {
+                    ahead_id.clear();
+                    ahead_id.push_str(text_ref(c, 0)?);
+                    Some((c.get(1)?, c.get(2)?))
+                }
+                None => None,
+            })
         };
+        let mut ahead = read_ahead(&mut ahead_id)?;
         let mut mine: Vec<(VisitMode, i64)> = Vec::new();
         let mut stmt = conn.prepare_cached(
             "SELECT id, care_tier, created_at, lat, lng, community, building, unit, room
@@ -369,21 +385,16 @@ pub fn compute_today(
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             // Borrowed, not copied: most households are not due.
-            let id = r.get_ref(0)?.as_str().map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-            })?;
+            let id = text_ref(r, 0)?;
             // Skip summary rows of households not listed (archived), collect this one's.
             mine.clear();
-            while let Some((h, mode, at)) = &ahead {
-                match h.as_str().cmp(id) {
+            while let Some((mode, at)) = ahead {
+                match ahead_id.as_str().cmp(id) {
                     std::cmp::Ordering::Greater => break,
-                    std::cmp::Ordering::Equal => mine.push((*mode, *at)),
+                    std::cmp::Ordering::Equal => mine.push((mode, at)),
                     std::cmp::Ordering::Less => {}
                 }
-                ahead = match contacts.next()? {
-                    Some(c) => Some((c.get(0)?, c.get(1)?, c.get(2)?)),
-                    None => None,
-                };
+                ahead = read_ahead(&mut ahead_id)?;
             }
             let tier: CareTier = r.get(1)?;
             let created: i64 = r.get(2)?;

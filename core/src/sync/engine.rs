@@ -565,7 +565,15 @@ impl Run<'_> {
                 store.with_access(t, |tok| t.pull(tok, cursor.as_deref(), limit))
             })
         };
-        std::thread::scope(|scope| self.pull_pages(cursor, &fetch, scope))?;
+        // The page asked for ahead uses a token taken before, so its request never waits for
+        // the store (busy writing the page before it); an expired token just means asking
+        // again the ordinary way.
+        let fetch_with = move |token: String, cursor: Option<String>| -> Fetched {
+            retry(store, transport, opts, cancel, |_, t| {
+                Ok(t.pull(&token, cursor.as_deref(), limit)?)
+            })
+        };
+        std::thread::scope(|scope| self.pull_pages(cursor, &fetch, &fetch_with, scope))?;
         self.report.parked = self.store.read(apply::parked_count)? as usize;
         Ok(())
     }
@@ -574,6 +582,7 @@ impl Run<'_> {
         &mut self,
         mut cursor: Option<String>,
         fetch: &'scope (impl Fn(Option<String>) -> Fetched + Sync),
+        fetch_with: &'scope (impl Fn(String, Option<String>) -> Fetched + Sync),
         scope: &'scope std::thread::Scope<'scope, '_>,
     ) -> Result<(), SyncError> {
         let mut done = 0u64;
@@ -585,14 +594,20 @@ impl Run<'_> {
         loop {
             self.cancel.check()?;
             let asked = cursor.clone();
-            let (page, retries) = match ahead.take() {
+            let early = match ahead.take() {
                 Some((for_cursor, handle)) if for_cursor == asked => {
-                    handle.join().unwrap_or_else(|_| {
+                    Some(handle.join().unwrap_or_else(|_| {
                         let e = TransportError::Protocol("the page fetch stopped".into());
                         (Err(e.into()), 0)
-                    })
+                    }))
                 }
-                _ => fetch(asked.clone()),
+                _ => None,
+            };
+            let (page, retries) = match early {
+                Some((Err(SyncError::Transport(TransportError::AuthExpired)), _)) | None => {
+                    fetch(asked.clone())
+                }
+                Some(fetched) => fetched,
             };
             self.report.retries += retries;
             let page = match page {
@@ -608,9 +623,13 @@ impl Run<'_> {
             };
             let stuck = page.records.is_empty() && asked.as_deref() == Some(page.cursor.as_str());
             if page.has_more && !stuck {
-                let next = Some(page.cursor.clone());
-                let asked_next = next.clone();
-                ahead = Some((next, scope.spawn(move || fetch(asked_next))));
+                // Without a token now, the next page is asked for the ordinary way (which
+                // reports why).
+                if let Ok(token) = self.store.access_token(self.transport) {
+                    let next = Some(page.cursor.clone());
+                    let asked_next = next.clone();
+                    ahead = Some((next, scope.spawn(move || fetch_with(token, asked_next))));
+                }
             }
             let stats = self.store.write(|ctx| {
                 let stats = apply::apply_page(ctx, &page.records)?;
