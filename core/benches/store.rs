@@ -2,11 +2,17 @@
 //!
 //! Run with `cargo bench -p gridwalk-core --bench store`. `GRIDWALK_BENCH_QUICK=1` shrinks
 //! every size for a smoke run; `GRIDWALK_BENCH_DIR` puts the database files somewhere other
-//! than the system temp folder (the figures depend on the disk's fsync).
+//! than the system temp folder (the figures depend on the disk's fsync);
+//! `GRIDWALK_BENCH_SKIP_IMPORT=1` leaves out the batched-write and ledger-import figures.
 //!
 //! It reports figures next to the targets of the issue and never fails on a timing: it exits
 //! non-zero only when a correctness precondition fails (an import rejects sample rows, a search
 //! that must hit returns nothing, the task list is empty…).
+//!
+//! The per-tap writes, the task list and search are measured twice: quiet, then under a
+//! background CPU load the bench makes itself (one busy thread, `gridwalk_sample::load`), as a
+//! cheap phone runs with the camera and GPS on. Each line names its mode and the machine's load
+//! average at the time; the targets are judged on both.
 //!
 //! The SIGKILL stress run lives in the kill test: `GRIDWALK_KILL_TRIALS=2000 cargo test -p
 //! gridwalk-core --release --test kill`.
@@ -20,6 +26,7 @@ use chrono::{Duration, NaiveDate};
 use gridwalk_core::model::{CaseStatus, VisitMode, VisitOutcome};
 use gridwalk_core::tasks::VisitPolicy;
 use gridwalk_core::*;
+use gridwalk_sample::load::{self, BusyThread};
 use gridwalk_sample::{self as sample, SampleHousehold};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
@@ -147,9 +154,13 @@ fn run(cfg: &Config, failures: &mut Failures) -> BenchResult<()> {
     let started = Instant::now();
 
     println!("\n== writes ==");
-    bench_tap_writes(cfg, dir.path(), failures)?;
-    bench_batch_writes(cfg, dir.path(), failures)?;
-    bench_ledger_import(cfg, dir.path(), failures)?;
+    quiet_then_loaded(|loaded| bench_tap_writes(cfg, dir.path(), loaded, failures))?;
+    if std::env::var("GRIDWALK_BENCH_SKIP_IMPORT").is_ok_and(|v| v == "1") {
+        println!("(batched writes and ledger import skipped: GRIDWALK_BENCH_SKIP_IMPORT=1)");
+    } else {
+        bench_batch_writes(cfg, dir.path(), failures)?;
+        bench_ledger_import(cfg, dir.path(), failures)?;
+    }
 
     println!("\n== task list (Store::today_at with a position) ==");
     let small = build_store(
@@ -159,14 +170,17 @@ fn run(cfg: &Config, failures: &mut Failures) -> BenchResult<()> {
         cfg.small_visits,
         11,
     )?;
-    bench_today(
-        cfg,
-        &small,
-        "500 households",
-        cfg.small_households,
-        10.0,
-        failures,
-    )?;
+    quiet_then_loaded(|loaded| {
+        bench_today(
+            cfg,
+            &small,
+            "500 households",
+            cfg.small_households,
+            10.0,
+            loaded,
+            failures,
+        )
+    })?;
     drop(small);
 
     let large = build_store(
@@ -176,20 +190,23 @@ fn run(cfg: &Config, failures: &mut Failures) -> BenchResult<()> {
         cfg.large_visits,
         23,
     )?;
-    bench_today(
-        cfg,
-        &large,
-        "10,000 households",
-        cfg.large_households,
-        50.0,
-        failures,
-    )?;
+    quiet_then_loaded(|loaded| {
+        bench_today(
+            cfg,
+            &large,
+            "10,000 households",
+            cfg.large_households,
+            50.0,
+            loaded,
+            failures,
+        )
+    })?;
 
     println!("\n== search (Store::search, limit {SEARCH_LIMIT}) ==");
-    bench_search(cfg, &large.store, failures)?;
+    quiet_then_loaded(|loaded| bench_search(cfg, &large.store, loaded, failures))?;
 
     println!("\n== writes into the populated store ==");
-    bench_tap_populated(cfg, dir.path(), &large, failures)?;
+    quiet_then_loaded(|loaded| bench_tap_populated(cfg, dir.path(), &large, loaded, failures))?;
 
     println!(
         "\ntotal benchmark time {:.1} s",
@@ -201,6 +218,15 @@ fn run(cfg: &Config, failures: &mut Failures) -> BenchResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// Runs `f` quiet, then again under one busy thread (see the module docs).
+fn quiet_then_loaded(mut f: impl FnMut(bool) -> BenchResult<()>) -> BenchResult<()> {
+    for loaded in [false, true] {
+        let _load = loaded.then(BusyThread::start);
+        f(loaded)?;
+    }
+    Ok(())
+}
 
 fn verdict(ok: bool) -> &'static str {
     if ok {
@@ -406,14 +432,15 @@ fn tap_compare(
     Ok(run)
 }
 
-fn print_tap(title: &str, run: &TapRun) {
+fn print_tap(title: &str, run: &TapRun, loaded: bool) {
     let api_rate = run.api_rows as f64 / run.api_time.as_secs_f64();
     let raw_rate = run.raw_rows as f64 / run.raw_time.as_secs_f64();
     let p = percentiles(&run.api_calls);
     println!(
-        "{title} ({} households + {} residents, one transaction each):",
+        "{title} ({} households + {} residents, one transaction each) [{}]:",
         run.households,
-        run.api_rows - run.households
+        run.api_rows - run.households,
+        load::label(loaded)
     );
     println!(
         "  API  add_household/add_resident   {api_rate:>9.0} rows/s  (per call p50 {:.2} ms, p99 {:.2} ms; row + outbox + search index + clock)",
@@ -428,11 +455,16 @@ fn print_tap(title: &str, run: &TapRun) {
 }
 
 /// Per-tap writes into fresh files.
-fn bench_tap_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> BenchResult<()> {
-    let api = Store::open(dir.join("tap_api.db"))?;
+fn bench_tap_writes(
+    cfg: &Config,
+    dir: &Path,
+    loaded: bool,
+    failures: &mut Failures,
+) -> BenchResult<()> {
+    let api = Store::open(dir.join(format!("tap_api_{loaded}.db")))?;
     let org = sample::sample_org(1);
     api.upsert_org_units(&org.units)?;
-    let mut raw = raw_connection(&dir.join("tap_raw.db"))?;
+    let mut raw = raw_connection(&dir.join(format!("tap_raw_{loaded}.db")))?;
     let today = local_today(&api)?;
     let grid = org.my_grid().ok_or("sample org has no grid")?;
     let homes = sample::sample_households(101, grid, cfg.tap_households, today);
@@ -448,7 +480,7 @@ fn bench_tap_writes(cfg: &Config, dir: &Path, failures: &mut Failures) -> BenchR
             )
         },
     );
-    print_tap("per tap into an empty store", &run);
+    print_tap("per tap into an empty store", &run, loaded);
     Ok(())
 }
 
@@ -457,10 +489,11 @@ fn bench_tap_populated(
     cfg: &Config,
     dir: &Path,
     built: &Built,
+    loaded: bool,
     failures: &mut Failures,
 ) -> BenchResult<()> {
     let api = &built.store;
-    let copy = dir.join("large_raw.db");
+    let copy = dir.join(format!("large_raw_{loaded}.db"));
     let copy_str = copy.to_str().ok_or("temp path is not UTF-8")?.to_string();
     api.read(|c| {
         c.execute("VACUUM INTO ?1", [&copy_str])?;
@@ -469,7 +502,8 @@ fn bench_tap_populated(
     let mut raw = raw_connection(&copy)?;
     let before = store_count(api, "households")? + store_count(api, "residents")?;
     let today = local_today(api)?;
-    let mut homes = sample::sample_households(303, &built.my_grid, cfg.tap_households / 4, today);
+    let seed = if loaded { 304 } else { 303 };
+    let mut homes = sample::sample_households(seed, &built.my_grid, cfg.tap_households / 4, today);
     // Leave out people whose (sample) ID number the store already holds.
     api.read(|c| {
         let mut stmt = c.prepare("SELECT 1 FROM residents WHERE id_number = ?1")?;
@@ -500,6 +534,7 @@ fn bench_tap_populated(
             store_count(api, "residents")?
         ),
         &run,
+        loaded,
     );
     Ok(())
 }
@@ -1054,6 +1089,7 @@ fn bench_today(
     label: &str,
     households_n: usize,
     target_ms: f64,
+    loaded: bool,
     failures: &mut Failures,
 ) -> BenchResult<()> {
     let store = &built.store;
@@ -1083,8 +1119,9 @@ fn bench_today(
         }
         let p = percentiles(&samples);
         println!(
-            "task list @{label}, {policy_name} ({items} items, {} runs): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 <= {target_ms:.0} ms) {}",
+            "task list @{label}, {policy_name} ({items} items, {} runs) [{}]: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 <= {target_ms:.0} ms) {}",
             p.n,
+            load::label(loaded),
             ms(p.p50),
             ms(p.p99),
             ms(p.max),
@@ -1105,7 +1142,12 @@ struct Person {
     phone: Option<String>,
 }
 
-fn bench_search(cfg: &Config, store: &Store, failures: &mut Failures) -> BenchResult<()> {
+fn bench_search(
+    cfg: &Config,
+    store: &Store,
+    loaded: bool,
+    failures: &mut Failures,
+) -> BenchResult<()> {
     let people: Vec<Person> = store.read(|c| {
         let mut stmt = c.prepare("SELECT name, id_number, phone FROM residents ORDER BY rowid")?;
         let rows = stmt.query_map([], |r| {
@@ -1123,9 +1165,10 @@ fn bench_search(cfg: &Config, store: &Store, failures: &mut Failures) -> BenchRe
         Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
     })?;
     println!(
-        "  {} residents, {} households indexed",
+        "  {} residents, {} households indexed [{}]",
         people.len(),
-        store_count(store, "households")?
+        store_count(store, "households")?,
+        load::label(loaded)
     );
 
     let mut rng = fastrand::Rng::with_seed(7);
@@ -1234,9 +1277,15 @@ fn bench_search(cfg: &Config, store: &Store, failures: &mut Failures) -> BenchRe
             }
         }
         let p = percentiles(&samples);
+        // Two-character names (most Chinese given names) have their own target.
+        let two_target = if *name == "2-char name" {
+            format!("  (target p50 <= 10 ms) {}", verdict(ms(p.p50) <= 10.0))
+        } else {
+            String::new()
+        };
         writeln!(
             lines,
-            "  {name:<26} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  ({} queries)",
+            "  {name:<26} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms  ({} queries){two_target}",
             ms(p.p50),
             ms(p.p99),
             ms(p.max),
@@ -1247,8 +1296,9 @@ fn bench_search(cfg: &Config, store: &Store, failures: &mut Failures) -> BenchRe
     print!("{lines}");
     let p = percentiles(&all);
     println!(
-        "search over {} residents, all queries: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 <= 10 ms) {}",
+        "search over {} residents, all queries [{}]: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (target p99 <= 10 ms) {}",
         people.len(),
+        if loaded { "loaded" } else { "quiet" },
         ms(p.p50),
         ms(p.p99),
         ms(p.max),

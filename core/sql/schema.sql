@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 4).
+-- Gridwalk device store: the full current schema (user_version 5).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -53,6 +53,10 @@ CREATE TABLE households (
 );
 CREATE INDEX households_grid ON households(grid_code, status);
 CREATE INDEX households_tier ON households(care_tier, status);
+-- Version 4: what the daily list reads of every active household, so it scans this index and
+-- not the rows (which carry the field clocks, several times the size of these columns).
+CREATE INDEX households_today ON households(status, id, care_tier, created_at, lat, lng,
+    community, building, unit, room);
 
 CREATE TABLE residents (
     id             TEXT PRIMARY KEY NOT NULL,
@@ -275,6 +279,14 @@ CREATE VIRTUAL TABLE search_index USING fts5(
     content_rowid = 'doc',
     tokenize = 'trigram'
 );
+-- Version 4: two-character windows of each body (blanks removed) that hold a non-ASCII
+-- character, so the one- and two-character queries most Chinese given names make ("秀英") are
+-- an index lookup instead of a scan of every body. Kept with search_docs (search.rs).
+CREATE TABLE search_grams (
+    gram TEXT NOT NULL,
+    doc  INTEGER NOT NULL,
+    PRIMARY KEY (gram, doc)
+) WITHOUT ROWID;
 
 -- Latest contact per household and mode, derived from visits (local only, never synced), so
 -- the daily list reads one row per household instead of searching the visit history.

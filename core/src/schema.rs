@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// Schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 const SCHEMA: &str = include_str!("../sql/schema.sql");
 
@@ -27,12 +27,23 @@ const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[
     ),
     (3, include_str!("../sql/upgrade_003.sql"), None),
     (4, include_str!("../sql/upgrade_004.sql"), None),
+    (
+        5,
+        include_str!("../sql/upgrade_005.sql"),
+        Some(upgrade_005_data),
+    ),
 ];
 
-/// Fills the tables version 2 derives from existing rows.
+/// Fills the visit summary version 2 derives from existing rows. The search index version 2
+/// created is filled by version 5's step, which every upgrade from before 5 runs (it needs the
+/// two-character table version 5 adds).
 fn upgrade_002_data(tx: &Transaction) -> Result<()> {
-    crate::search::rebuild_all(tx)?;
     crate::visits::rebuild_summary(tx)
+}
+
+/// Version 5 changed the households' search bodies and added the two-character index.
+fn upgrade_005_data(tx: &Transaction) -> Result<()> {
+    crate::search::rebuild_all(tx)
 }
 
 /// Historic full schemas, oldest first, for upgrade tests.
@@ -40,6 +51,7 @@ pub const HISTORY: &[(i64, &str)] = &[
     (1, include_str!("../sql/history/v001.sql")),
     (2, include_str!("../sql/history/v002.sql")),
     (3, include_str!("../sql/history/v003.sql")),
+    (4, include_str!("../sql/history/v004.sql")),
 ];
 
 pub fn user_version(conn: &Connection) -> Result<i64> {

@@ -3,15 +3,26 @@
 //! Workers search by whatever fragment they remember: two characters of a name, the last four
 //! digits of a phone, part of an ID number, "3栋". SQLite FTS5 with the trigram tokenizer indexes
 //! every 3-character window, so a query of three or more characters is a phrase query answered
-//! from the index. One- and two-character queries (most Chinese given names are two characters)
-//! scan the compact `search_docs` table with `instr`, which stays in the low milliseconds.
+//! from the index. Two-character queries with a Chinese (non-ASCII) character — most Chinese
+//! given names are two characters — are looked up in `search_grams`, which holds every
+//! two-character window of each body (blanks removed) that has a non-ASCII character. Only
+//! one-character queries and two ASCII characters ("12") still scan the compact `search_docs`
+//! table with `instr`.
+//!
+//! Blanks between address parts are not part of what the worker remembers ("3栋 2单元" and
+//! "3栋2单元" are the same place): the query is compared without them, and a household's body
+//! ends with its whole text once more without blanks, so the trigram index answers a blank-free
+//! query about an address too (no scan of the households).
 //!
 //! Each record's text lives once, lowercased, in `search_docs`; the FTS5 table is an external-
-//! content index over it, updated by primary key, so keeping it current costs the same at 100
-//! households as at 10,000.
+//! content index over it, updated by primary key, and its two-character windows are added and
+//! removed by (window, doc), so keeping both current costs the same at 100 households as at
+//! 10,000.
 //!
 //! The index body is built by one SQL expression per kind (below), used both when a row changes
 //! and when the index is rebuilt by a schema upgrade, so the two can never disagree.
+
+use std::collections::BTreeSet;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -19,12 +30,52 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Code, Error, Result};
 use crate::store::{Store, Tx};
 
-const HOUSEHOLD_BODY: &str = "SELECT 'household', id, lower(community || ' ' || building || ' '
-    || coalesce(unit, '') || ' ' || coalesce(room, '') || ' ' || coalesce(address_text, '')
-    || ' ' || tags) FROM households";
+/// A household's searchable text (lowercased), as one SQL expression.
+macro_rules! household_text {
+    () => {
+        "lower(community || ' ' || building || ' ' || coalesce(unit, '') || ' '
+            || coalesce(room, '') || ' ' || coalesce(address_text, '') || ' ' || tags)"
+    };
+}
+
+/// A household's body: its text, then the same text without blanks (see the module docs).
+const HOUSEHOLD_BODY: &str = concat!(
+    "SELECT 'household', id, ",
+    household_text!(),
+    " || ' ' || replace(",
+    household_text!(),
+    ", ' ', '') FROM households"
+);
 
 const RESIDENT_BODY: &str = "SELECT 'resident', id, lower(name || ' ' || coalesce(id_number, '')
     || ' ' || coalesce(phone, '')) FROM residents";
+
+/// The two-character windows of `body` (blanks removed, as queries are) that hold a non-ASCII
+/// character: what `search_grams` keeps for it. A household's body holds its blank-free text
+/// twice, so one window spans the two copies (its last character, always the `]` of its tags,
+/// then its first): a query nobody types.
+fn grams(body: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = body.chars().filter(|c| *c != ' ').collect();
+    chars
+        .windows(2)
+        .filter(|w| !w[0].is_ascii() || !w[1].is_ascii())
+        .map(|w| w.iter().collect())
+        .collect()
+}
+
+/// Adds (`add`) or removes the two-character windows of `body` for `doc`.
+fn set_grams(conn: &Connection, doc: i64, body: &str, add: bool) -> Result<()> {
+    let sql = if add {
+        "INSERT OR IGNORE INTO search_grams (gram, doc) VALUES (?1, ?2)"
+    } else {
+        "DELETE FROM search_grams WHERE gram = ?1 AND doc = ?2"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    for g in grams(body) {
+        stmt.execute(params![g, doc])?;
+    }
+    Ok(())
+}
 
 /// Brings the index row of one record up to date. Reads and writes by primary key only, so the
 /// cost does not grow with the size of the index.
@@ -51,6 +102,8 @@ fn reindex(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
                 .execute(params![doc, body])?;
             conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
                 .execute(params![doc, body])?;
+            set_grams(conn, doc, &old_body, false)?;
+            set_grams(conn, doc, &body, true)?;
         }
         None => {
             conn.prepare_cached(
@@ -60,7 +113,19 @@ fn reindex(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
             let doc = conn.last_insert_rowid();
             conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
                 .execute(params![doc, body])?;
+            set_grams(conn, doc, &body, true)?;
         }
+    }
+    Ok(())
+}
+
+/// Adds the two-character windows of every body with a `doc` above `after` (bulk loads).
+fn grams_after(conn: &Connection, after: i64) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT doc, body FROM search_docs WHERE doc > ?1")?;
+    let mut rows = stmt.query([after])?;
+    while let Some(r) = rows.next()? {
+        let body: String = r.get("body")?;
+        set_grams(conn, r.get("doc")?, &body, true)?;
     }
     Ok(())
 }
@@ -130,6 +195,49 @@ pub(crate) fn flush_deferred(ctx: &mut Tx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Indexes many records that have no index row yet (a pulled page's new households or
+/// residents) in two statements instead of four per record: their bodies go into `search_docs`
+/// in one `INSERT … SELECT`, and the FTS index takes the rows just added. An id that already had
+/// an index row (or whose record is missing) is brought up to date one by one instead, so the
+/// result is exactly what [`index_household`] / [`index_resident`] per id would give.
+fn index_new(conn: &Connection, body_sql: &str, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let before: i64 = conn
+        .prepare_cached("SELECT coalesce(max(doc), 0) FROM search_docs")?
+        .query_row([], |r| r.get(0))?;
+    let list = serde_json::to_string(ids)?;
+    let added = conn
+        .prepare_cached(&format!(
+            "INSERT INTO search_docs (kind, ref_id, body) {body_sql}
+             WHERE id IN (SELECT value FROM json_each(?1))
+             ON CONFLICT (ref_id) DO NOTHING"
+        ))?
+        .execute([&list])?;
+    conn.prepare_cached(
+        "INSERT INTO search_index (rowid, body) SELECT doc, body FROM search_docs WHERE doc > ?1",
+    )?
+    .execute([before])?;
+    grams_after(conn, before)?;
+    if added < ids.len() {
+        for id in ids {
+            reindex(conn, body_sql, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`index_new`] for households.
+pub(crate) fn index_new_households(conn: &Connection, ids: &[String]) -> Result<()> {
+    index_new(conn, HOUSEHOLD_BODY, ids)
+}
+
+/// [`index_new`] for residents.
+pub(crate) fn index_new_residents(conn: &Connection, ids: &[String]) -> Result<()> {
+    index_new(conn, RESIDENT_BODY, ids)
+}
+
 /// Removes the index row of a record that is being deleted (an undone import).
 pub(crate) fn unindex(conn: &Connection, id: &str) -> Result<()> {
     let old: Option<(i64, String)> = conn
@@ -143,12 +251,14 @@ pub(crate) fn unindex(conn: &Connection, id: &str) -> Result<()> {
         .execute(params![doc, body])?;
         conn.prepare_cached("DELETE FROM search_docs WHERE doc = ?1")?
             .execute([doc])?;
+        set_grams(conn, doc, &body, false)?;
     }
     Ok(())
 }
 
 /// Rebuilds the whole index from the tables (schema upgrades, bulk loads, repair).
 pub fn rebuild_all(tx: &Transaction) -> Result<()> {
+    tx.execute("DELETE FROM search_grams", [])?;
     tx.execute("DELETE FROM search_docs", [])?;
     tx.execute(
         &format!("INSERT INTO search_docs (kind, ref_id, body) {HOUSEHOLD_BODY}"),
@@ -162,6 +272,7 @@ pub fn rebuild_all(tx: &Transaction) -> Result<()> {
         "INSERT INTO search_index (search_index) VALUES ('rebuild')",
         [],
     )?;
+    grams_after(tx, 0)?;
     Ok(())
 }
 
@@ -190,34 +301,28 @@ impl Store {
             return Err(Error::invalid("query", Code::TooLong));
         }
         let limit = limit.clamp(1, 500) as i64;
-        // Blanks between address parts are not part of what the worker remembers: "3栋 2单元"
-        // and "3栋2单元" are the same place, so the query is compared without them, and
-        // households' addresses (the only bodies joined with blanks that people type across)
-        // are compared without theirs.
+        // Blanks are not part of what the worker remembers (see the module docs): the query is
+        // compared without them.
         let needle: String = q
             .to_lowercase()
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
+        let chars = needle.chars().count();
         // Three or more characters: a phrase query on the trigram index (a phrase of trigrams is
-        // a substring), plus a scan of the households' addresses without blanks. Fewer: the
-        // index cannot help; scan the compact docs table.
-        let (matches, arg) = if needle.chars().count() >= 3 {
-            (
-                "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
-                   ON d.doc = search_index.rowid WHERE search_index MATCH ?1
-                 UNION
-                 SELECT kind, ref_id FROM search_docs
-                   WHERE kind = 'household' AND instr(replace(body, ' ', ''), ?4) > 0
-                 LIMIT ?3",
-                format!("\"{}\"", needle.replace('"', "\"\"")),
-            )
+        // a substring; households' bodies carry their blank-free text too). Two with a non-ASCII
+        // one: the two-character index. Fewer, or two ASCII characters: scan the docs table.
+        // ?1 is the query, ?3 how many matches are ranked.
+        let matches = if chars >= 3 {
+            "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
+               ON d.doc = search_index.rowid
+             WHERE search_index MATCH '\"' || replace(?1, '\"', '\"\"') || '\"' LIMIT ?3"
+        } else if chars == 2 && !needle.is_ascii() {
+            "SELECT d.kind, d.ref_id FROM search_grams g JOIN search_docs d ON d.doc = g.doc
+             WHERE g.gram = ?1 LIMIT ?3"
         } else {
-            (
-                "SELECT kind, ref_id FROM search_docs
-                   WHERE instr(replace(body, ' ', ''), ?4) > 0 LIMIT ?3",
-                String::new(),
-            )
+            "SELECT kind, ref_id FROM search_docs
+             WHERE instr(replace(body, ' ', ''), ?1) > 0 LIMIT ?3"
         };
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
@@ -242,7 +347,7 @@ impl Store {
             // A fragment shared by thousands (a region code, a surname) must not make the query
             // join and sort thousands of rows: rank only the first few hundred matches.
             let window = (limit * 10).max(200);
-            let rows = stmt.query_map(params![arg, limit, window, needle], |r| {
+            let rows = stmt.query_map(params![needle, limit, window], |r| {
                 Ok(SearchHit {
                     kind: r.get(0)?,
                     id: r.get(1)?,

@@ -12,7 +12,7 @@
 //! monthly" is [`VisitPolicy::yanchi`]. Supervisors replace the policy with
 //! [`Store::set_visit_policy`].
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -202,6 +202,13 @@ fn point(lat: Option<f64>, lng: Option<f64>) -> Option<GeoPoint> {
     lat.zip(lng).map(|(lat, lng)| GeoPoint { lat, lng })
 }
 
+/// A text column borrowed from its row.
+fn text_ref<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
+    r.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 /// Computes the daily list for the local day containing `now`.
 pub fn compute_today(
     conn: &Connection,
@@ -259,101 +266,150 @@ pub fn compute_today(
 
     // 2. Visits due under the policy. When a household is due under several rules, the
     //    strictest (fewest accepted modes) is shown: doing it satisfies the others.
-    //    Two sequential scans (households, visit summary) joined in memory: at 10,000
-    //    households this is far cheaper than an index search per household and rule.
+    //    Two ordered sequential reads merged by household id, without a map: the active
+    //    households from their covering index `households_today` (the rows themselves carry the
+    //    field clocks, several times the size of what the list needs) and the visit summary
+    //    in its key order. A household is due under a rule when its latest contact is before
+    //    the rule's threshold instant, so only due households are turned into items.
     let policy = read_policy(conn)?;
-    let mut last_contact: HashMap<String, Vec<(VisitMode, i64)>> = HashMap::new();
+    let rules: Vec<(&VisitRule, i64)> = policy
+        .rules
+        .iter()
+        .map(|rule| {
+            // local_date(last) + interval <= today  ⟺  last < start of (today - interval + 1).
+            let first_ok = today - Duration::days(rule.interval_days as i64) + Duration::days(1);
+            (rule, ms(settings.day_start(first_ok)))
+        })
+        .collect();
+    // Never visited: due from the day it was registered (registered before tomorrow).
+    let registered_by = ms(settings.day_start(today + Duration::days(1)));
     {
+        let mut summary = conn.prepare_cached(
+            "SELECT household_id, mode, last_at FROM visit_summary
+             WHERE mode != 'not_at_home' ORDER BY household_id",
+        )?;
+        let mut contacts = summary.query([])?;
+        // The summary row read ahead of the household being looked at; its household id is
+        // copied into one reused buffer (tens of thousands of rows, no allocation each).
+        let mut ahead_id = String::new();
+        let mut read_ahead = |ahead_id: &mut String| -> Result<Option<(VisitMode, i64)>> {
+            Ok(match contacts.next()? {
+                Some(c) => {
+                    ahead_id.clear();
+                    ahead_id.push_str(text_ref(c, 0)?);
+                    Some((c.get(1)?, c.get(2)?))
+                }
+                None => None,
+            })
+        };
+        let mut ahead = read_ahead(&mut ahead_id)?;
+        let mut mine: Vec<(VisitMode, i64)> = Vec::new();
         let mut stmt = conn.prepare_cached(
-            "SELECT household_id, mode, last_at FROM visit_summary WHERE mode != 'not_at_home'",
+            "SELECT id, care_tier, created_at, lat, lng, community, building, unit, room
+             FROM households INDEXED BY households_today
+             WHERE status = 'active' ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            last_contact
-                .entry(r.get(0)?)
-                .or_default()
-                .push((r.get(1)?, r.get(2)?));
-        }
-    }
-    let mut due_visits: HashMap<String, (usize, TodayItem)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, care_tier, community, building, unit, room, lat, lng, created_at
-             FROM households WHERE status = 'active'",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let tier: CareTier = r.get(1)?;
-            let id: String = r.get(0)?;
-            let contacts = last_contact.get(&id);
-            for rule in policy.rules.iter().filter(|rule| rule.care_tier == tier) {
-                // The same due day as the server's warnings (`gridwalk_domain::policy`).
-                let last = contacts.and_then(|c| rule.last_contact(c));
-                let due_day = due_day(
-                    rule,
-                    last.map(|t| settings.local_date(from_ms(t))),
-                    settings.local_date(from_ms(r.get(8)?)),
-                );
-                if due_day > today {
-                    continue;
+            // Borrowed, not copied: most households are not due.
+            let id = text_ref(r, 0)?;
+            // Skip summary rows of households not listed (archived), collect this one's.
+            mine.clear();
+            while let Some((mode, at)) = ahead {
+                match ahead_id.as_str().cmp(id) {
+                    std::cmp::Ordering::Greater => break,
+                    std::cmp::Ordering::Equal => mine.push((mode, at)),
+                    std::cmp::Ordering::Less => {}
                 }
-                let strictness = rule.modes.len();
-                if matches!(due_visits.get(&id), Some((s, _)) if *s <= strictness) {
-                    continue;
-                }
-                let base = match tier {
-                    CareTier::Close => Priority::High,
-                    CareTier::Attention => Priority::Normal,
-                    CareTier::Routine => Priority::Low,
-                };
-                let late = overdue(due_day);
-                let priority = if late >= rule.interval_days as i64 {
-                    bump(base)
-                } else {
-                    base
-                };
-                let what = if rule.modes == HOME {
-                    "入户走访"
-                } else {
-                    "走访/联系"
-                };
-                let item = TodayItem {
-                    kind: TodayKind::VisitDue,
-                    priority,
-                    title: format!("{}（{}）", what, tier.label_zh()),
-                    detail: address_line(
-                        &r.get::<_, String>(2)?,
-                        &r.get::<_, String>(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ),
-                    due: settings.day_start(due_day),
-                    overdue_days: late,
-                    target_id: Some(id.clone()),
-                    location: point(r.get(6)?, r.get(7)?),
-                    distance_m: None,
-                };
-                due_visits.insert(id.clone(), (strictness, item));
+                ahead = read_ahead(&mut ahead_id)?;
             }
+            let tier: CareTier = r.get(1)?;
+            let created: i64 = r.get(2)?;
+            let mut chosen: Option<(&VisitRule, Option<i64>)> = None;
+            for (rule, threshold) in rules.iter().filter(|(rule, _)| rule.care_tier == tier) {
+                let last = rule.last_contact(&mine);
+                let due = match last {
+                    Some(t) => t < *threshold,
+                    None => created < registered_by,
+                };
+                if !due {
+                    continue;
+                }
+                if matches!(chosen, Some((c, _)) if c.modes.len() <= rule.modes.len()) {
+                    continue;
+                }
+                chosen = Some((rule, last));
+            }
+            let Some((rule, last)) = chosen else {
+                continue;
+            };
+            // The same due day as the server's warnings (`gridwalk_domain::policy`); the
+            // threshold test above is this rule's `due_day <= today`, in instants.
+            let due_day = due_day(
+                rule,
+                last.map(|t| settings.local_date(from_ms(t))),
+                settings.local_date(from_ms(created)),
+            );
+            let base = match tier {
+                CareTier::Close => Priority::High,
+                CareTier::Attention => Priority::Normal,
+                CareTier::Routine => Priority::Low,
+            };
+            let late = overdue(due_day);
+            let priority = if late >= rule.interval_days as i64 {
+                bump(base)
+            } else {
+                base
+            };
+            let what = if rule.modes == HOME {
+                "入户走访"
+            } else {
+                "走访/联系"
+            };
+            items.push(TodayItem {
+                kind: TodayKind::VisitDue,
+                priority,
+                title: format!("{}（{}）", what, tier.label_zh()),
+                detail: address_line(
+                    &r.get::<_, String>(5)?,
+                    &r.get::<_, String>(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ),
+                due: settings.day_start(due_day),
+                overdue_days: late,
+                target_id: Some(id.to_string()),
+                location: point(r.get(3)?, r.get(4)?),
+                distance_m: None,
+            });
         }
     }
-    items.extend(due_visits.into_values().map(|(_, i)| i));
 
     // 3. Cases waiting for on-site verification (unless a task already lists them, or the
     //    worker verified them and the verification waits to sync).
     {
+        // Verifications waiting to sync, read once (not once per case: the outbox of a worker
+        // who has been offline holds every case event of the week).
+        let mut verified: HashSet<String> = HashSet::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT json_extract(payload, '$.case_id') FROM outbox
+             WHERE entity = 'case_event' AND state IN ('pending', 'attention')
+               AND json_extract(payload, '$.kind') = 'verification'",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Some(case_id) = r.get::<_, Option<String>>(0)? {
+                verified.insert(case_id);
+            }
+        }
         let mut stmt = conn.prepare_cached(
             "SELECT id, type_code, urgency, lat, lng, address, updated_at FROM cases
-             WHERE status = 'verification_requested'
-               AND NOT EXISTS (SELECT 1 FROM outbox o
-                   WHERE o.entity = 'case_event' AND o.state IN ('pending', 'attention')
-                     AND json_extract(o.payload, '$.case_id') = cases.id
-                     AND json_extract(o.payload, '$.kind') = 'verification')",
+             WHERE status = 'verification_requested'",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
-            if verify_tasks.contains(&id) {
+            if verify_tasks.contains(&id) || verified.contains(&id) {
                 continue;
             }
             let code: String = r.get(1)?;

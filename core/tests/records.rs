@@ -417,7 +417,7 @@ fn search_finds_cjk_fragments_phones_and_id_numbers() {
             .map(|h| h.title)
             .collect()
     };
-    assert_eq!(names("建国"), vec!["欧阳建国"]); // 2 characters: scan path
+    assert_eq!(names("建国"), vec!["欧阳建国"]); // 2 characters: the two-character index
     assert_eq!(names("欧阳建"), vec!["欧阳建国"]); // 3+: trigram index
     assert_eq!(names("0138"), vec!["李梅"]);
     assert_eq!(names("19520314"), vec!["欧阳建国"]);

@@ -30,6 +30,13 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Default and maximum pull page sizes.
 pub const DEFAULT_PULL_LIMIT: usize = 500;
 pub const MAX_PULL_LIMIT: usize = 2000;
+/// Query parameter of `GET /v1/sync/pull` choosing how records carry their field clocks; with
+/// [`PULL_CLOCKS_COMPACT`] the server sends [`ServerRecord::compact_clocks`] records. Servers
+/// before it ignore the parameter and send every clock, which a device merges the same way.
+pub const PULL_CLOCKS_PARAM: &str = "clocks";
+/// Value of [`PULL_CLOCKS_PARAM`]: one clock per record, plus the fields whose clock differs.
+pub const PULL_CLOCKS_COMPACT: &str = "compact";
+
 /// Default byte bound of a pull page: the server stops adding records once their `data` and
 /// `clocks` JSON reach it (a single larger record still comes, alone on its page).
 pub const DEFAULT_PULL_PAGE_BYTES: usize = 1024 * 1024;
@@ -294,6 +301,18 @@ pub struct ServerRecord {
     /// server, and then absent from the wire.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl ServerRecord {
+    /// The compact record encoding: leaves out of `clocks` every field whose clock is the
+    /// record's own `hlc`. A field without a clock has the record's stamp (the rule of
+    /// [`merge::field_clock`] and [`merge::incoming_from_record`]), so merging the compact record
+    /// gives exactly what merging the full one gives, on every peer version; a record written by
+    /// one change (most of a grid's records) then carries no per-field clock at all.
+    pub fn compact_clocks(&mut self) {
+        let hlc = self.hlc.as_str();
+        self.clocks.retain(|_, v| v.as_str() != Some(hlc));
+    }
 }
 
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`; no cursor = initial snapshot from the start.

@@ -229,6 +229,45 @@ mod tests {
     }
 
     #[test]
+    fn a_compact_record_merges_exactly_like_the_full_one() {
+        let full = crate::ServerRecord {
+            entity: "resident".into(),
+            id: "r1".into(),
+            rev: 7,
+            hlc: "c3".into(),
+            data: obj(json!({"phone": "srv", "room": "2", "notes": "n", "name": "x"})),
+            clocks: obj(json!({"phone": "c3", "room": "a1", "notes": "c3", "name": "b2"})),
+            extra: Map::new(),
+        };
+        let mut compact = full.clone();
+        compact.compact_clocks();
+        assert_eq!(compact.clocks, obj(json!({"room": "a1", "name": "b2"})));
+        // Against several local states: older, newer and equal clocks per field.
+        for (local_clocks, local_hlc) in [
+            (
+                json!({"phone": "b9", "room": "b1", "notes": "d1", "name": "a0"}),
+                "d1",
+            ),
+            (json!({"phone": "c3", "room": "a1"}), "c3"),
+            (json!({}), "a0"),
+        ] {
+            let run = |r: &crate::ServerRecord| {
+                let mut data = obj(json!({"phone": "l", "room": "1", "notes": "m", "name": "y"}));
+                let mut clocks = obj(local_clocks.clone());
+                let res = merge_fields(
+                    &mut data,
+                    &mut clocks,
+                    local_hlc,
+                    incoming_from_record(&r.data, &r.clocks, &r.hlc),
+                    false,
+                );
+                (data, clocks, res)
+            };
+            assert_eq!(run(&full), run(&compact));
+        }
+    }
+
+    #[test]
     fn pulled_records_merge_per_field() {
         let mut data = obj(json!({"phone": "local", "room": "1"}));
         let mut clocks = obj(json!({"phone": "b5", "room": "a1"}));

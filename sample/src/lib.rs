@@ -11,6 +11,8 @@
 //! with `usize` ranges, so 32- and 64-bit targets agree. Names, numbers and places are
 //! invented.
 
+pub mod load;
+
 use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};

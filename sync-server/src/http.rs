@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use gridwalk_protocol::{
     codes, PullResponse, PushRequest, PushResponse, ServerRecord, DEFAULT_PULL_LIMIT,
     HEADER_PROTOCOL, MAX_BODY_BYTES, MAX_HEADERS, MAX_HEADER_BYTES, MAX_PULL_LIMIT,
-    MAX_PUSH_CHANGES, MAX_URI_BYTES, PROTOCOL_VERSION,
+    MAX_PUSH_CHANGES, MAX_URI_BYTES, PROTOCOL_VERSION, PULL_CLOCKS_COMPACT, PULL_CLOCKS_PARAM,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -314,7 +314,13 @@ async fn pull(
         }
     };
     let max_bytes = state.config.pull_page_bytes;
-    let page = blocking(&state, move |s| s.pull(&who, after, limit, max_bytes)).await?;
+    let compact = params.get(PULL_CLOCKS_PARAM).map(String::as_str) == Some(PULL_CLOCKS_COMPACT);
+    let mut page = blocking(&state, move |s| s.pull(&who, after, limit, max_bytes)).await?;
+    if compact {
+        page.records
+            .iter_mut()
+            .for_each(gridwalk_protocol::ServerRecord::compact_clocks);
+    }
     Ok(Json(PullResponse {
         records: page.records,
         cursor: Cursor {

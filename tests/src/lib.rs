@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use chrono::Utc;
-use gridwalk_core::sync::{CancelToken, HttpTransport, SyncOptions, SyncReport};
+use gridwalk_core::sync::{CancelToken, HttpOptions, HttpTransport, SyncOptions, SyncReport};
 use gridwalk_core::*;
 use gridwalk_sync_server::{Config, Server};
 
@@ -219,11 +219,23 @@ pub struct Device {
 impl Device {
     /// Opens `dir/<name>.db` and signs in as `user` to `url`.
     pub fn login(dir: &Path, name: &str, url: &str, user: &str) -> Device {
+        Device::login_with(dir, name, url, user, HttpOptions::default())
+    }
+
+    /// [`Device::login`] with transport options (e.g. the full-clock records phones from
+    /// before the compact encoding ask for).
+    pub fn login_with(
+        dir: &Path,
+        name: &str,
+        url: &str,
+        user: &str,
+        options: HttpOptions,
+    ) -> Device {
         let clock = Arc::new(Mutex::new(chrono::Duration::zero()));
         let mut store = Store::open(dir.join(format!("{name}.db"))).unwrap();
         let c = clock.clone();
         store.set_now_fn(Arc::new(move || Utc::now() + *c.lock().unwrap()));
-        let transport = HttpTransport::new(url).unwrap();
+        let transport = HttpTransport::with_options(url, options).unwrap();
         store
             .login(&transport, user, DEMO_PASSWORD, Some(name))
             .unwrap();

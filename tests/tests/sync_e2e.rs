@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::Duration as Days;
 use gridwalk_core::sync::{
-    CancelToken, HttpTransport, SyncError, SyncOptions, SyncPhase, Transport, TransportError,
+    CancelToken, HttpOptions, HttpTransport, SyncError, SyncOptions, SyncPhase, Transport,
+    TransportError,
 };
 use gridwalk_core::*;
 use gridwalk_e2e::*;
@@ -76,30 +77,14 @@ fn offline_edits_on_both_sides_converge() {
     );
 
     // Both offline: each edits different records and fields, and adds new ones.
-    a.store
-        .update_resident(
-            &r.id,
-            &ResidentPatch {
-                phone: Some(Some("13800001111".into())),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    set_resident_phone(&a.store, &r.id, "13800001111");
     a.store
         .log_visit(&VisitInput {
             household_id: h.id.clone(),
             ..visit_input(&a)
         })
         .unwrap();
-    b.store
-        .update_household(
-            &h.id,
-            &HouseholdPatch {
-                notes: Some(Some("楼道堆物已清理".into())),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    set_household_notes(&b.store, &h.id, "楼道堆物已清理");
     let h2 = b
         .store
         .add_household(&household(DEMO_GRID_2, "101"))
@@ -216,6 +201,104 @@ fn same_field_on_both_sides_keeps_the_winner_and_records_the_conflict() {
     }
 }
 
+/// A worker's edit of a household's notes.
+fn set_household_notes(s: &Store, id: &str, notes: &str) {
+    let patch = HouseholdPatch {
+        notes: Some(Some(notes.into())),
+        ..Default::default()
+    };
+    s.update_household(id, &patch).unwrap();
+}
+
+/// A worker's edit of a resident's phone.
+fn set_resident_phone(s: &Store, id: &str, phone: &str) {
+    let patch = ResidentPatch {
+        phone: Some(Some(phone.into())),
+        ..Default::default()
+    };
+    s.update_resident(id, &patch).unwrap();
+}
+
+/// Every pulled household of `d` with its (field → clock) map, as `format` sends them.
+fn pulled_clocks(d: &Device) -> Vec<(String, Map<String, Value>, usize)> {
+    let page = d
+        .store
+        .with_access(&d.transport, |tok| d.transport.pull(tok, None, 500))
+        .unwrap();
+    page.records
+        .into_iter()
+        .filter(|r| r.entity == "household")
+        .map(|r| (r.id, r.clocks, r.data.len()))
+        .collect()
+}
+
+#[test]
+fn a_phone_on_the_full_clock_format_still_syncs_with_this_server() {
+    let srv = InProcessServer::demo();
+    let dir = tempfile::tempdir().unwrap();
+    let new = Device::login(dir.path(), "new", &srv.url, "wangfang");
+    let full = HttpOptions {
+        compact_records: false,
+        ..HttpOptions::default()
+    };
+    let old = Device::login_with(dir.path(), "old", &srv.url, "wangfang", full);
+
+    // A household written by one change, and one edited since (its fields' clocks differ).
+    let h1 = new
+        .store
+        .add_household(&household(DEMO_GRID, "501"))
+        .unwrap();
+    let h2 = new
+        .store
+        .add_household(&household(DEMO_GRID, "502"))
+        .unwrap();
+    let r = new.store.add_resident(&resident(&h2.id, "李秀英")).unwrap();
+    new.sync().unwrap();
+    set_household_notes(&new.store, &h2.id, "独居，每周电话");
+    new.sync().unwrap();
+
+    // On the wire: the old phone gets every field's clock; the new one only those that differ
+    // from the record's stamp (none for h1, the earlier fields for the edited h2).
+    for (id, clocks, fields) in pulled_clocks(&old) {
+        assert_eq!(clocks.len(), fields, "old format: every clock of {id}");
+    }
+    let compact = pulled_clocks(&new);
+    let c1 = &compact.iter().find(|(id, ..)| *id == h1.id).unwrap().1;
+    assert!(c1.is_empty(), "one change, one clock: {c1:?}");
+    let c2 = &compact.iter().find(|(id, ..)| *id == h2.id).unwrap();
+    assert!(!c2.1.is_empty() && !c2.1.contains_key("notes") && c2.1.len() < c2.2);
+
+    // The old phone pulls, edits and pushes; both phones end with the same records.
+    old.sync().unwrap();
+    assert_eq!(households_by_id(&old.store), households_by_id(&new.store));
+    set_resident_phone(&old.store, &r.id, "13700002222");
+    set_household_notes(&old.store, &h1.id, "新装电梯");
+    old.sync().unwrap();
+    new.sync().unwrap();
+    old.sync().unwrap();
+    assert_eq!(households_by_id(&old.store), households_by_id(&new.store));
+    assert_eq!(
+        residents_by_id(&old.store, &h2.id),
+        residents_by_id(&new.store, &h2.id)
+    );
+    assert_eq!(
+        new.store.resident(&r.id).unwrap().phone.as_deref(),
+        Some("13700002222")
+    );
+    // A later edit on the new phone still wins over the fields the old phone stamped.
+    set_household_notes(&new.store, &h1.id, "电梯已验收");
+    new.sync().unwrap();
+    old.sync().unwrap();
+    assert_eq!(
+        old.store.household(&h1.id).unwrap().notes.as_deref(),
+        Some("电梯已验收")
+    );
+    for d in [&old, &new] {
+        assert!(d.store.conflicts(true).unwrap().is_empty(), "{}", d.name);
+        assert_eq!(pending(&d.store), 0, "{}", d.name);
+    }
+}
+
 #[test]
 fn different_fields_edited_on_both_sides_keep_both() {
     let srv = InProcessServer::demo();
@@ -227,15 +310,7 @@ fn different_fields_edited_on_both_sides_keep_both() {
     a.sync().unwrap();
     b.sync().unwrap();
 
-    a.store
-        .update_resident(
-            &r.id,
-            &ResidentPatch {
-                phone: Some(Some("13700002222".into())),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    set_resident_phone(&a.store, &r.id, "13700002222");
     b.store
         .update_resident(
             &r.id,
@@ -709,15 +784,7 @@ fn a_phone_whose_clock_ran_ahead_keeps_its_work_and_resends_it_once_the_time_is_
     // A battery pull: the phone wakes up a day ahead and the worker carries on.
     a.skew(Days::days(1));
     let h = a.store.add_household(&household(DEMO_GRID, "701")).unwrap();
-    a.store
-        .update_household(
-            &h.id,
-            &HouseholdPatch {
-                notes: Some(Some("楼道堆物".into())),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    set_household_notes(&a.store, &h.id, "楼道堆物");
     let report = a.sync().unwrap();
     assert_eq!((report.pushed, report.rejected), (0, 2), "{report:?}");
     let att = a.store.attention().unwrap();
@@ -745,15 +812,7 @@ fn a_phone_whose_clock_ran_ahead_keeps_its_work_and_resends_it_once_the_time_is_
     let seen = b.store.household(&h.id).unwrap();
     assert_eq!(seen.notes.as_deref(), Some("楼道堆物"));
     // An honest edit made after the recovery wins over the recovered one.
-    b.store
-        .update_household(
-            &h.id,
-            &HouseholdPatch {
-                notes: Some(Some("已清理".into())),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    set_household_notes(&b.store, &h.id, "已清理");
     b.sync().unwrap();
     a.sync().unwrap();
     assert_eq!(

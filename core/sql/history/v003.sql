@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 3).
+-- Gridwalk device store: full schema of version 3, kept verbatim for upgrade tests.
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --

@@ -19,7 +19,17 @@
 //! - A record that does not make sense (a required field missing, an unknown code) is skipped
 //!   and counted, never allowed to block the feed; the log names its entity, id and field, never
 //!   a value. Storage errors abort the page (and the transaction with its cursor).
+//!
+//! A page is applied in passes, because the initial pull of a new or replaced phone (tens of
+//! thousands of records, often on a weak signal) is bounded by the phone's work per record:
+//! first every record's own row (merge, insert or update, with its revision and sync state in
+//! the same statement), then the derived tables in one go ([`Derived`]): the search index of
+//! the new households and residents in two statements for the whole page, the changed ones one
+//! by one, and one visit-summary write per household and mode. Statements are prepared once and
+//! reused from the connection's cache. All of it stays in the page's transaction, so the page,
+//! its derived rows and the cursor still commit together or not at all.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use gridwalk_domain::entities::{Field, Ty};
@@ -342,7 +352,8 @@ pub(crate) fn local_fields(ctx: &Tx<'_>, entity_name: &str, id: &str) -> R<Optio
     Ok(Some((data, clocks, hlc)))
 }
 
-/// Writes merged field values of a household or resident to its row (insert or update).
+/// Writes merged field values of a household or resident to its row (insert or update) and
+/// brings its search index row up to date (a local edit: conflict resolutions).
 pub(crate) fn write_merged(
     ctx: &mut Tx<'_>,
     entity_name: &str,
@@ -351,6 +362,30 @@ pub(crate) fn write_merged(
     clocks: &Map<String, Value>,
     hlc: &str,
     new: Option<i64>,
+) -> R<()> {
+    write_merged_row(ctx, entity_name, id, data, clocks, hlc, new, None)?;
+    match entity_name {
+        entity::HOUSEHOLD => search::index_household(ctx.tx, id)?,
+        _ => search::index_resident(ctx.tx, id)?,
+    }
+    Ok(())
+}
+
+/// The server's revision and the sync state a pulled row takes, written with its fields.
+type Settle<'a> = Option<(i64, &'a str)>;
+
+/// Writes merged field values to the row only (the caller keeps the search index current).
+/// With `settle`, the row's `server_rev` and `sync_state` are set in the same statement.
+#[allow(clippy::too_many_arguments)]
+fn write_merged_row(
+    ctx: &mut Tx<'_>,
+    entity_name: &str,
+    id: &str,
+    data: &Map<String, Value>,
+    clocks: &Map<String, Value>,
+    hlc: &str,
+    new: Option<i64>,
+    settle: Settle<'_>,
 ) -> R<()> {
     let fields = merged_fields(entity_name).ok_or_else(|| bad("entity"))?;
     let table = table_of(entity_name).ok_or_else(|| bad("entity"))?;
@@ -376,6 +411,9 @@ pub(crate) fn write_merged(
         let outside = crate::org::outside_grid(ctx, grid, p)?;
         extra.push(("outside_grid", Sql::Integer(outside as i64)));
     }
+    if let Some((_, state)) = settle {
+        extra.push(("sync_state", Sql::Text(state.into())));
+    }
     let sql = match new {
         Some(created_at) => {
             extra.push(("created_at", Sql::Integer(created_at)));
@@ -385,8 +423,12 @@ pub(crate) fn write_merged(
                 .chain(extra.iter().map(|(c, _)| *c))
                 .collect();
             let marks: Vec<String> = (2..cols.len() + 2).map(|i| format!("?{i}")).collect();
+            let (rev_col, rev_mark) = match settle {
+                Some(_) => (", server_rev", format!(", ?{}", cols.len() + 2)),
+                None => ("", String::new()),
+            };
             format!(
-                "INSERT INTO {table} (id, {}) VALUES (?1, {})",
+                "INSERT INTO {table} (id, {}{rev_col}) VALUES (?1, {}{rev_mark})",
                 cols.join(", "),
                 marks.join(", ")
             )
@@ -399,23 +441,32 @@ pub(crate) fn write_merged(
                 .enumerate()
                 .map(|(i, c)| format!("{c} = ?{}", i + 2))
                 .collect();
-            format!("UPDATE {table} SET {} WHERE id = ?1", sets.join(", "))
+            let rev_set = match settle {
+                Some(_) => format!(
+                    ", server_rev = max(coalesce(server_rev, 0), ?{})",
+                    sets.len() + 2
+                ),
+                None => String::new(),
+            };
+            format!(
+                "UPDATE {table} SET {}{rev_set} WHERE id = ?1",
+                sets.join(", ")
+            )
         }
     };
     values.extend(extra.into_iter().map(|(_, v)| v));
     let mut all = vec![Sql::Text(id.into())];
     all.extend(values);
+    if let Some((rev, _)) = settle {
+        all.push(Sql::Integer(rev));
+    }
     ctx.tx
         .prepare_cached(&sql)?
         .execute(params_from_iter(all))?;
-    match entity_name {
-        entity::HOUSEHOLD => search::index_household(ctx.tx, id)?,
-        _ => search::index_resident(ctx.tx, id)?,
-    }
     Ok(())
 }
 
-fn apply_merged(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
+fn apply_merged(ctx: &mut Tx<'_>, rec: &ServerRecord, derived: &mut Derived) -> R<Outcome> {
     let local = local_fields(ctx, &rec.entity, &rec.id)?;
     let is_new = local.is_none();
     let (mut data, mut clocks, local_hlc) = local.unwrap_or_default();
@@ -456,14 +507,24 @@ fn apply_merged(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
     } else {
         None
     };
-    write_merged(ctx, &rec.entity, &rec.id, &data, &clocks, &hlc, created)?;
-    touch(ctx, table, &rec.entity, rec)?;
+    let state = state_after(ctx.tx, &rec.entity, &rec.id)?;
+    write_merged_row(
+        ctx,
+        &rec.entity,
+        &rec.id,
+        &data,
+        &clocks,
+        &hlc,
+        created,
+        Some((rec.rev, &state)),
+    )?;
+    derived.indexed(&rec.entity, &rec.id, is_new);
     Ok(Outcome::Applied)
 }
 
 // ---- append-only kinds ----------------------------------------------------------------------
 
-fn apply_visit(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
+fn apply_visit(ctx: &mut Tx<'_>, rec: &ServerRecord, derived: &mut Derived) -> R<Outcome> {
     if exists(ctx.tx, "visits", &rec.id)? {
         touch(ctx, "visits", entity::VISIT, rec)?;
         return Ok(Outcome::Applied);
@@ -487,7 +548,7 @@ fn apply_visit(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
         .execute(params![
             rec.id, household, at, mode, outcome, notes, created, rec.hlc, rec.rev
         ])?;
-    visits::note_contact(ctx.tx, &household, mode, at)?;
+    derived.contacts.push((household, mode, at));
     Ok(Outcome::Applied)
 }
 
@@ -870,15 +931,15 @@ fn apply_conflict(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
 
 // ---- pages ------------------------------------------------------------------------------------
 
-fn apply_inner(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
+fn apply_inner(ctx: &mut Tx<'_>, rec: &ServerRecord, derived: &mut Derived) -> R<Outcome> {
     ctx.observe(&rec.hlc).map_err(|_| bad("hlc"))?;
     for c in rec.clocks.values() {
         let c = c.as_str().ok_or_else(|| bad("clocks"))?;
         ctx.observe(c).map_err(|_| bad("clocks"))?;
     }
     match rec.entity.as_str() {
-        entity::HOUSEHOLD | entity::RESIDENT => apply_merged(ctx, rec),
-        entity::VISIT => apply_visit(ctx, rec),
+        entity::HOUSEHOLD | entity::RESIDENT => apply_merged(ctx, rec, derived),
+        entity::VISIT => apply_visit(ctx, rec, derived),
         entity::RESIDENT_MOVE => apply_move(ctx, rec),
         entity::CASE_EVENT => apply_case_event(ctx, rec),
         entity::PHOTO => apply_photo(ctx, rec),
@@ -893,17 +954,32 @@ fn apply_inner(ctx: &mut Tx<'_>, rec: &ServerRecord) -> R<Outcome> {
     }
 }
 
-/// Applies one record inside a savepoint: a malformed record is rolled back alone and skipped.
-fn apply_one(ctx: &mut Tx<'_>, rec: &ServerRecord) -> Result<Outcome, Error> {
-    ctx.tx.execute_batch("SAVEPOINT pulled_record")?;
-    match apply_inner(ctx, rec) {
+/// Applies one record inside a savepoint: a malformed record is rolled back alone (with what it
+/// asked of the derived tables) and skipped.
+fn apply_one(
+    ctx: &mut Tx<'_>,
+    rec: &ServerRecord,
+    derived: &mut Derived,
+) -> Result<Outcome, Error> {
+    ctx.tx
+        .prepare_cached("SAVEPOINT pulled_record")?
+        .execute([])?;
+    let mark = derived.mark();
+    match apply_inner(ctx, rec, derived) {
         Ok(o) => {
-            ctx.tx.execute_batch("RELEASE pulled_record")?;
+            ctx.tx
+                .prepare_cached("RELEASE pulled_record")?
+                .execute([])?;
             Ok(o)
         }
         Err(ApplyError::Malformed(field)) => {
+            derived.rewind(mark);
             ctx.tx
-                .execute_batch("ROLLBACK TO pulled_record; RELEASE pulled_record")?;
+                .prepare_cached("ROLLBACK TO pulled_record")?
+                .execute([])?;
+            ctx.tx
+                .prepare_cached("RELEASE pulled_record")?
+                .execute([])?;
             tracing::warn!(entity = %rec.entity, id = %rec.id, field = %field,
                 "malformed pulled record skipped");
             Ok(Outcome::Skipped)
@@ -925,19 +1001,89 @@ pub(crate) fn parked_count(conn: &rusqlite::Connection) -> Result<i64, Error> {
     )?)
 }
 
-/// Applies one page of the feed (the caller commits it with the cursor).
+/// What the records of a page ask of the derived tables, done in one pass after the records
+/// are written ([`Derived::finish`]): the search index of the households and residents written,
+/// the latest contact of the visits inserted.
+#[derive(Default)]
+pub(crate) struct Derived {
+    /// Households and residents that had no row before this page (indexed in bulk).
+    new_households: Vec<String>,
+    new_residents: Vec<String>,
+    /// Existing households and residents whose fields changed (re-indexed one by one).
+    changed: Vec<(bool, String)>,
+    /// (household, mode, visited_at) of the visits inserted.
+    contacts: Vec<(String, VisitMode, i64)>,
+}
+
+/// Lengths of a [`Derived`]'s lists, to forget what a skipped record added.
+type Mark = (usize, usize, usize, usize);
+
+impl Derived {
+    fn indexed(&mut self, entity_name: &str, id: &str, is_new: bool) {
+        let household = entity_name == entity::HOUSEHOLD;
+        match (is_new, household) {
+            (true, true) => self.new_households.push(id.to_string()),
+            (true, false) => self.new_residents.push(id.to_string()),
+            (false, _) => self.changed.push((household, id.to_string())),
+        }
+    }
+
+    fn mark(&self) -> Mark {
+        (
+            self.new_households.len(),
+            self.new_residents.len(),
+            self.changed.len(),
+            self.contacts.len(),
+        )
+    }
+
+    fn rewind(&mut self, (h, r, c, v): Mark) {
+        self.new_households.truncate(h);
+        self.new_residents.truncate(r);
+        self.changed.truncate(c);
+        self.contacts.truncate(v);
+    }
+
+    /// Brings the search index and the visit summary up to date, in the page's transaction.
+    fn finish(self, ctx: &Tx<'_>) -> Result<(), Error> {
+        search::index_new_households(ctx.tx, &self.new_households)?;
+        search::index_new_residents(ctx.tx, &self.new_residents)?;
+        for (household, id) in &self.changed {
+            if *household {
+                search::index_household(ctx.tx, id)?;
+            } else {
+                search::index_resident(ctx.tx, id)?;
+            }
+        }
+        // One summary write per household and mode, with the page's latest contact.
+        let mut latest: HashMap<(String, VisitMode), i64> = HashMap::new();
+        for (household, mode, at) in self.contacts {
+            let e = latest.entry((household, mode)).or_insert(at);
+            *e = (*e).max(at);
+        }
+        for ((household, mode), at) in latest {
+            visits::note_contact(ctx.tx, &household, mode, at)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies one page of the feed (the caller commits it with the cursor): the records first,
+/// parents before children, then the derived tables in one pass.
 pub(crate) fn apply_page(ctx: &mut Tx<'_>, records: &[ServerRecord]) -> Result<PageStats, Error> {
     let mut order: Vec<&ServerRecord> = records.iter().collect();
     order.sort_by_key(|r| rank(&r.entity));
     let any_parked = parked_count(ctx.tx)? > 0;
     let mut stats = PageStats::default();
+    let mut derived = Derived::default();
     for rec in order {
-        match apply_one(ctx, rec)? {
+        match apply_one(ctx, rec, &mut derived)? {
             Outcome::Applied => {
                 stats.applied += 1;
                 if any_parked {
                     ctx.tx
-                        .execute("DELETE FROM meta WHERE key = ?1", [parked_key(rec)])?;
+                        .prepare_cached("DELETE FROM meta WHERE key = ?1")?
+                        .execute([parked_key(rec)])?;
                 }
             }
             Outcome::Parked => {
@@ -949,13 +1095,14 @@ pub(crate) fn apply_page(ctx: &mut Tx<'_>, records: &[ServerRecord]) -> Result<P
         }
     }
     if any_parked || stats.parked > 0 {
-        stats.unparked = unpark(ctx)?;
+        stats.unparked = unpark(ctx, &mut derived)?;
     }
+    derived.finish(ctx)?;
     Ok(stats)
 }
 
 /// Applies parked records whose parents have arrived, until nothing more moves.
-fn unpark(ctx: &mut Tx<'_>) -> Result<usize, Error> {
+fn unpark(ctx: &mut Tx<'_>, derived: &mut Derived) -> Result<usize, Error> {
     let mut done = 0;
     loop {
         let parked: Vec<(String, String)> = {
@@ -974,7 +1121,7 @@ fn unpark(ctx: &mut Tx<'_>) -> Result<usize, Error> {
         recs.sort_by_key(|(_, r)| rank(&r.entity));
         let mut progress = false;
         for (key, rec) in &recs {
-            match apply_one(ctx, rec)? {
+            match apply_one(ctx, rec, derived)? {
                 Outcome::Parked => {}
                 _ => {
                     ctx.tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;

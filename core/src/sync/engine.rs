@@ -9,7 +9,8 @@
 //! the same `change_id`s and the server applies each at most once.
 //!
 //! **Pull.** Pages of the feed are applied together with the cursor advance in one transaction
-//! (see `apply.rs`) until the server says there is no more. A cursor the server no longer
+//! (see `apply.rs`) until the server says there is no more; the next page is fetched on another
+//! thread while one is applied, and applied only after it. A cursor the server no longer
 //! honours (410) starts a new snapshot from no cursor, merged field by field like any page, so
 //! local edits not yet pushed still win where they are newer and are pushed by the next sync;
 //! nothing local is reset.
@@ -399,6 +400,42 @@ fn record_results(
     Ok(())
 }
 
+/// Runs `call` with backoff on transient failures; returns its result and the retries made.
+/// A free function so the pull can ask for the next page on another thread.
+fn retry<T>(
+    store: &Store,
+    transport: &dyn Transport,
+    opts: &SyncOptions,
+    cancel: &CancelToken,
+    mut call: impl FnMut(&Store, &dyn Transport) -> Result<T, SyncError>,
+) -> (Result<T, SyncError>, usize) {
+    let mut attempt = 0u32;
+    loop {
+        if let Err(e) = cancel.check() {
+            return (Err(e), attempt as usize);
+        }
+        match call(store, transport) {
+            Err(SyncError::Transport(e))
+                if e.is_transient() && attempt + 1 < opts.max_attempts.max(1) =>
+            {
+                let delay = backoff_delay(opts, attempt);
+                tracing::info!(
+                    code = e.code(),
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "transient sync failure, retrying"
+                );
+                attempt += 1;
+                (opts.sleep)(delay, cancel);
+            }
+            other => return (other, attempt as usize),
+        }
+    }
+}
+
+/// A pull page with the retries it took.
+type Fetched = (Result<gridwalk_protocol::PullResponse, SyncError>, usize);
+
 /// One sync run's state.
 struct Run<'a> {
     store: &'a Store,
@@ -432,29 +469,11 @@ impl Run<'_> {
     /// Runs `call` with backoff on transient failures.
     fn retrying<T>(
         &mut self,
-        mut call: impl FnMut(&Store, &dyn Transport) -> Result<T, SyncError>,
+        call: impl FnMut(&Store, &dyn Transport) -> Result<T, SyncError>,
     ) -> Result<T, SyncError> {
-        let mut attempt = 0u32;
-        loop {
-            self.cancel.check()?;
-            match call(self.store, self.transport) {
-                Err(SyncError::Transport(e))
-                    if e.is_transient() && attempt + 1 < self.opts.max_attempts.max(1) =>
-                {
-                    let delay = backoff_delay(self.opts, attempt);
-                    tracing::info!(
-                        code = e.code(),
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        "transient sync failure, retrying"
-                    );
-                    attempt += 1;
-                    self.report.retries += 1;
-                    (self.opts.sleep)(delay, self.cancel);
-                }
-                other => return other,
-            }
-        }
+        let (result, retries) = retry(self.store, self.transport, self.opts, self.cancel, call);
+        self.report.retries += retries;
+        result
     }
 
     fn push(&mut self) -> Result<(), SyncError> {
@@ -529,19 +548,69 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Pulls pages until the feed says there is no more. While a page is applied (its own
+    /// transaction, with its cursor), the next one is already being asked for on another
+    /// thread: the phone's work and the network's (or the server's) overlap instead of taking
+    /// turns. The next page is only ever applied after the one before it committed, and is
+    /// dropped unread if that fails, so the order and the crash guarantees are those of one
+    /// page at a time.
     fn pull(&mut self) -> Result<(), SyncError> {
-        let mut cursor = self.store.read(|c| get_meta(c, META_CURSOR))?;
+        let cursor = self.store.read(|c| get_meta(c, META_CURSOR))?;
         let limit = self
             .opts
             .pull_limit
             .clamp(1, gridwalk_protocol::MAX_PULL_LIMIT);
+        let (store, transport, opts, cancel) = (self.store, self.transport, self.opts, self.cancel);
+        let fetch = move |cursor: Option<String>| -> Fetched {
+            retry(store, transport, opts, cancel, |store, t| {
+                store.with_access(t, |tok| t.pull(tok, cursor.as_deref(), limit))
+            })
+        };
+        // The page asked for ahead uses a token taken before, so its request never waits for
+        // the store (busy writing the page before it); an expired token just means asking
+        // again the ordinary way.
+        let fetch_with = move |token: String, cursor: Option<String>| -> Fetched {
+            retry(store, transport, opts, cancel, |_, t| {
+                Ok(t.pull(&token, cursor.as_deref(), limit)?)
+            })
+        };
+        std::thread::scope(|scope| self.pull_pages(cursor, &fetch, &fetch_with, scope))?;
+        self.report.parked = self.store.read(apply::parked_count)? as usize;
+        Ok(())
+    }
+
+    fn pull_pages<'scope>(
+        &mut self,
+        mut cursor: Option<String>,
+        fetch: &'scope (impl Fn(Option<String>) -> Fetched + Sync),
+        fetch_with: &'scope (impl Fn(String, Option<String>) -> Fetched + Sync),
+        scope: &'scope std::thread::Scope<'scope, '_>,
+    ) -> Result<(), SyncError> {
         let mut done = 0u64;
+        // The page asked for ahead: (its cursor, the thread fetching it).
+        let mut ahead: Option<(
+            Option<String>,
+            std::thread::ScopedJoinHandle<'scope, Fetched>,
+        )> = None;
         loop {
             self.cancel.check()?;
             let asked = cursor.clone();
-            let page = self.retrying(|store, t| {
-                store.with_access(t, |tok| t.pull(tok, asked.as_deref(), limit))
-            });
+            let early = match ahead.take() {
+                Some((for_cursor, handle)) if for_cursor == asked => {
+                    Some(handle.join().unwrap_or_else(|_| {
+                        let e = TransportError::Protocol("the page fetch stopped".into());
+                        (Err(e.into()), 0)
+                    }))
+                }
+                _ => None,
+            };
+            let (page, retries) = match early {
+                Some((Err(SyncError::Transport(TransportError::AuthExpired)), _)) | None => {
+                    fetch(asked.clone())
+                }
+                Some(fetched) => fetched,
+            };
+            self.report.retries += retries;
             let page = match page {
                 Err(SyncError::Transport(TransportError::CursorExpired))
                     if !self.report.resnapshot && cursor.is_some() =>
@@ -553,6 +622,16 @@ impl Run<'_> {
                 }
                 other => other?,
             };
+            let stuck = page.records.is_empty() && asked.as_deref() == Some(page.cursor.as_str());
+            if page.has_more && !stuck {
+                // Without a token now, the next page is asked for the ordinary way (which
+                // reports why).
+                if let Ok(token) = self.store.access_token(self.transport) {
+                    let next = Some(page.cursor.clone());
+                    let asked_next = next.clone();
+                    ahead = Some((next, scope.spawn(move || fetch_with(token, asked_next))));
+                }
+            }
             let stats = self.store.write(|ctx| {
                 let stats = apply::apply_page(ctx, &page.records)?;
                 set_meta(ctx.tx, META_CURSOR, &page.cursor)?;
@@ -563,7 +642,6 @@ impl Run<'_> {
             self.report.skipped += stats.skipped;
             done += page.records.len() as u64;
             self.tell(SyncPhase::Pull, done, None);
-            let stuck = page.records.is_empty() && asked.as_deref() == Some(page.cursor.as_str());
             if !page.has_more {
                 break;
             }
@@ -575,7 +653,6 @@ impl Run<'_> {
             }
             cursor = Some(page.cursor);
         }
-        self.report.parked = self.store.read(apply::parked_count)? as usize;
         Ok(())
     }
 }

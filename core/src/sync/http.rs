@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use gridwalk_protocol::{
     ErrorBody, LoginRequest, PullResponse, PushRequest, PushResponse, RefreshRequest, Session,
-    HEADER_PROTOCOL, PROTOCOL_VERSION,
+    HEADER_PROTOCOL, PROTOCOL_VERSION, PULL_CLOCKS_COMPACT, PULL_CLOCKS_PARAM,
 };
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
@@ -35,12 +35,16 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 /// zstd level for request bodies: fast on a cheap phone, most of the gain.
 const ZSTD_LEVEL: i32 = 3;
 
-/// Timeouts of an [`HttpTransport`].
+/// Timeouts and record encoding of an [`HttpTransport`].
 #[derive(Debug, Clone, Copy)]
 pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// Whole request, body included.
     pub request_timeout: Duration,
+    /// Ask for compact records when pulling (one clock per record plus the fields whose clock
+    /// differs; `docs/protocol.md`, "Pull"). On by default; off behaves as phones from before
+    /// the compact encoding (every field's clock), which the tests use to stand in for them.
+    pub compact_records: bool,
 }
 
 impl Default for HttpOptions {
@@ -48,6 +52,7 @@ impl Default for HttpOptions {
         HttpOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            compact_records: true,
         }
     }
 }
@@ -56,8 +61,13 @@ impl Default for HttpOptions {
 pub struct HttpTransport {
     base: String,
     client: Client,
+    compact_records: bool,
     sent: AtomicU64,
     received: AtomicU64,
+    /// Body bytes before compression (sent) and after decompression (received): what the
+    /// phone encodes and parses, against what crossed the network.
+    json_sent: AtomicU64,
+    json_received: AtomicU64,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -115,8 +125,11 @@ impl HttpTransport {
         Ok(HttpTransport {
             base,
             client,
+            compact_records: options.compact_records,
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            json_sent: AtomicU64::new(0),
+            json_received: AtomicU64::new(0),
         })
     }
 
@@ -138,8 +151,24 @@ impl HttpTransport {
 
     /// Resets the byte counters (benchmarks).
     pub fn reset_counters(&self) {
-        self.sent.store(0, Ordering::Relaxed);
-        self.received.store(0, Ordering::Relaxed);
+        for c in [
+            &self.sent,
+            &self.received,
+            &self.json_sent,
+            &self.json_received,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Body bytes (sent, received) as the phone encodes and parses them: before compression
+    /// going out, after decompression coming in. [`Transport::wire_bytes`] counts what crossed
+    /// the network; the benchmark prints both.
+    pub fn body_bytes(&self) -> (u64, u64) {
+        (
+            self.json_sent.load(Ordering::Relaxed),
+            self.json_received.load(Ordering::Relaxed),
+        )
     }
 
     /// Adds `n` to the sent-bytes counter (callers that attach their own bodies, e.g. uploads).
@@ -193,6 +222,8 @@ impl HttpTransport {
         } else {
             wire
         };
+        self.json_received
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         if status >= 400 {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
                 Ok(b) => (b.error.code, b.error.message),
@@ -224,6 +255,8 @@ impl HttpTransport {
         let json = serde_json::to_vec(body)
             .map_err(|e| TransportError::Protocol(format!("cannot encode request: {e}")))?;
         let rb = rb.header(CONTENT_TYPE, "application/json");
+        self.json_sent
+            .fetch_add(json.len() as u64, Ordering::Relaxed);
         let (rb, bytes) = if compress {
             let z = zstd::bulk::compress(&json, ZSTD_LEVEL)
                 .map_err(|_| TransportError::Protocol("cannot compress request".into()))?;
@@ -286,6 +319,9 @@ impl Transport for HttpTransport {
         let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
         if let Some(c) = cursor {
             query.push(("cursor", c.to_string()));
+        }
+        if self.compact_records {
+            query.push((PULL_CLOCKS_PARAM, PULL_CLOCKS_COMPACT.to_string()));
         }
         let rb = self
             .client

@@ -315,13 +315,7 @@ impl Store {
         transport: &dyn Transport,
         mut call: impl FnMut(&str) -> Result<T, TransportError>,
     ) -> Result<T, SyncError> {
-        let s = self.read(load)?.ok_or(SyncError::NotSignedIn)?;
-        let now = self.now().timestamp_millis();
-        let token = if s.access_expires_at <= now + REFRESH_MARGIN_MS {
-            self.refresh_session(transport, &s.refresh_token)?
-        } else {
-            s.access_token
-        };
+        let (token, s) = self.fresh_access(transport)?;
         match call(&token) {
             Err(TransportError::AuthExpired) => {
                 let fresh = self.refresh_session(transport, &s.refresh_token)?;
@@ -329,6 +323,27 @@ impl Store {
             }
             other => Ok(other?),
         }
+    }
+
+    /// A valid access token (refreshed first when about to expire), with the session it came
+    /// from. The pull asks for its next page with it on another thread, without touching the
+    /// store while a page is being written.
+    pub(crate) fn access_token(&self, transport: &dyn Transport) -> Result<String, SyncError> {
+        Ok(self.fresh_access(transport)?.0)
+    }
+
+    fn fresh_access(
+        &self,
+        transport: &dyn Transport,
+    ) -> Result<(String, StoredSession), SyncError> {
+        let s = self.read(load)?.ok_or(SyncError::NotSignedIn)?;
+        let now = self.now().timestamp_millis();
+        let token = if s.access_expires_at <= now + REFRESH_MARGIN_MS {
+            self.refresh_session(transport, &s.refresh_token)?
+        } else {
+            s.access_token.clone()
+        };
+        Ok((token, s))
     }
 
     /// Rotates the session with `spent` (the refresh token the caller saw) and returns a fresh
