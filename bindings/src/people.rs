@@ -7,7 +7,7 @@ use crate::enums::RecordStatus;
 use crate::error::Result;
 use crate::records::*;
 use crate::store::GridwalkStore;
-use crate::time::parse_day;
+use crate::time::{day_str, parse_day};
 
 #[uniffi::export]
 impl GridwalkStore {
@@ -28,6 +28,23 @@ impl GridwalkStore {
             .store()?
             .set_household_status(&id, status.into())?
             .into())
+    }
+
+    /// Checks an ID number as the worker types it, with the rules `addResident` applies
+    /// (shape, region, birth date not after the worker's today, check digit), and reads the
+    /// gender and birth date it encodes. Fails with `Validation(field = "id_number")` and the
+    /// code to show; writes nothing. (Whether another resident holds the number is checked
+    /// when the resident is saved.)
+    pub fn check_id_number(&self, id_number: String) -> Result<IdNumberInfo> {
+        let store = self.store()?;
+        let today = store.settings()?.local_date(store.now());
+        let (normal, info) = gridwalk_core::validate::id_number("id_number", &id_number, today)
+            .map_err(gridwalk_core::Error::from)?;
+        Ok(IdNumberInfo {
+            id_number: normal,
+            gender: info.gender.into(),
+            birth_date: day_str(info.birth_date),
+        })
     }
 
     /// One household.

@@ -432,6 +432,17 @@ impl From<core::Resident> for Resident {
     }
 }
 
+/// What a valid ID number says, for a form that fills gender and birth date as the worker
+/// types (`GridwalkStore.checkIdNumber`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IdNumberInfo {
+    /// The number as it will be stored (blanks trimmed, `x` upper-cased).
+    pub id_number: String,
+    pub gender: Gender,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+}
+
 /// One line of a resident's move history.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ResidentMove {

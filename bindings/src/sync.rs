@@ -550,6 +550,12 @@ impl GridwalkStore {
         Ok(self.store()?.discard_attention(&change_id)?)
     }
 
+    /// When the last complete sync finished (UTC ms), or `None` if this store never synced:
+    /// the sync screen's "last sync".
+    pub fn last_sync_ms(&self) -> Result<Option<i64>> {
+        Ok(self.store()?.last_sync_at()?.map(to_ms))
+    }
+
     /// Records per sync state for each kind of record.
     pub fn sync_status_counts(&self) -> Result<Vec<EntityCounts>> {
         Ok(self

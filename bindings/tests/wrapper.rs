@@ -171,3 +171,26 @@ fn sync_without_session_and_cancel_handle() {
     c.cancel();
     assert!(c.is_cancelled());
 }
+
+#[test]
+fn id_number_checked_as_typed_and_no_sync_yet() {
+    let s = store();
+    let info = s.check_id_number(" 64032319800101123x ".replace('x', "5")).unwrap();
+    assert_eq!(info.id_number, "640323198001011235");
+    assert_eq!(info.gender, Gender::Male);
+    assert_eq!(info.birth_date, "1980-01-01");
+    for (typed, want) in [
+        ("640323198001011234", ValidationCode::InvalidChecksum),
+        ("6403231980", ValidationCode::InvalidFormat),
+        ("", ValidationCode::Required),
+    ] {
+        match s.check_id_number(typed.into()) {
+            Err(GridwalkError::Validation { field, code, .. }) => {
+                assert_eq!(field, "id_number");
+                assert_eq!(code, want, "{typed}");
+            }
+            other => panic!("{typed}: {other:?}"),
+        }
+    }
+    assert_eq!(s.last_sync_ms().unwrap(), None);
+}

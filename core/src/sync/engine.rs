@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use gridwalk_protocol::{codes, Change, Op, Outcome, PushRequest, PushResponse};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
@@ -36,12 +37,12 @@ use serde_json::{Map, Value};
 
 use super::apply::{self, table_of, value_text};
 use super::clock;
-use super::session::META_CURSOR;
+use super::session::{META_CURSOR, META_LAST_SYNC};
 use super::transport::{Transport, TransportError};
 use super::SyncError;
 use crate::error::Result;
 use crate::model::new_id;
-use crate::store::{get_meta, ms, set_meta, Store, Tx};
+use crate::store::{from_ms, get_meta, ms, set_meta, Store, Tx};
 
 /// A shared flag that asks a running sync to stop at the next safe point.
 #[derive(Debug, Clone, Default)]
@@ -610,6 +611,11 @@ impl Store {
             run.push()?;
         }
         run.pull()?;
+        // When the phone last heard everything the server had: the sync screen's "last sync".
+        self.write(|ctx| {
+            let at = ms(ctx.now).to_string();
+            set_meta(ctx.tx, META_LAST_SYNC, &at)
+        })?;
         let (sent, received) = run.bytes();
         run.report.bytes_sent = sent;
         run.report.bytes_received = received;
@@ -622,6 +628,12 @@ impl Store {
             "sync finished"
         );
         Ok(run.report)
+    }
+
+    /// When the last sync finished (pushed and pulled everything), if one ever did.
+    pub fn last_sync_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let raw = self.read(|c| get_meta(c, META_LAST_SYNC))?;
+        Ok(raw.and_then(|v| v.parse::<i64>().ok()).map(from_ms))
     }
 
     /// [`Store::sync`] with default options, no progress and no cancellation.

@@ -26,6 +26,8 @@ const META_SESSION: &str = "sync_session";
 /// Id of the user whose changes are in the outbox (survives logout).
 const META_OUTBOX_OWNER: &str = "sync_outbox_owner";
 pub(crate) const META_CURSOR: &str = "sync_cursor";
+/// UTC milliseconds of the end of the last complete sync.
+pub(crate) const META_LAST_SYNC: &str = "sync_last_at";
 
 /// Refresh a little before the access token runs out, so a request does not die in flight.
 const REFRESH_MARGIN_MS: i64 = 30_000;
