@@ -48,8 +48,8 @@ jars_for() {
         echo "test-android: fetching the jars of $pom (Maven Central)" >&2
         local tmp
         tmp="$(mktemp -d "$JARS_CACHE/.tmp.XXXXXX")"
-        if ! mvn -q -B -f "$pom" -Dmaven.repo.local="$MAVEN_REPO" dependency:copy-dependencies \
-            -DoutputDirectory="$tmp" -DexcludeGroupIds=org.jetbrains.kotlin >&2; then
+        if ! mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$MAVEN_REPO" dependency:copy-dependencies \
+            -DoutputDirectory="$tmp" -DexcludeArtifactIds=kotlin-stdlib,kotlin-stdlib-jdk7,kotlin-stdlib-jdk8,kotlin-stdlib-common,kotlin-reflect >&2; then
             rm -rf "$tmp"
             return 1
         fi

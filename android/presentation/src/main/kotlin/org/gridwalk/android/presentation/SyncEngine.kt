@@ -38,6 +38,9 @@ data class SyncRun(
     val reports: Int = 0,
     val lastSummary: SyncSummary? = null,
     val lastError: UiError? = null,
+    /** Runs finished in this process (successful or not): a screen waiting for "the next
+     *  result" compares it. */
+    val finishedRuns: Int = 0,
 )
 
 class SyncEngine(private val repo: GridwalkRepository) {
@@ -60,7 +63,7 @@ class SyncEngine(private val repo: GridwalkRepository) {
     /** Syncs and uploads photos now. A run already going makes this one fail with the core's
      *  `NOT_ALLOWED_NOW` (`running:sync`) — nothing is lost either way. */
     suspend fun runOnce(): Outcome<SyncSummary> {
-        mutableRun.update { SyncRun(running = true, lastSummary = it.lastSummary) }
+        mutableRun.update { SyncRun(running = true, lastSummary = it.lastSummary, finishedRuns = it.finishedRuns) }
         val outcome = repo.call { store ->
             val handle = CancelHandle()
             cancelHandle = handle
@@ -80,8 +83,8 @@ class SyncEngine(private val repo: GridwalkRepository) {
         }
         mutableRun.update {
             when (outcome) {
-                is Outcome.Ok -> it.copy(running = false, lastSummary = outcome.value, lastError = null)
-                is Outcome.Failed -> it.copy(running = false, lastError = outcome.error)
+                is Outcome.Ok -> it.copy(running = false, lastSummary = outcome.value, lastError = null, finishedRuns = it.finishedRuns + 1)
+                is Outcome.Failed -> it.copy(running = false, lastError = outcome.error, finishedRuns = it.finishedRuns + 1)
             }
         }
         return outcome

@@ -42,6 +42,8 @@ data class SyncState(
     val bytes: Long = 0,
     val bytesTotal: Long? = null,
     val lastSummary: SyncSummary? = null,
+    /** Sync runs finished since the app started. */
+    val finishedRuns: Int = 0,
     val conflicts: List<ConflictRow> = emptyList(),
     val attention: List<AttentionRow> = emptyList(),
     val error: UiError? = null,
@@ -74,6 +76,7 @@ class SyncViewModel(
                     it.copy(
                         running = run.running, phase = run.phase, done = run.done, total = run.total,
                         bytes = run.bytes, bytesTotal = run.bytesTotal, lastSummary = run.lastSummary,
+                        finishedRuns = run.finishedRuns,
                         error = run.lastError ?: it.error.takeUnless { run.running },
                     )
                 }

@@ -26,7 +26,10 @@ class FakeGps(private val fixes: Int = 8, private val startLat: Double = 37.7800
                         lat = startLat + i * 0.00001, lng = 107.4000, accuracyM = 5.0,
                         atMs = System.currentTimeMillis(),
                     )
-                    kept.add(recorder.record(fix))
+                    // A store closed under the feed (the process is going away) ends it.
+                    val ok = runCatching { recorder.record(fix) }
+                    if (ok.isFailure) break
+                    kept.add(ok.getOrThrow())
                 }
             }.also { it.start() }
         }

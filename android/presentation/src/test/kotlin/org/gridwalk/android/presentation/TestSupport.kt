@@ -20,6 +20,7 @@ import kotlin.test.fail
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeoutOrNull
 
 const val GRID = "640323001001001"
 const val COMMUNITY = "640323001001"
@@ -36,12 +37,12 @@ fun serverUrl(): String = assertNotNull(
 fun repositoryIn(dir: File, keys: KeyProvider = KeyProvider { null }): GridwalkRepository =
     GridwalkRepository(StoreOpener(File(dir, "work.db").path, keys), Dispatchers.IO)
 
+/** Waits (in real time: the core works on real threads) for a state matching [pred]; fails
+ *  with the last state seen after 60 s. */
 suspend fun <S> ScreenModel<S, *>.awaitState(what: String = "state", pred: (S) -> Boolean): S =
-    try {
-        state.first(pred)
-    } catch (e: IllegalStateException) {
-        fail("$what never came; last: ${state.value}", e)
-    }
+    withContext(Dispatchers.Default) {
+        withTimeoutOrNull(60_000) { state.first(pred) }
+    } ?: fail("$what never came; last state: ${state.value}")
 
 fun <T> Outcome<T>.ok(): T = when (this) {
     is Outcome.Ok -> value

@@ -193,14 +193,13 @@ class WorkerDayFlowTest {
         assertNull(before.lastSyncMs)
         assertTrue(before.pendingCount >= 5, "household, resident, visit, patrol, case wait: ${before.pendingCount}")
         sync.onEvent(SyncEvent.SyncNow)
-        val synced = sync.awaitState("synced") { !it.running && it.lastSummary != null }
+        val synced = sync.awaitState("synced") { it.finishedRuns == 1 }
         assertNull(synced.error)
         assertTrue(synced.lastSummary!!.pushed >= 5, "${synced.lastSummary}")
         assertEquals(1, synced.lastSummary!!.photosUploaded)
         assertTrue(engine.run.value.reports > 0, "progress was reported")
         assertEquals(SyncPhase.UPLOAD, engine.run.value.phase)
-        val afterSync = sync.awaitState("counts") { it.lastSyncMs != null }
-        assertEquals(0, afterSync.pendingCount)
+        val afterSync = sync.awaitState("counts") { it.lastSyncMs != null && it.pendingCount == 0L }
         assertTrue(afterSync.conflicts.isEmpty() && afterSync.attention.isEmpty(), "$afterSync")
         detail.onEvent(HouseholdDetailEvent.Refresh)
         assertEquals(SyncStatus.SYNCED, detail.awaitState { it.residents.single().syncStatus == SyncStatus.SYNCED }.residents.single().syncStatus)
@@ -210,7 +209,9 @@ class WorkerDayFlowTest {
         assertEquals("submitted", leader.caseStatus(caseId))
         leader.sendForVerification(caseId)
         sync.onEvent(SyncEvent.SyncNow)
-        sync.awaitState("pulled") { !it.running && (it.lastSummary?.pulled ?: 0) > 0 }
+        val pulled = sync.awaitState("pulled") { it.finishedRuns == 2 }
+        assertNull(pulled.error)
+        assertTrue(pulled.lastSummary!!.pulled > 0, "the case's new status and the task came down")
         today.onEvent(TodayEvent.Refresh())
         val task = today.awaitState("verification on today's list") { s ->
             !s.loading && s.rows.any { it.kind == TodayKind.VERIFY_CASE && it.targetId == caseId }
@@ -237,8 +238,9 @@ class WorkerDayFlowTest {
         assertTrue(sent.afterPhotoPaths.isEmpty())
 
         sync.onEvent(SyncEvent.SyncNow)
-        val last = sync.awaitState("verification synced") { !it.running && it.lastSummary?.pushed != null && it.pendingCount == 0L }
+        val last = sync.awaitState("verification synced") { it.finishedRuns == 3 }
         assertNull(last.error)
+        assertTrue(last.lastSummary!!.pushed > 0)
         assertEquals("verified", leader.caseStatus(caseId))
         case.onEvent(CaseEvent.Refresh)
         val done = case.awaitState("verified") { it.case?.status == CaseStatus.VERIFIED }
