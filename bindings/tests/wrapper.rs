@@ -175,7 +175,9 @@ fn sync_without_session_and_cancel_handle() {
 #[test]
 fn id_number_checked_as_typed_and_no_sync_yet() {
     let s = store();
-    let info = s.check_id_number(" 64032319800101123x ".replace('x', "5")).unwrap();
+    let info = s
+        .check_id_number(" 64032319800101123x ".replace('x', "5"))
+        .unwrap();
     assert_eq!(info.id_number, "640323198001011235");
     assert_eq!(info.gender, Gender::Male);
     assert_eq!(info.birth_date, "1980-01-01");
