@@ -49,10 +49,13 @@ jars_for() {
         local tmp
         tmp="$(mktemp -d "$JARS_CACHE/.tmp.XXXXXX")"
         if ! mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$MAVEN_REPO" dependency:copy-dependencies \
-            -DoutputDirectory="$tmp" -DexcludeArtifactIds=kotlin-stdlib,kotlin-stdlib-jdk7,kotlin-stdlib-jdk8,kotlin-stdlib-common,kotlin-reflect >&2; then
-            rm -rf "$tmp"
+            -DoutputDirectory="$tmp" -DexcludeArtifactIds=kotlin-stdlib,kotlin-stdlib-jdk7,kotlin-stdlib-jdk8,kotlin-stdlib-common,kotlin-reflect \
+            >"$tmp.log" 2>&1; then
+            cat "$tmp.log" >&2
+            rm -rf "$tmp" "$tmp.log"
             return 1
         fi
+        rm -f "$tmp.log"
         rm -rf "$dir"
         touch "$tmp/.complete"
         mv "$tmp" "$dir"
@@ -124,7 +127,7 @@ run_presentation() {
     local rc=0
     junit presentation "$work/presentation-tests.jar:$pres_jar:$cp:$kotlin_jars" \
         org.gridwalk.android.presentation || rc=1
-    echo "== benchmark: open a store of 10,000 households → first today state → a 2-character name search"
+    echo "== benchmark: open a store of 10,000 households (2,000 when GRIDWALK_BENCH_QUICK=1) → first today state → a 2-character name search"
     java -Djna.library.path="$lib_dir" \
         -cp "$work/presentation-tests.jar:$pres_jar:$cp:$kotlin_jars" \
         org.gridwalk.android.presentation.bench.OpenToTodayBenchKt 2>&1 | tee "$logs/bench.log"

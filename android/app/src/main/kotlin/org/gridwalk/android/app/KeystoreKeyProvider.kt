@@ -26,8 +26,9 @@ class KeystoreKeyProvider(context: Context) : KeyProvider {
             tmp.writeBytes(wrap(it))
             check(tmp.renameTo(wrapped)) { "could not store the wrapped database key" }
         }
-        // SQLCipher raw-key syntax: the 32 bytes as hex, no key derivation needed.
-        return "x'" + raw.joinToString("") { "%02x".format(it) } + "'"
+        // The store's keyed open takes a passphrase (SQLCipher derives the page key from it):
+        // the 32 random bytes as 64 hex digits.
+        return raw.joinToString("") { "%02x".format(it) }
     }
 
     private fun wrappingKey(): SecretKey {
