@@ -21,7 +21,7 @@ if [ "${1:-}" = "--release" ]; then release=1; shift; fi
 out="${1:-$CARGO_TARGET_DIR/bindings}"
 
 # One cargo invocation for both crates, so uniffi is built once with one feature set.
-cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen
+cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen --features gridwalk-bindings/sqlcipher
 lib="$CARGO_TARGET_DIR/debug/libgridwalk_ffi.so"
 bindgen="$CARGO_TARGET_DIR/debug/uniffi-bindgen"
 
@@ -36,7 +36,7 @@ ln -f "$lib" "$out/python/" 2>/dev/null || cp "$lib" "$out/python/"
 echo "bindings: generated Kotlin, Swift and Python from $lib into $out"
 
 if [ "$release" = 1 ]; then
-    cargo build --quiet -p gridwalk-bindings --profile release-ffi
+    cargo build --quiet -p gridwalk-bindings --profile release-ffi --features sqlcipher
     shipped="$CARGO_TARGET_DIR/release-ffi/libgridwalk_ffi.so"
     size=$(stat -c %s "$shipped")
     echo "bindings: release-ffi library $shipped: $size bytes ($(numfmt --to=iec-i --suffix=B "$size"), stripped x86_64)"

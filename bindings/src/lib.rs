@@ -42,7 +42,7 @@ pub use enums::*;
 pub use error::{GridwalkError, Result, ValidationCode};
 pub use patrols::{LocationSource, PatrolRecorder};
 pub use records::*;
-pub use store::{GridWarning, GridwalkStore};
+pub use store::{cipher_version, GridWarning, GridwalkStore};
 pub use sync::{
     AttentionItem, CancelHandle, Conflict, ConflictChoice, EntityCounts, SessionInfo, SyncPhase,
     SyncProgress, SyncProgressListener, SyncReport, UploadReport,

@@ -279,3 +279,11 @@ impl GridwalkStore {
         Ok(out)
     }
 }
+
+/// The SQLCipher version this library was built with, or `None` when it has plain SQLite and
+/// `GridwalkStore.openWithKey` cannot encrypt. The shipped phone library always has one; an app
+/// refuses to start without it rather than write residents' data unencrypted.
+#[uniffi::export]
+pub fn cipher_version() -> Option<String> {
+    gridwalk_core::store::cipher_version()
+}

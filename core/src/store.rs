@@ -663,6 +663,16 @@ fn uri_path(path: &Path) -> String {
     out
 }
 
+/// The SQLCipher version compiled into this build (`PRAGMA cipher_version`), or `None` when
+/// the build has plain SQLite and [`Store::open_with_key`] cannot encrypt. Shells check it at
+/// start so a phone build without encryption is caught before it writes residents' data.
+pub fn cipher_version() -> Option<String> {
+    let conn = Connection::open_in_memory().ok()?;
+    conn.query_row("PRAGMA cipher_version", [], |r| r.get::<_, String>(0))
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 #[cfg(feature = "sqlcipher")]
 fn apply_key(conn: &Connection, key: &str) -> Result<()> {
     conn.pragma_update(None, "key", key)?;

@@ -273,6 +273,30 @@ def test_a_file_that_is_not_a_store_is_left_alone_and_a_store_reads_read_only(tm
     reader.close_store()
 
 
+def test_the_phone_library_encrypts_and_a_wrong_key_deletes_nothing(tmp_path: Path):
+    # The library the suites load is the phone build: SQLCipher compiled in.
+    assert gw.cipher_version() is not None
+    path = tmp_path / "secret.db"
+    s = gw.GridwalkStore.open_with_key(str(path), "right key")
+    s.upsert_org_units([gw.OrgUnit(code=GRID, name="幸福社区第1网格", level=gw.GridLevel.GRID, is_mine=True)])
+    h = household(s)
+    s.add_resident(resident(h.id, "王建国", gw.Relation.HEAD, id_number=ID_HEAD))
+    s.close_store()
+    raw = path.read_bytes()
+    assert b"SQLite format 3" not in raw[:16] and "王建国".encode() not in raw
+
+    with pytest.raises(gw.GridwalkError.Encryption):
+        gw.GridwalkStore.open_with_key(str(path), "wrong key")
+    with pytest.raises(gw.GridwalkError.NotAStore):
+        gw.GridwalkStore.open(str(path))
+    assert path.read_bytes() == raw
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".photos")) == ["secret.db"]
+
+    again = gw.GridwalkStore.open_with_key(str(path), "right key")
+    assert [r.name for r in again.residents_of(h.id)] == ["王建国"]
+    again.close_store()
+
+
 def test_today_list_holds_task_and_patrol_quota(store):
     h = household(store)
     task = store.add_task(

@@ -204,6 +204,32 @@ final class WorkerFlowTests: XCTestCase {
         XCTAssertEqual(state, "submitted")
     }
 
+    func testThePhoneLibraryEncryptsAndAWrongKeyDeletesNothing() throws {
+        XCTAssertNotNil(cipherVersion(), "the library the suites load is the phone build, with SQLCipher")
+        let path = dir.appendingPathComponent("secret.db").path
+        let secret = try GridwalkStore.openWithKey(path: path, key: "right key")
+        try secret.upsertOrgUnits(units: [OrgUnit(code: grid, name: "幸福社区第1网格", level: .grid, isMine: true)])
+        let h = try secret.addHousehold(input: HouseholdInput(
+            gridCode: grid, address: Address(community: "幸福社区", building: "3栋", room: "502"),
+            housingType: .owned, careTier: .close))
+        _ = try secret.addResident(input: resident(h.id, "王建国", .head, idNumber: idHead))
+        secret.closeStore()
+        let raw = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertFalse(raw.starts(with: Data("SQLite format 3".utf8)))
+
+        guard case .Encryption? = gridwalkError({ try GridwalkStore.openWithKey(path: path, key: "wrong key") }) else {
+            return XCTFail("a wrong key is an Encryption error")
+        }
+        guard case .NotAStore? = gridwalkError({ try GridwalkStore.open(path: path) }) else {
+            return XCTFail("an encrypted store opened without its key is refused untouched")
+        }
+        XCTAssertEqual(raw, try Data(contentsOf: URL(fileURLWithPath: path)))
+
+        let again = try GridwalkStore.openWithKey(path: path, key: "right key")
+        XCTAssertEqual(try again.search(query: "王建国", limit: 5).map(\.title), ["王建国"])
+        again.closeStore()
+    }
+
     func testTodayListHoldsTaskAndPatrolQuota() throws {
         let h = try household()
         let task = try store.addTask(input: TaskInput(

@@ -271,6 +271,36 @@ class WorkerFlowTest {
     }
 
     @Test
+    fun `the phone library encrypts, and a wrong key deletes nothing`() {
+        assertNotNull(cipherVersion(), "the library the suites load is the phone build, with SQLCipher")
+        val file = File(dir, "secret.db")
+        val secret = GridwalkStore.openWithKey(file.path, "right key")
+        secret.upsertOrgUnits(listOf(OrgUnit(code = GRID, name = "幸福社区第1网格", level = GridLevel.GRID, isMine = true)))
+        secret.addResident(
+            ResidentInput(
+                householdId = secret.addHousehold(
+                    HouseholdInput(
+                        gridCode = GRID, address = Address(community = "幸福社区", building = "3栋", room = "502"),
+                        housingType = HousingType.OWNED, careTier = CareTier.CLOSE,
+                    ),
+                ).id,
+                name = "王建国", relation = Relation.HEAD, residency = Residency.REGISTERED, idNumber = ID_HEAD,
+            )
+        )
+        secret.closeStore()
+        val raw = file.readBytes()
+        assertFalse(String(raw, Charsets.ISO_8859_1).startsWith("SQLite format 3"))
+
+        assertFailsWith<GridwalkException.Encryption> { GridwalkStore.openWithKey(file.path, "wrong key") }
+        assertFailsWith<GridwalkException.NotAStore> { GridwalkStore.open(file.path) }
+        assertTrue(raw.contentEquals(file.readBytes()), "a refused open leaves the file as it was")
+
+        val again = GridwalkStore.openWithKey(file.path, "right key")
+        assertEquals(listOf("王建国"), again.search("王建国", 5u).map { it.title })
+        again.closeStore()
+    }
+
+    @Test
     fun `today's list holds the worker's task and the patrol quota`() {
         val h = household()
         val today = store.localToday()
