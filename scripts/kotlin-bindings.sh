@@ -13,7 +13,8 @@ if [ "${1:-}" = "--android" ]; then
     shift
 fi
 out="${1:?usage: scripts/kotlin-bindings.sh [--android] OUT_DIR}"
-cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen
+# The phone library: SQLCipher, as scripts/bindings.sh builds it.
+cargo build --quiet -p gridwalk-bindings -p uniffi-bindgen --features gridwalk-bindings/sqlcipher
 rm -rf "$out" && mkdir -p "$out"
 "$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --library "$CARGO_TARGET_DIR/debug/libgridwalk_ffi.so" \
     --language kotlin --no-format "${config[@]}" --out-dir "$out" >/dev/null

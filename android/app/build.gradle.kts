@@ -36,12 +36,13 @@ val generateAndroidBindings by tasks.registering(Exec::class) {
 }
 
 // libgridwalk_ffi.so for the phones' ABIs (needs the NDK and `cargo install cargo-ndk`), release
-// profile release-ffi (stripped, LTO), with SQLCipher as the bindings crate builds it.
+// profile release-ffi (stripped, LTO), with SQLCipher (feature `sqlcipher`).
 val cargoNdk by tasks.registering(Exec::class) {
     workingDir = repo
     commandLine(
         "cargo", "ndk", "-t", "arm64-v8a", "-t", "armeabi-v7a", "-t", "x86_64", "--platform", "26",
         "-o", jniLibs.get().asFile.path, "build", "-p", "gridwalk-bindings", "--profile", "release-ffi",
+        "--features", "sqlcipher",
     )
     outputs.dir(jniLibs)
 }

@@ -8,6 +8,7 @@ import java.io.File
 import java.nio.file.Files
 import kotlin.test.assertEquals
 import kotlin.test.assertIs
+import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.Dispatchers
@@ -25,6 +26,7 @@ import org.gridwalk.core.Relation
 import org.gridwalk.core.Residency
 import org.gridwalk.core.ResidentInput
 import org.gridwalk.core.VerificationVerdict
+import org.gridwalk.core.cipherVersion
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
@@ -152,22 +154,26 @@ class ErrorMappingTest {
     }
 
     @Test
-    fun `a wrong key is a typed error and never deletes the store`() = runTest {
+    fun `a wrong key or no key is a typed error and never touches the store`() = runTest {
+        assertNotNull(cipherVersion(), "the phone library is built with SQLCipher")
         val keyed = File(dir, "keyed").apply { mkdirs() }
         val first = repositoryIn(keyed) { "key-one-0123456789abcdef" }
-        val created = first.call { it.deviceId() }
+        val device = first.call { it.deviceId() }.ok()
         first.close()
-        if (created is Outcome.Failed) {
-            // A library built without SQLCipher refuses keyed opens as a typed error.
-            assertEquals(ErrorKind.WRONG_KEY, created.error.kind)
-            return@runTest
-        }
+        val file = File(keyed, "work.db")
+        val bytes = file.readBytes()
         val wrong = repositoryIn(keyed) { "key-two-0123456789abcdef" }
-        assertEquals(ErrorKind.WRONG_KEY, failed(wrong.call { it.deviceId() }).kind)
+        val e = failed(wrong.call { it.deviceId() })
+        assertEquals(ErrorKind.WRONG_KEY, e.kind)
+        assertTrue(e.message.zh.isNotBlank())
         wrong.close()
-        assertTrue(File(keyed, "work.db").isFile, "the store is still there")
+        // A build or a provider that lost the key opens nothing either.
+        val none = repositoryIn(keyed) { null }
+        assertEquals(ErrorKind.NOT_A_STORE, failed(none.call { it.deviceId() }).kind)
+        none.close()
+        assertTrue(bytes.contentEquals(file.readBytes()), "refused opens leave the file as it was")
         val again = repositoryIn(keyed) { "key-one-0123456789abcdef" }
-        assertEquals(created.valueOrNull(), again.call { it.deviceId() }.ok())
+        assertEquals(device, again.call { it.deviceId() }.ok())
         again.close()
     }
 

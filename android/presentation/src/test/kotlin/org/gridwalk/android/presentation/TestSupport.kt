@@ -33,8 +33,11 @@ fun serverUrl(): String = assertNotNull(
     "GRIDWALK_SERVER_URL is not set: run through scripts/test-android.sh",
 )
 
-/** A repository over a store file in [dir], as the app's container makes it. */
-fun repositoryIn(dir: File, keys: KeyProvider = KeyProvider { null }): GridwalkRepository =
+/** The database key the tests' stores are encrypted with (the app's comes from the Keystore). */
+const val TEST_KEY = "5f0c2a9e7d1b4c3a8e6f0d2b9a7c5e3f1b8d6a4c2e0f9b7d5a3c1e8f6b4d2a0c"
+
+/** A repository over an encrypted store file in [dir], as the app's container makes it. */
+fun repositoryIn(dir: File, keys: KeyProvider = KeyProvider { TEST_KEY }): GridwalkRepository =
     GridwalkRepository(StoreOpener(File(dir, "work.db").path, keys), Dispatchers.IO)
 
 /** Waits (in real time: the core works on real threads) for a state matching [pred]; fails

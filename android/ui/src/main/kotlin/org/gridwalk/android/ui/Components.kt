@@ -25,6 +25,7 @@ import androidx.compose.foundation.verticalScroll
 import androidx.compose.material3.Button
 import androidx.compose.material3.ButtonDefaults
 import androidx.compose.material3.FilterChip
+import androidx.compose.material3.FilterChipDefaults
 import androidx.compose.material3.HorizontalDivider
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedButton
@@ -120,11 +121,19 @@ fun <T> Choices(options: List<T>, selected: T?, label: (T) -> String, onChoose: 
             FilterChip(
                 selected = o == selected, onClick = { onChoose(o) },
                 label = { Text(label(o), style = MaterialTheme.typography.bodyLarge) },
-                modifier = Modifier.heightIn(min = TouchTarget),
+                modifier = Modifier.heightIn(min = TouchTarget), colors = chipColors(),
             )
         }
     }
 }
+
+/** A chosen chip is filled in the primary colour: unmistakable in sunlight. */
+@Composable
+private fun chipColors() = FilterChipDefaults.filterChipColors(
+    selectedContainerColor = MaterialTheme.colorScheme.primary,
+    selectedLabelColor = MaterialTheme.colorScheme.onPrimary,
+    labelColor = MaterialTheme.colorScheme.onSurface,
+)
 
 /** Several of a few, as large chips that each toggle. */
 @OptIn(ExperimentalLayoutApi::class)
@@ -135,7 +144,7 @@ fun <T> Toggles(options: List<T>, selected: Set<T>, label: (T) -> String, onTogg
             FilterChip(
                 selected = o in selected, onClick = { onToggle(o) },
                 label = { Text(label(o), style = MaterialTheme.typography.bodyLarge) },
-                modifier = Modifier.heightIn(min = TouchTarget),
+                modifier = Modifier.heightIn(min = TouchTarget), colors = chipColors(),
             )
         }
     }
@@ -162,8 +171,10 @@ fun Field(
         visualTransformation = if (secret) androidx.compose.ui.text.input.PasswordVisualTransformation()
         else androidx.compose.ui.text.input.VisualTransformation.None,
         supportingText = when {
-            error != null -> { { Text(s.pick(error.message), color = MaterialTheme.colorScheme.error, fontWeight = FontWeight.SemiBold) } }
-            hint != null -> { { Text(hint) } }
+            error != null -> {
+                { Text(s.pick(error.message), color = MaterialTheme.colorScheme.error, fontWeight = FontWeight.SemiBold, style = MaterialTheme.typography.bodyMedium) }
+            }
+            hint != null -> { { Text(hint, style = MaterialTheme.typography.bodyMedium) } }
             else -> null
         },
     )

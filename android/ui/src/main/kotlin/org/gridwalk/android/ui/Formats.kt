@@ -17,6 +17,19 @@ object Formats {
         return if (h > 0) "%d:%02d:%02d".format(h, m, sec) else "%02d:%02d".format(m, sec)
     }
 
+    /** A record kind of the sync screen (`household`, `case_event`, …) in the worker's words. */
+    fun entity(s: Strings, entity: String): String =
+        Str.entries.firstOrNull { it.name == "entity_$entity" }?.let { s[it] } ?: entity
+
+    /** `create` / `update`. */
+    fun op(s: Strings, op: String): String = Str.entries.firstOrNull { it.name == "op_$op" }?.let { s[it] } ?: op
+
+    /** A record field (`address.room` → 地址) in the worker's words, when the app has a name for it. */
+    fun field(s: Strings, field: String): String {
+        val head = field.substringBefore('.').substringBefore('[')
+        return Str.entries.firstOrNull { it.name == "field_$head" }?.let { s[it] } ?: field
+    }
+
     private val dateTime = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")
 
     fun dateTime(ms: Long, zone: ZoneId = ZoneId.systemDefault()): String =

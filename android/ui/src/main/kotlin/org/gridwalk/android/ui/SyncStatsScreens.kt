@@ -54,7 +54,7 @@ fun SyncScreen(state: SyncState, onEvent: (SyncEvent) -> Unit, onBack: () -> Uni
             SectionTitle(s[Str.sync_conflicts])
             for (c in state.conflicts) {
                 ListLine(null) {
-                    Text("${c.entity} · ${c.field}", style = MaterialTheme.typography.titleMedium)
+                    Text(Formats.entity(s, c.entity) + " · " + Formats.field(s, c.field), style = MaterialTheme.typography.titleMedium)
                     Text(s[Str.sync_conflict_current] + "：" + c.keptText, style = MaterialTheme.typography.bodyLarge)
                     Text(s[Str.sync_conflict_other] + "：" + c.lostText, style = MaterialTheme.typography.bodyLarge)
                     Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp)) {
@@ -68,7 +68,10 @@ fun SyncScreen(state: SyncState, onEvent: (SyncEvent) -> Unit, onBack: () -> Uni
         if (state.attention.isEmpty()) Text(s[Str.sync_all_done], style = MaterialTheme.typography.bodyLarge)
         for (a in state.attention) {
             ListLine(null) {
-                Text("${a.entity} · ${a.op}" + (a.field?.let { " · $it" } ?: ""), style = MaterialTheme.typography.titleMedium)
+                Text(
+                    Formats.entity(s, a.entity) + " · " + Formats.op(s, a.op) + (a.field?.let { " · " + Formats.field(s, it) } ?: ""),
+                    style = MaterialTheme.typography.titleMedium,
+                )
                 Text(a.message, style = MaterialTheme.typography.bodyMedium)
                 Row(Modifier.fillMaxWidth(), horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                     SecondButton(s[Str.sync_retry], { onEvent(SyncEvent.Retry(a.changeId)) }, Modifier.weight(1f))

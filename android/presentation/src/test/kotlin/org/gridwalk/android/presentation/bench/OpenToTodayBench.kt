@@ -30,6 +30,8 @@ private const val GRID = "640323001001001"
 private val SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗".toList()
 private val GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅建国".toList()
 private const val NAME = "张伟"
+/** The store is encrypted, as on the phone: every open derives the page key from this. */
+private const val KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 /** A community ledger: flats in buildings of 3 units × 6 floors × 4 flats, 1–3 people
  *  each, two-character names (surname + given name), care tiers mixed. */
@@ -75,7 +77,7 @@ fun main() = runBlocking {
     val dir = Files.createTempDirectory("gridwalk-bench").toFile()
     try {
         val path = File(dir, "work.db").path
-        val setup = GridwalkRepository(StoreOpener(path, KeyProvider { null }), Dispatchers.IO)
+        val setup = GridwalkRepository(StoreOpener(path, KeyProvider { KEY }), Dispatchers.IO)
         val t0 = System.nanoTime()
         val report = setup.call { s ->
             s.upsertOrgUnits(listOf(OrgUnit(code = GRID, name = "幸福社区第1网格", level = GridLevel.GRID, isMine = true)))
@@ -96,7 +98,7 @@ fun main() = runBlocking {
         repeat(rounds) {
             val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
             val start = System.nanoTime()
-            val repo = GridwalkRepository(StoreOpener(path, KeyProvider { null }), Dispatchers.IO)
+            val repo = GridwalkRepository(StoreOpener(path, KeyProvider { KEY }), Dispatchers.IO)
             val today = TodayViewModel(repo, scope)
             val first = withTimeout(120_000) { today.state.first { !it.loading } }
             toToday += ms(System.nanoTime() - start)
