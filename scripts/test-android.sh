@@ -34,6 +34,8 @@ need_apt=()
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || need_apt+=(fonts-noto-cjk)
 command -v fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
+# skiko's native library links these even when it renders in software.
+for pkg in libgl1 libx11-6 libfontconfig1; do dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg"); done
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test-android: apt-get install ${need_apt[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -82,6 +84,10 @@ junit_api="/usr/share/java/junit-jupiter-api.jar:/usr/share/java/opentest4j.jar:
 jna=/usr/share/java/jna.jar
 
 # kotlinc_to OUT_JAR CLASSPATH SOURCE_DIR... [-- extra kotlinc args]
+# Compiles once per version of the sources, of the class path's jars, of the arguments and of
+# kotlinc: the jar is cached in $CARGO_TARGET_DIR/android-jar-cache, so a run with nothing
+# changed (CI after a merge on the same machine) skips kotlinc, which takes minutes on 2 cores.
+jar_cache="$CARGO_TARGET_DIR/android-jar-cache"
 kotlinc_to() {
     local jar="$1" cp="$2"
     shift 2
@@ -91,10 +97,29 @@ kotlinc_to() {
         srcs+=("$1")
         shift
     done
-    echo "== kotlinc -Werror $(basename "$jar" .jar)"
+    local name files key cached
+    name="$(basename "$jar" .jar)"
+    files=$(find "${srcs[@]}" -name '*.kt' | sort)
+    key=$( {
+        echo "$files"
+        cat $files
+        tr ':' '\n' <<<"$cp" | while read -r j; do [ -f "$j" ] && sha256sum <"$j"; done
+        echo "${extra[*]}"
+        cat "$k/build.txt"
+    } | sha256sum | cut -c1-16)
+    cached="$jar_cache/$name-$key.jar"
+    mkdir -p "$jar_cache"
+    if [ -f "$cached" ]; then
+        echo "== kotlinc $name: unchanged, cached"
+        cp "$cached" "$jar"
+        return 0
+    fi
+    echo "== kotlinc -Werror $name"
     "$k/bin/kotlinc" -Werror -jvm-target 17 -cp "$cp" "${extra[@]}" \
-        $(find "${srcs[@]}" -name '*.kt' | sort) -d "$jar" 2>&1 | tee -a "$logs/compile.log" | grep -v '^$' | tail -30
-    [ "${PIPESTATUS[0]}" = 0 ] && [ -f "$jar" ]
+        $files -d "$jar" 2>&1 | tee -a "$logs/compile.log" | grep -v '^$' | tail -30
+    [ "${PIPESTATUS[0]}" = 0 ] && [ -f "$jar" ] || return 1
+    find "$jar_cache" -maxdepth 1 -name "$name-*.jar" -delete
+    cp "$jar" "$cached"
 }
 
 declare -A passed failed status
@@ -149,7 +174,8 @@ run_ui() {
         android/ui/src/test/kotlin -- "$plugin" || return 1
     rm -rf "$shots" && mkdir -p "$shots"
     junit ui "$work/ui-tests.jar:$work/ui.jar:$work/ui-res.jar:$cp:$kotlin_jars" org.gridwalk.android.ui \
-        -Djava.awt.headless=true -Dskiko.renderApi=SOFTWARE -Dgridwalk.screenshots="$shots"
+        -Djava.awt.headless=true -Dskiko.renderApi=SOFTWARE -Dskiko.data.path="$HOME/.cache/gridwalk/skiko" \
+        -Dgridwalk.screenshots="$shots"
     local rc=$?
     echo "== screenshots in $shots:"
     ls "$shots" 2>/dev/null | sed 's/^/  /'

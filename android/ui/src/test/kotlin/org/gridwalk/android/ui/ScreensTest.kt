@@ -269,7 +269,9 @@ class ScreensTest {
             onNodeWithContentDescription("身份证号").performTextInput("5")
         }) { ResidentFormScreen(state, { events += it }, {}) }
         val typed = events.filterIsInstance<ResidentFormEvent.IdNumberChanged>()
-        assertTrue(typed.isNotEmpty() && typed.all { it.text.length == 19 }, "$events")
+        // The typed character reaches the view model as the field's new text (the field then
+        // shows the state's text until the view model answers).
+        assertTrue(typed.any { it.text.length == 19 && it.text.replace("5", "").length < 19 }, "$events")
     }
 
     @Test
