@@ -130,8 +130,10 @@ private fun Navigation(nav: NavHostController) {
         composable("today") {
             val vm = screenModel("today") { _, scope -> TodayViewModel(c.repository, scope) }
             val state by vm.state.collectAsStateWithLifecycle()
+            val context = LocalContext.current
             LaunchedEffect(state.navigateTo) { state.navigateTo?.let { go(it); vm.onEvent(TodayEvent.NavigationDone) } }
-            LaunchedEffect(Unit) { vm.onEvent(TodayEvent.Refresh()) }
+            // Nearest first, with distances, when the phone knows where it is.
+            LaunchedEffect(Unit) { vm.onEvent(TodayEvent.Refresh(lastGpsFix(context))) }
             TodayScreen(state, vm::onEvent, go)
         }
         composable("households") {

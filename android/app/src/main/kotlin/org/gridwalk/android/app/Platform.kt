@@ -41,11 +41,15 @@ object AndroidThumbnails : Thumbnails {
     override fun load(path: String): ImageBitmap? = BitmapFactory.decodeFile(path)?.asImageBitmap()
 }
 
-/** The GPS provider's latest fix (WGS-84, what the core expects), if it has one. */
-@SuppressLint("MissingPermission") // Asked for by the caller.
-fun lastGpsFix(context: Context): GeoPoint? =
+/** The GPS provider's latest fix (WGS-84, what the core expects), if it has one and the app
+ *  may read it (no permission: none, and today's list shows no distances). */
+@SuppressLint("MissingPermission") // A SecurityException without it is caught.
+fun lastGpsFix(context: Context): GeoPoint? = try {
     context.getSystemService(LocationManager::class.java).getLastKnownLocation(LocationManager.GPS_PROVIDER)
         ?.let { GeoPoint(it.latitude, it.longitude) }
+} catch (e: SecurityException) {
+    null
+}
 
 /** A new app-private file for the camera app to write into, and its shareable URI. */
 class CameraTarget(context: Context) {
