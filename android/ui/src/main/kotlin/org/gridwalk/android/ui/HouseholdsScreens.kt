@@ -20,7 +20,7 @@ fun HouseholdsScreen(state: HouseholdsState, onEvent: (HouseholdsEvent) -> Unit,
     val s = LocalStrings.current
     ScreenFrame(s[Str.households_title], onBack) {
         ErrorBanner(state.error) { onEvent(HouseholdsEvent.Refresh) }
-        Field(s[Str.households_search_hint], state.query, { onEvent(HouseholdsEvent.SearchTyped(it)) })
+        Field(s[Str.households_search], state.query, { onEvent(HouseholdsEvent.SearchTyped(it)) }, hint = s[Str.households_search_hint])
         if (state.query.isNotBlank()) {
             Text(
                 if (state.hits.isEmpty() && !state.searching) s[Str.households_no_result]

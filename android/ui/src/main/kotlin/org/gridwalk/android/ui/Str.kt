@@ -32,6 +32,7 @@ enum class Str {
     today_kind_patrol,
     today_kind_draft_case,
     households_title,
+    households_search,
     households_search_hint,
     households_all_tiers,
     households_buildings,
