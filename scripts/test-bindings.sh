@@ -38,20 +38,7 @@ run_kotlin() {
     local k="$KOTLIN_HOME" work="$out/kotlin-build"
     local jars="/usr/share/java/jna.jar:/usr/share/java/junit-jupiter-api.jar:$k/lib/kotlin-test.jar:$k/lib/kotlin-test-junit5.jar"
     rm -rf "$work" && mkdir -p "$work"
-    # The generated bindings compile once per version of their source (kotlinc takes ~25 s
-    # for them); the tests compile against that jar every run.
-    local gen="$out/kotlin/org/gridwalk/core/gridwalk_ffi.kt"
-    local cache="$CARGO_TARGET_DIR/bindings-cache"
-    local ffi_jar="$cache/gridwalk_ffi-$(cat "$gen" "$k/build.txt" 2>/dev/null | sha256sum | cut -c1-16).jar"
-    mkdir -p "$cache"
-    if [ ! -f "$ffi_jar" ]; then
-        echo "== kotlin: compiling the generated bindings (kotlinc -Werror)"
-        "$k/bin/kotlinc" -Werror -jvm-target 17 -cp "$jars" "$gen" -d "$work/ffi.jar" \
-            2>&1 | tee -a "$logs/kotlin-compile.log" | grep -v '^$' | tail -20
-        [ "${PIPESTATUS[0]}" = 0 ] && [ -f "$work/ffi.jar" ] || return 1
-        find "$cache" -name 'gridwalk_ffi-*.jar' -delete
-        mv "$work/ffi.jar" "$ffi_jar"
-    fi
+    build_ffi_jar "$out" "$logs/kotlin-compile.log" || return 1
     echo "== kotlin: compiling android/core-tests (kotlinc -Werror)"
     "$k/bin/kotlinc" -Werror -jvm-target 17 -cp "$jars:$ffi_jar" \
         $(find android/core-tests/src/test/kotlin -name '*.kt' | sort) \

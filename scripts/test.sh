@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project: formatting, lints, the Rust tests (core, CLI, sync server, the
 # end-to-end sync tests against a real server on loopback, the SIGKILL tests), the bindings'
-# Kotlin, Swift and Python suites, and quick smoke runs of the benchmarks so they cannot rot.
+# Kotlin, Swift and Python suites, the Android app's view models and Compose screens, and quick
+# smoke runs of the benchmarks so they cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -15,6 +16,8 @@ echo "== cargo test"
 cargo test --workspace
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
+echo "== Android app: presentation/ (view models, real server) and ui/ (Compose screens, screenshots)"
+GRIDWALK_BENCH_QUICK=1 scripts/test-android.sh
 echo "== web console in headless Chromium"
 scripts/test-console.sh
 # Smoke runs only keep the benchmarks compiling and running: they use the test build's `dev`
