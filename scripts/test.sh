@@ -22,4 +22,6 @@ GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-core --bench store
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench photo_upload
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench push
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-sync-server --bench console_queue
+# On main: smoke -p gridwalk-sync-server --bench evening
+GRIDWALK_BENCH_QUICK=1 cargo bench --profile dev -p gridwalk-sync-server --bench evening
 GRIDWALK_BENCH_QUICK=1 cargo bench -p gridwalk-e2e --bench sync

@@ -300,6 +300,7 @@ fn push() {
         &PushRequest {
             batch_id: "0197f000-0000-7000-a000-000000000001".into(),
             changes: vec![create_change(), update_change()],
+            cursor: None,
         },
     );
     check("change_results", &results());

@@ -114,6 +114,9 @@ pub struct Config {
     pub pull_page_bytes: usize,
     /// The supervisors' web console (`/console/`).
     pub console: ConsoleConfig,
+    /// Most pushes committed in one SQLite transaction when they queue for the writer (group
+    /// commit, `sqlite/group.rs`); 1 commits every push on its own.
+    pub push_group_limit: usize,
 }
 
 /// Browser sessions of the web console (`src/console/`).
@@ -150,6 +153,7 @@ impl Default for Config {
             login_throttle: LoginThrottle::default(),
             pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
             console: ConsoleConfig::default(),
+            push_group_limit: 64,
         }
     }
 }

@@ -45,6 +45,7 @@ fn raw_push(d: &Device, changes: Vec<Change>) -> gridwalk_protocol::PushResponse
     let req = PushRequest {
         batch_id: uuid_like(),
         changes,
+        cursor: None,
     };
     d.store
         .with_access(&d.transport, |tok| d.transport.push(tok, &req))
