@@ -116,10 +116,20 @@ pub fn household_create(grid: &str, ms: i64, node: &str) -> Change {
     }
 }
 
-/// An update of one household field.
-pub fn household_update(id: &str, field: &str, value: Value, ms: i64, node: &str) -> Change {
+/// An update of one household field made over the value stamped `base` (as a phone sends it:
+/// the clock of the value the edit replaced).
+pub fn household_update(
+    id: &str,
+    field: &str,
+    value: Value,
+    base: &str,
+    ms: i64,
+    node: &str,
+) -> Change {
     let mut payload = Map::new();
     payload.insert(field.into(), value);
+    let mut based = Map::new();
+    based.insert(field.into(), Value::String(base.into()));
     Change {
         change_id: uuid::Uuid::now_v7().to_string(),
         entity: "household".into(),
@@ -127,7 +137,7 @@ pub fn household_update(id: &str, field: &str, value: Value, ms: i64, node: &str
         op: Op::Update,
         hlc: stamp(ms, node),
         payload,
-        base: None,
+        base: Some(based),
     }
 }
 
@@ -309,14 +319,21 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
         return Err("pushes refused".into());
     }
     // A later edit of its own record, in a second push with the same cursor, is still known.
-    let edit = household_update(&mine[0].entity_id, "room", json!("503"), tick(), "a");
+    let edit = household_update(&mine[0].entity_id, "room", json!("503"), &mine[0].hlc, tick(), "a");
     s.push(&a, std::slice::from_ref(&edit), seen_a, now_ms())
         .map_err(err)?;
     let mut got = BTreeMap::new();
     let mut after = a_after;
     drain(s, &a, &mut after, 4, true, &mut got)?;
     if !got.is_empty() {
-        return Err(format!("device got {} of its own records back", got.len()));
+        let which: Vec<_> = got
+            .keys()
+            .map(|k| mine.iter().position(|c| &c.entity_id == k))
+            .collect();
+        return Err(format!(
+            "device got {} of its own records back (its changes {which:?})",
+            got.len()
+        ));
     }
     if after <= a_after {
         return Err("cursor did not move past the skipped revisions".into());
@@ -333,7 +350,7 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
         return Err("a snapshot left out the device's own records".into());
     }
     // Someone else changes one: it comes down again.
-    let theirs = household_update(&mine[1].entity_id, "room", json!("601"), tick(), "b");
+    let theirs = household_update(&mine[1].entity_id, "room", json!("601"), &mine[1].hlc, tick(), "b");
     s.push(&b, std::slice::from_ref(&theirs), Seen { rev: Some(b_after) }, now_ms())
         .map_err(err)?;
     let mut got = BTreeMap::new();
@@ -342,10 +359,10 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
         return Err(format!("after another writer's edit the device got {got:?}"));
     }
     // A device that pushes over a record it has not pulled gets the merged record back.
-    let unseen = household_update(&mine[2].entity_id, "floor", json!(6), tick(), "b");
+    let unseen = household_update(&mine[2].entity_id, "floor", json!(6), &mine[2].hlc, tick(), "b");
     s.push(&b, std::slice::from_ref(&unseen), Seen::default(), now_ms())
         .map_err(err)?;
-    let over = household_update(&mine[2].entity_id, "room", json!("602"), tick(), "a");
+    let over = household_update(&mine[2].entity_id, "room", json!("602"), &mine[2].hlc, tick(), "a");
     s.push(&a, std::slice::from_ref(&over), Seen { rev: Some(after) }, now_ms())
         .map_err(err)?;
     let mut got = BTreeMap::new();
