@@ -50,7 +50,9 @@ fn settings() -> BenchResult<Settings> {
     let quick = std::env::var("GRIDWALK_BENCH_QUICK").is_ok_and(|v| v == "1");
     let num = |name: &str, default: u64| -> BenchResult<u64> {
         match std::env::var(name) {
-            Ok(v) => Ok(v.parse().map_err(|_| format!("{name}: not a number: {v}"))?),
+            Ok(v) => Ok(v
+                .parse()
+                .map_err(|_| format!("{name}: not a number: {v}"))?),
             Err(_) => Ok(default),
         }
     };
@@ -98,7 +100,12 @@ fn obj(v: Value) -> Map<String, Value> {
 
 /// Grid `i`'s code: one street per 100 grids, one community per 10.
 fn grid_code(i: usize) -> String {
-    format!("{DISTRICT}{:03}{:03}{:03}", i / 100 + 1, i / 10 % 10 + 1, i % 10 + 1)
+    format!(
+        "{DISTRICT}{:03}{:03}{:03}",
+        i / 100 + 1,
+        i / 10 % 10 + 1,
+        i % 10 + 1
+    )
 }
 
 fn org(devices: usize) -> Vec<gridwalk_protocol::OrgUnit> {
@@ -145,17 +152,17 @@ fn change(entity: &str, entity_id: &str, op: Op, hlc: String, payload: Value) ->
 fn household_payload(grid: &str, room: usize) -> Value {
     json!({"grid_code": grid, "community": "幸福社区", "building": format!("{}栋", room % 9 + 1),
         "unit": "1单元", "floor": room % 20 + 1, "room": format!("{room}"),
-        "housing_type": "owned", "care_tier": "normal", "tags": [], "lat": 37.78, "lng": 107.4,
+        "housing_type": "owned", "care_tier": "routine", "tags": [], "lat": 37.78, "lng": 107.4,
         "notes": null, "status": "active"})
 }
 
 /// One worker's day: 50 valid changes over the households they already had.
 fn day_of_work(grid: &str, node: &str, households: &[String]) -> Vec<Change> {
     let day_start = now_ms() - 9 * 3600 * 1000;
-    let mut ms = day_start;
-    let mut tick = |by: i64| {
-        ms += by;
-        stamp(ms, node)
+    let clock = std::cell::Cell::new(day_start);
+    let tick = |by: i64| {
+        clock.set(clock.get() + by);
+        stamp(clock.get(), node)
     };
     let mut out = Vec::with_capacity(50);
     let mut rng = fastrand_like(node);
@@ -174,7 +181,7 @@ fn day_of_work(grid: &str, node: &str, households: &[String]) -> Vec<Change> {
     }
     for k in 0..35 {
         let h = &homes[(rng() as usize + k) % homes.len()];
-        let at = ms + 1000;
+        let at = clock.get() + 1000;
         out.push(change(
             "visit",
             &id(),
@@ -197,10 +204,15 @@ fn day_of_work(grid: &str, node: &str, households: &[String]) -> Vec<Change> {
     }
     // The patrol with its track, and a case found on it with three photos.
     let patrol = id();
-    let started = ms - 2 * 3600 * 1000;
+    let started = clock.get() - 2 * 3600 * 1000;
     let track: Vec<Value> = (0..120)
         .map(|k| {
-            json!([started + k * 60_000, 37.78 + k as f64 * 0.0001, 107.4 + k as f64 * 0.0001, 8.0])
+            json!([
+                started + k * 60_000,
+                37.78 + k as f64 * 0.0001,
+                107.4 + k as f64 * 0.0001,
+                8.0
+            ])
         })
         .collect();
     out.push(change(
@@ -212,7 +224,7 @@ fn day_of_work(grid: &str, node: &str, households: &[String]) -> Vec<Change> {
             "distance_m": 1840.5, "duration_s": 7140, "notes": "例行巡查", "track": track}),
     ));
     let case = id();
-    let found = ms;
+    let found = clock.get();
     out.push(change(
         "case",
         &case,
@@ -242,9 +254,9 @@ fn day_of_work(grid: &str, node: &str, households: &[String]) -> Vec<Change> {
 
 /// A small deterministic generator per device (no shared state between devices).
 fn fastrand_like(seed: &str) -> impl FnMut() -> u64 {
-    let mut x: u64 = seed
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let mut x: u64 = seed.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     move || {
         x ^= x << 13;
         x ^= x >> 7;
@@ -437,7 +449,7 @@ fn line(name: &str, mut v: Vec<f64>) -> String {
 
 fn main() {
     match run() {
-        Ok(failures) if failures == 0 => {}
+        Ok(0) => {}
         Ok(failures) => {
             eprintln!("evening bench: {failures} check(s) failed");
             std::process::exit(1);
@@ -457,7 +469,9 @@ fn run() -> BenchResult<usize> {
         config = config.argon2_light();
     }
     if let Ok(v) = std::env::var("GRIDWALK_EVENING_GROUP") {
-        config.push_group_limit = v.parse().map_err(|_| format!("GRIDWALK_EVENING_GROUP: {v}"))?;
+        config.push_group_limit = v
+            .parse()
+            .map_err(|_| format!("GRIDWALK_EVENING_GROUP: {v}"))?;
     }
     // Every phone of the load generator comes from one loopback address: the per-address
     // sign-in rule (meant for one guesser) is widened; the per-account rule stays.
@@ -557,8 +571,9 @@ fn run() -> BenchResult<usize> {
         }
         Ok::<_, String>(out)
     })?;
-    let seeded_counts = count_by_entity(&dir.path().join("server.db"))?;
-    let applied_before = count_applied(&dir.path().join("server.db"))?;
+    let db = server.config().db_path();
+    let seeded_counts = count_by_entity(&db)?;
+    let applied_before = count_applied(&db)?;
     println!(
         "setup: {} grids, {} households in {:.1} s",
         s.devices,
@@ -572,6 +587,7 @@ fn run() -> BenchResult<usize> {
         .collect();
     let per_device = days.first().map_or(0, Vec::len);
     let load_start = load();
+    let stats0 = storage.write_stats();
     let t0 = Instant::now();
     let gap = s.window.as_secs_f64() / s.devices.max(1) as f64;
     let outcomes: Vec<DeviceOutcome> = rt.block_on(async {
@@ -581,7 +597,14 @@ fn run() -> BenchResult<usize> {
             let at = t0 + Duration::from_secs_f64(gap * i as f64);
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(at.into()).await;
-                evening(client, format!("w{i:05}"), format!("phone-{i}"), changes, cursor).await
+                evening(
+                    client,
+                    format!("w{i:05}"),
+                    format!("phone-{i}"),
+                    changes,
+                    cursor,
+                )
+                .await
             }));
         }
         let mut out = Vec::with_capacity(tasks.len());
@@ -626,7 +649,15 @@ fn run() -> BenchResult<usize> {
         s.devices as f64 / elapsed
     );
     println!("load during the run: {load_start} at start, {load_end} at end");
-    let w = storage.write_stats();
+    let (w, w0) = (storage.write_stats(), stats0);
+    let w = gridwalk_sync_server::storage::WriteStats {
+        writes: w.writes - w0.writes,
+        wait_ns: w.wait_ns - w0.wait_ns,
+        work_ns: w.work_ns - w0.work_ns,
+        commit_ns: w.commit_ns - w0.commit_ns,
+        grouped_writes: w.grouped_writes - w0.grouped_writes,
+        grouped_pushes: w.grouped_pushes - w0.grouped_pushes,
+    };
     if w.writes > 0 {
         println!(
             "server writes: {} transactions ({} of them carrying {} pushes); per transaction: waiting for the writer {:.2} ms, in the transaction {:.2} ms, commit {:.2} ms",
@@ -643,12 +674,14 @@ fn run() -> BenchResult<usize> {
     }
 
     // --- Exactly once.
-    let db = dir.path().join("server.db");
     let after = count_by_entity(&db)?;
     let mut acked_by_entity: HashMap<String, Vec<String>> = HashMap::new();
     for o in &outcomes {
         for (e, i) in &o.acked {
-            acked_by_entity.entry(e.clone()).or_default().push(i.clone());
+            acked_by_entity
+                .entry(e.clone())
+                .or_default()
+                .push(i.clone());
         }
     }
     let present = present_ids(&db, &acked_by_entity)?;
@@ -676,23 +709,25 @@ fn count_by_entity(db: &std::path::Path) -> BenchResult<HashMap<String, usize>> 
     let c = rusqlite::Connection::open(db)?;
     let mut stmt = c.prepare("SELECT entity, count(*) AS n FROM records GROUP BY entity")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>("entity")?, r.get::<_, i64>("n")? as usize))
+        Ok((
+            r.get::<_, String>("entity")?,
+            r.get::<_, i64>("n")? as usize,
+        ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn count_applied(db: &std::path::Path) -> BenchResult<usize> {
     let c = rusqlite::Connection::open(db)?;
-    Ok(c.query_row("SELECT count(*) FROM applied_changes", [], |r| {
-        r.get::<_, i64>(0)
-    })? as usize)
+    Ok(
+        c.query_row("SELECT count(*) FROM applied_changes", [], |r| {
+            r.get::<_, i64>(0)
+        })? as usize,
+    )
 }
 
 /// How many of the acknowledged created ids are stored.
-fn present_ids(
-    db: &std::path::Path,
-    acked: &HashMap<String, Vec<String>>,
-) -> BenchResult<usize> {
+fn present_ids(db: &std::path::Path, acked: &HashMap<String, Vec<String>>) -> BenchResult<usize> {
     let c = rusqlite::Connection::open(db)?;
     let mut stmt = c.prepare_cached("SELECT 1 FROM records WHERE entity = ?1 AND id = ?2")?;
     let mut n = 0;

@@ -181,7 +181,10 @@ fn drain(
             seen.insert(r.id.clone(), r.rev);
         }
         if page.next_rev < *after {
-            return Err(format!("cursor went back from {} to {}", after, page.next_rev));
+            return Err(format!(
+                "cursor went back from {} to {}",
+                after, page.next_rev
+            ));
         }
         *after = page.next_rev;
         if !page.has_more {
@@ -207,30 +210,32 @@ pub fn revision_contract(
     let mut write_handles = Vec::new();
     for w in 0..writers {
         let storage = storage.clone();
-        write_handles.push(std::thread::spawn(move || -> Result<Vec<(String, i64)>, String> {
-            let who = principal(&*storage, "wangfang", &format!("conformance-w{w}"))?;
-            let node = format!("w{w}");
-            let mut acked = Vec::new();
-            let mut ms = start;
-            for _ in 0..batches {
-                let changes: Vec<Change> = (0..per_batch)
-                    .map(|_| {
-                        ms += 1;
-                        household_create(DEMO_GRID, ms, &node)
-                    })
-                    .collect();
-                let res = storage
-                    .push(&who, &changes, Seen::default(), now_ms())
-                    .map_err(err)?;
-                for (c, r) in changes.iter().zip(&res.results) {
-                    match (r.outcome, r.rev) {
-                        (Outcome::Applied, Some(rev)) => acked.push((c.entity_id.clone(), rev)),
-                        _ => return Err(format!("push refused: {:?}", r.reason)),
+        write_handles.push(std::thread::spawn(
+            move || -> Result<Vec<(String, i64)>, String> {
+                let who = principal(&*storage, "wangfang", &format!("conformance-w{w}"))?;
+                let node = format!("w{w}");
+                let mut acked = Vec::new();
+                let mut ms = start;
+                for _ in 0..batches {
+                    let changes: Vec<Change> = (0..per_batch)
+                        .map(|_| {
+                            ms += 1;
+                            household_create(DEMO_GRID, ms, &node)
+                        })
+                        .collect();
+                    let res = storage
+                        .push(&who, &changes, Seen::default(), now_ms())
+                        .map_err(err)?;
+                    for (c, r) in changes.iter().zip(&res.results) {
+                        match (r.outcome, r.rev) {
+                            (Outcome::Applied, Some(rev)) => acked.push((c.entity_id.clone(), rev)),
+                            _ => return Err(format!("push refused: {:?}", r.reason)),
+                        }
                     }
                 }
-            }
-            Ok(acked)
-        }));
+                Ok(acked)
+            },
+        ));
     }
     let mut read_handles = Vec::new();
     for _ in 0..readers {
@@ -308,9 +313,7 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
     let mut scratch = BTreeMap::new();
     drain(s, &a, &mut a_after, 100, false, &mut scratch)?;
     drain(s, &b, &mut b_after, 100, false, &mut scratch)?;
-    let seen_a = Seen {
-        rev: Some(a_after),
-    };
+    let seen_a = Seen { rev: Some(a_after) };
     let mine: Vec<Change> = (0..10)
         .map(|_| household_create(DEMO_GRID, tick(), "a"))
         .collect();
@@ -319,7 +322,14 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
         return Err("pushes refused".into());
     }
     // A later edit of its own record, in a second push with the same cursor, is still known.
-    let edit = household_update(&mine[0].entity_id, "room", json!("503"), &mine[0].hlc, tick(), "a");
+    let edit = household_update(
+        &mine[0].entity_id,
+        "room",
+        json!("503"),
+        &mine[0].hlc,
+        tick(),
+        "a",
+    );
     s.push(&a, std::slice::from_ref(&edit), seen_a, now_ms())
         .map_err(err)?;
     let mut got = BTreeMap::new();
@@ -342,7 +352,11 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
     let mut got_b = BTreeMap::new();
     drain(s, &b, &mut b_after, 4, true, &mut got_b)?;
     if got_b.len() != mine.len() {
-        return Err(format!("other device got {} of {}", got_b.len(), mine.len()));
+        return Err(format!(
+            "other device got {} of {}",
+            got_b.len(),
+            mine.len()
+        ));
     }
     let mut snap = BTreeMap::new();
     drain(s, &a, &mut 0, 4, false, &mut snap)?;
@@ -350,21 +364,54 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
         return Err("a snapshot left out the device's own records".into());
     }
     // Someone else changes one: it comes down again.
-    let theirs = household_update(&mine[1].entity_id, "room", json!("601"), &mine[1].hlc, tick(), "b");
-    s.push(&b, std::slice::from_ref(&theirs), Seen { rev: Some(b_after) }, now_ms())
-        .map_err(err)?;
+    let theirs = household_update(
+        &mine[1].entity_id,
+        "room",
+        json!("601"),
+        &mine[1].hlc,
+        tick(),
+        "b",
+    );
+    s.push(
+        &b,
+        std::slice::from_ref(&theirs),
+        Seen { rev: Some(b_after) },
+        now_ms(),
+    )
+    .map_err(err)?;
     let mut got = BTreeMap::new();
     drain(s, &a, &mut after, 4, true, &mut got)?;
     if got.keys().collect::<Vec<_>>() != vec![&mine[1].entity_id] {
-        return Err(format!("after another writer's edit the device got {got:?}"));
+        return Err(format!(
+            "after another writer's edit the device got {got:?}"
+        ));
     }
     // A device that pushes over a record it has not pulled gets the merged record back.
-    let unseen = household_update(&mine[2].entity_id, "floor", json!(6), &mine[2].hlc, tick(), "b");
+    let unseen = household_update(
+        &mine[2].entity_id,
+        "floor",
+        json!(6),
+        &mine[2].hlc,
+        tick(),
+        "b",
+    );
     s.push(&b, std::slice::from_ref(&unseen), Seen::default(), now_ms())
         .map_err(err)?;
-    let over = household_update(&mine[2].entity_id, "room", json!("602"), &mine[2].hlc, tick(), "a");
-    s.push(&a, std::slice::from_ref(&over), Seen { rev: Some(after) }, now_ms())
-        .map_err(err)?;
+    let over = household_update(
+        &mine[2].entity_id,
+        "room",
+        json!("602"),
+        &mine[2].hlc,
+        tick(),
+        "a",
+    );
+    s.push(
+        &a,
+        std::slice::from_ref(&over),
+        Seen { rev: Some(after) },
+        now_ms(),
+    )
+    .map_err(err)?;
     let mut got = BTreeMap::new();
     drain(s, &a, &mut after, 4, true, &mut got)?;
     if !got.contains_key(&mine[2].entity_id) {

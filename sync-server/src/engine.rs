@@ -249,16 +249,16 @@ pub fn apply_change(
                 tx.mark_echo(&change.entity, &change.entity_id, done.rev, &echo_key)?;
             }
             ChangeResult {
-            change_id: change.change_id.clone(),
-            outcome: if done.conflicts.is_empty() {
-                Outcome::Applied
-            } else {
-                Outcome::Merged
-            },
-            rev: Some(done.rev),
-            replayed: false,
-            reason: None,
-            conflicts: done.conflicts,
+                change_id: change.change_id.clone(),
+                outcome: if done.conflicts.is_empty() {
+                    Outcome::Applied
+                } else {
+                    Outcome::Merged
+                },
+                rev: Some(done.rev),
+                replayed: false,
+                reason: None,
+                conflicts: done.conflicts,
             }
         }
     };

@@ -85,7 +85,9 @@ pub enum DeviceStep {
     /// New device or the user's own: bind (again) and end its earlier sessions.
     Bind,
     /// Another user's device, handed over: end that user's sessions on it, record it, bind.
-    HandOver { from_user: String },
+    HandOver {
+        from_user: String,
+    },
     Refuse(SessionRefusal),
 }
 
@@ -129,7 +131,10 @@ mod tests {
             refresh_step(None, "d", 10),
             RefreshStep::Refuse(SessionRefusal::Ended)
         );
-        let used = RefreshState { used: true, ..s.clone() };
+        let used = RefreshState {
+            used: true,
+            ..s.clone()
+        };
         assert_eq!(refresh_step(Some(&used), "d", 10), RefreshStep::EndFamily);
         let ended = RefreshState {
             used: true,
@@ -184,7 +189,10 @@ mod tests {
         };
         assert_eq!(check_access(&off, 10), Err(SessionRefusal::UserDisabled));
         assert_eq!(device_step(None, "u", false), DeviceStep::Bind);
-        assert_eq!(device_step(Some(("u", false)), "u", false), DeviceStep::Bind);
+        assert_eq!(
+            device_step(Some(("u", false)), "u", false),
+            DeviceStep::Bind
+        );
         assert_eq!(
             device_step(Some(("v", false)), "u", false),
             DeviceStep::Refuse(SessionRefusal::DeviceInUse)

@@ -23,11 +23,11 @@ use serde_json::{Map, Value};
 use crate::cases::{self, ActionRequest, TaskRequest};
 use crate::config::ThrottleRule;
 use crate::error::{Error, Result};
+use crate::sessions::{self, AccessState, DeviceStep, RefreshState, RefreshStep};
 use crate::storage::{
     CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
     Storage, StoredRecord, TokenPair, WriteStats,
 };
-use crate::sessions::{self, AccessState, DeviceStep, RefreshStep, RefreshState};
 use crate::throttle::{Decision, ThrottleState};
 
 /// Schema version this server writes.
@@ -381,7 +381,9 @@ impl RecordTx for WriteTx<'_> {
 
     fn mark_echo(&mut self, entity: &str, id: &str, rev: i64, key: &str) -> Result<()> {
         self.tx
-            .prepare_cached("UPDATE records SET echo = ?4 WHERE entity = ?1 AND id = ?2 AND rev = ?3")?
+            .prepare_cached(
+                "UPDATE records SET echo = ?4 WHERE entity = ?1 AND id = ?2 AND rev = ?3",
+            )?
             .execute(params![entity, id, rev, key])?;
         Ok(())
     }

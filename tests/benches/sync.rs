@@ -362,7 +362,12 @@ fn echo_after_push(
 ) -> BenchResult<usize> {
     let c = Store::open(dir.join("c.db"))?;
     let tc = HttpTransport::new(url)?;
-    c.login(&tc, "wangfang", gridwalk_e2e::DEMO_PASSWORD, Some("bench-c"))?;
+    c.login(
+        &tc,
+        "wangfang",
+        gridwalk_e2e::DEMO_PASSWORD,
+        Some("bench-c"),
+    )?;
     c.sync(&tc, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
     let unit = c
         .org_units()?
@@ -439,7 +444,11 @@ fn legacy_echo(
         .read(|c| changes::list(c, "pending", 10_000_000))?
         .into_iter()
         .map(|e| Change {
-            op: if e.op == "create" { Op::Create } else { Op::Update },
+            op: if e.op == "create" {
+                Op::Create
+            } else {
+                Op::Update
+            },
             payload: e.payload.as_object().cloned().unwrap_or_default(),
             change_id: e.change_id,
             entity: e.entity,
