@@ -3,7 +3,10 @@
 //! - push records/s and bytes/record up, for 10,000 households with 30,000 residents;
 //! - initial pull records/s and bytes/record down, on a fresh device;
 //! - a no-op sync's round trips and bytes;
-//! - p50/p99 push latency of 1,000 simulated devices pushing at once.
+//! - the bytes of the pull right after a device pushed 1,000 households (no echo), and of the
+//!   same pull for a device that sends no cursor with its push (as every phone did before);
+//! - p50/p99 push latency of 1,000 simulated devices pushing at once, and where the server's
+//!   writes spent their time (waiting for the writer, working, committing; group commit).
 //!
 //! Targets: ≥ 12,000 records/s each way, ≤ 200 B/record up, ≤ 150 B/record down, a no-op sync
 //! in one round trip under 1 KB. `GRIDWALK_BENCH_QUICK=1` runs a small smoke version (figures
@@ -369,18 +372,7 @@ fn echo_after_push(
         Some("bench-c"),
     )?;
     c.sync(&tc, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
-    let unit = c
-        .org_units()?
-        .into_iter()
-        .find(|u| u.code == gridwalk_e2e::DEMO_GRID)
-        .ok_or("demo grid missing")?;
-    let homes = sample::sample_households(77, &unit, households, c.now().date_naive());
-    c.write(|ctx| {
-        for sh in &homes {
-            households::insert(ctx, &sh.household)?;
-        }
-        Ok(())
-    })?;
+    let homes = record_households(&c, &c, 77, households)?;
     let pull_start: Mutex<Option<Counters>> = Mutex::new(None);
     let report = c.sync(
         &tc,
@@ -415,6 +407,28 @@ fn echo_after_push(
     Ok(usize::from(down >= 1024))
 }
 
+/// Records `n` sample households of the demo grid (its unit read from `template`) in `store`.
+fn record_households(
+    store: &Store,
+    template: &Store,
+    seed: u64,
+    n: usize,
+) -> BenchResult<Vec<sample::SampleHousehold>> {
+    let unit = template
+        .org_units()?
+        .into_iter()
+        .find(|u| u.code == gridwalk_e2e::DEMO_GRID)
+        .ok_or("demo grid missing")?;
+    let homes = sample::sample_households(seed, &unit, n, store.now().date_naive());
+    store.write(|ctx| {
+        for sh in &homes {
+            households::insert(ctx, &sh.household)?;
+        }
+        Ok(())
+    })?;
+    Ok(homes)
+}
+
 /// The same evening for a device that does not send its cursor with its push (every phone
 /// before "no echo"): pushes `households` new households, then pulls with its cursor. Returns
 /// the records and bytes (headers included) that pull downloads.
@@ -428,18 +442,7 @@ fn legacy_echo(
     use gridwalk_core::sync::Transport;
     let scratch = Store::open_in_memory()?;
     scratch.upsert_org_units(&template.org_units()?)?;
-    let unit = template
-        .org_units()?
-        .into_iter()
-        .find(|u| u.code == gridwalk_e2e::DEMO_GRID)
-        .ok_or("demo grid missing")?;
-    let homes = sample::sample_households(78, &unit, households, scratch.now().date_naive());
-    scratch.write(|ctx| {
-        for sh in &homes {
-            households::insert(ctx, &sh.household)?;
-        }
-        Ok(())
-    })?;
+    record_households(&scratch, template, 78, households)?;
     let changes: Vec<Change> = scratch
         .read(|c| changes::list(c, "pending", 10_000_000))?
         .into_iter()
@@ -566,6 +569,7 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
     }
     let n = jobs.len();
     let url = format!("{}/v1/sync/push", srv.url);
+    let stats0 = srv.server.storage().write_stats();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -615,6 +619,17 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
         pct(0.50),
         pct(0.99),
         pct(1.0)
+    );
+    // Where the pushes waited: the server's write transactions during the burst.
+    let w = srv.server.storage().write_stats();
+    let writes = (w.writes - stats0.writes).max(1);
+    println!(
+        "  server: {} pushes in {} commits; per commit {:.2} ms waiting for the writer, {:.2} ms working, {:.2} ms committing",
+        w.grouped_pushes - stats0.grouped_pushes,
+        w.grouped_writes - stats0.grouped_writes,
+        (w.wait_ns - stats0.wait_ns) as f64 / writes as f64 / 1e6,
+        (w.work_ns - stats0.work_ns) as f64 / writes as f64 / 1e6,
+        (w.commit_ns - stats0.commit_ns) as f64 / writes as f64 / 1e6,
     );
     Ok(0)
 }
