@@ -9,6 +9,7 @@
 //!   puller, each puller sees revisions in increasing order;
 //! - **no echo**: a push that carries the device's cursor is left out of that device's pulls
 //!   with a cursor, and only of those; another writer's later revision comes back down;
+//! - **pages**: bounded in records and bytes (a larger record alone), in scope, ending;
 //! - **idempotent pushes**: a change id is applied once and answered the same when replayed.
 //!
 //! The functions return `Err(description)` instead of panicking so a backend's own test harness
@@ -48,6 +49,14 @@ macro_rules! storage_conformance_tests {
             let (s, _guard) = $make;
             if let Err(e) = $crate::conformance::no_echo(s) {
                 panic!("no echo: {e}");
+            }
+        }
+
+        #[test]
+        fn conformance_pull_pages() {
+            let (s, _guard) = $make;
+            if let Err(e) = $crate::conformance::pull_pages(s) {
+                panic!("pull pages: {e}");
             }
         }
 
@@ -429,6 +438,70 @@ pub fn no_echo(storage: Arc<dyn Storage>) -> Check {
     drain(s, &old, &mut old_after, 100, true, &mut got)?;
     if legacy.iter().any(|c| !got.contains_key(&c.entity_id)) {
         return Err("a push without a cursor was left out of the pull".into());
+    }
+    Ok(())
+}
+
+/// Pages hold at most `limit` records, stop at the byte bound (a record larger than the bound
+/// comes alone), keep the scope, and the cursor of the last page passes everything.
+pub fn pull_pages(storage: Arc<dyn Storage>) -> Check {
+    seed(&storage)?;
+    let s = &*storage;
+    let a = principal(s, "wangfang", "conformance-a")?;
+    let li = principal(s, "lijun", "conformance-l")?;
+    let ms = now_ms() - 1000;
+    let mine: Vec<Change> = (0..7)
+        .map(|k| household_create(DEMO_GRID, ms + k, "a"))
+        .collect();
+    let theirs = household_create(crate::admin::DEMO_GRID_2, ms + 10, "l");
+    s.push(&a, &mine, Seen::default(), now_ms()).map_err(err)?;
+    s.push(
+        &li,
+        std::slice::from_ref(&theirs),
+        Seen::default(),
+        now_ms(),
+    )
+    .map_err(err)?;
+    // A byte bound below one record: one record per page.
+    let (mut after, mut pages, mut got) = (0, 0, Vec::new());
+    loop {
+        let page = s.pull(&a, after, 100, 1, None).map_err(err)?;
+        if page.records.len() > 1 {
+            return Err(format!("{} records on a 1-byte page", page.records.len()));
+        }
+        got.extend(page.records.iter().map(|r| r.id.clone()));
+        after = page.next_rev;
+        pages += 1;
+        if !page.has_more {
+            break;
+        }
+        if pages > 100 {
+            return Err("the feed does not end".into());
+        }
+    }
+    if got.len() != mine.len() || mine.iter().any(|c| !got.contains(&c.entity_id)) {
+        return Err(format!(
+            "got {} records, expected {}",
+            got.len(),
+            mine.len()
+        ));
+    }
+    if got.contains(&theirs.entity_id) {
+        return Err("a record of another grid was in the feed".into());
+    }
+    // The record limit.
+    let page = s.pull(&a, 0, 3, 1 << 20, None).map_err(err)?;
+    if page.records.len() != 3 || !page.has_more {
+        return Err(format!(
+            "limit 3: {} records, has_more {}",
+            page.records.len(),
+            page.has_more
+        ));
+    }
+    // The end of the feed: nothing after the last cursor.
+    let page = s.pull(&a, after, 100, 1 << 20, None).map_err(err)?;
+    if !page.records.is_empty() || page.has_more {
+        return Err("records after the end of the feed".into());
     }
     Ok(())
 }
