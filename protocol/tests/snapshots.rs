@@ -303,6 +303,15 @@ fn push() {
             cursor: None,
         },
     );
+    // A device that holds a pull cursor sends it along (no echo); older ones send none.
+    check(
+        "push_request_with_cursor",
+        &PushRequest {
+            batch_id: "0197f000-0000-7000-a000-000000000002".into(),
+            changes: vec![update_change()],
+            cursor: Some("YzE6ZXBvY2g6c2NvcGU6NDI".into()),
+        },
+    );
     check("change_results", &results());
     check("field_conflict", &conflict());
     check(
