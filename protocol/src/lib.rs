@@ -216,6 +216,12 @@ pub struct PushRequest {
     /// Client-generated id of this batch (for logs; deduplication is per change).
     pub batch_id: String,
     pub changes: Vec<Change>,
+    /// The pull cursor the device held when it pushed (the one it stores with its pulled pages),
+    /// absent before its first pull. With it the server leaves the records this push wrote out
+    /// of the device's later pulls when the device already holds their state ("no echo");
+    /// without it (older devices) every record comes back as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// Outcome of one pushed change.

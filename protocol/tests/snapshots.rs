@@ -300,6 +300,16 @@ fn push() {
         &PushRequest {
             batch_id: "0197f000-0000-7000-a000-000000000001".into(),
             changes: vec![create_change(), update_change()],
+            cursor: None,
+        },
+    );
+    // A device that holds a pull cursor sends it along (no echo); older ones send none.
+    check(
+        "push_request_with_cursor",
+        &PushRequest {
+            batch_id: "0197f000-0000-7000-a000-000000000002".into(),
+            changes: vec![update_change()],
+            cursor: Some("YzE6ZXBvY2g6c2NvcGU6NDI".into()),
         },
     );
     check("change_results", &results());

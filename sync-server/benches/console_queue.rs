@@ -140,7 +140,9 @@ async fn main() {
             ids.push(c);
             k += 1;
         }
-        let res = storage.push(w, &changes, now_ms()).expect("push");
+        let res = storage
+            .push(w, &changes, Default::default(), now_ms())
+            .expect("push");
         assert!(
             res.results
                 .iter()

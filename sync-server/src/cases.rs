@@ -445,6 +445,22 @@ fn local_date(ms: i64) -> String {
         .unwrap_or_else(|| "1970-01-01".into())
 }
 
+/// A supervisor's action on a case of their scope (the console and `POST /v1/cases/{id}/actions`):
+/// a case outside the scope answers like a missing one.
+pub fn case_action(
+    tx: &mut dyn RecordTx,
+    who: &crate::storage::Principal,
+    case_id: &str,
+    action: &ActionRequest,
+    now_ms: i64,
+) -> Result<Result<gridwalk_protocol::ServerRecord, Reason>> {
+    let case = match tx.get(entity::CASE, case_id)? {
+        Some(c) if who.in_scope(&c.grid_code) => c,
+        _ => return Err(crate::error::Error::NotFound { what: "case" }),
+    };
+    Ok(apply_action(tx, &who.user_id, case, &action.input(), now_ms)?.map(|r| r.to_wire()))
+}
+
 /// Runs `input` on `case` by `actor` (a user id); the updated case, or why not.
 pub fn apply_action(
     tx: &mut dyn RecordTx,

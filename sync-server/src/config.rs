@@ -117,6 +117,9 @@ pub struct Config {
     pub console_tile_url: Option<String>,
     /// The supervisors' web console (`/console/`).
     pub console: ConsoleConfig,
+    /// Most pushes committed in one SQLite transaction when they queue for the writer (group
+    /// commit, `sqlite/group.rs`); 1 commits every push on its own.
+    pub push_group_limit: usize,
 }
 
 /// Browser sessions of the web console (`src/console/`).
@@ -154,6 +157,7 @@ impl Default for Config {
             pull_page_bytes: gridwalk_protocol::DEFAULT_PULL_PAGE_BYTES,
             console_tile_url: None,
             console: ConsoleConfig::default(),
+            push_group_limit: 64,
         }
     }
 }

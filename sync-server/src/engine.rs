@@ -102,6 +102,46 @@ fn server_owned(field: &str) -> Refusal {
 struct Done {
     rev: i64,
     conflicts: Vec<FieldConflict>,
+    /// The change wrote a new revision whose state is exactly the change over the record's
+    /// previous state (every payload field won, nothing added by the server, no conflict).
+    exact: bool,
+}
+
+impl Done {
+    fn kept(rev: i64) -> Done {
+        Done {
+            rev,
+            conflicts: Vec::new(),
+            exact: false,
+        }
+    }
+}
+
+/// What the pushing device holds, for leaving its own writes out of its pulls ("no echo",
+/// `docs/protocol.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Seen {
+    /// The revision of the pull cursor the device sent with its push, when valid.
+    pub rev: Option<i64>,
+}
+
+/// Applies a pushed batch in order inside the caller's write transaction: the rule every
+/// backend's `Storage::push` runs.
+pub fn push_batch(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    changes: &[Change],
+    seen: Seen,
+    now_ms: i64,
+) -> Result<gridwalk_protocol::PushResponse> {
+    let mut results = Vec::with_capacity(changes.len());
+    for c in changes {
+        results.push(apply_change(tx, who, c, seen, now_ms)?);
+    }
+    Ok(gridwalk_protocol::PushResponse {
+        results,
+        server_hlc: tx.clock().current_at(now_ms),
+    })
 }
 
 use entities::id_ok;
@@ -111,6 +151,7 @@ pub fn apply_change(
     tx: &mut dyn RecordTx,
     who: &Principal,
     change: &Change,
+    seen: Seen,
     now_ms: i64,
 ) -> Result<ChangeResult> {
     let rejected = |reason: Refusal| ChangeResult {
@@ -174,6 +215,16 @@ pub fn apply_change(
     if let Some(refusal) = check_references(tx, who, spec, &change.payload)? {
         return Ok(rejected(refusal));
     }
+    // Whether the device holds the record's state before this change (see `Seen`): new, pulled
+    // (at or below its cursor) or written by its own earlier echo-marked change.
+    let echo_key = who.echo_key();
+    let held_before = match seen.rev {
+        None => false,
+        Some(seen_rev) => match tx.echo_state(&change.entity, &change.entity_id)? {
+            None => true,
+            Some((rev, mark)) => rev <= seen_rev || mark.as_deref() == Some(echo_key.as_str()),
+        },
+    };
     // Observe only stamps of changes that passed the checks, so garbage cannot move the clock.
     tx.clock()
         .observe(&change.hlc, now_ms)
@@ -193,18 +244,23 @@ pub fn apply_change(
     };
     let result = match outcome {
         Err(reason) => rejected(reason),
-        Ok(done) => ChangeResult {
-            change_id: change.change_id.clone(),
-            outcome: if done.conflicts.is_empty() {
-                Outcome::Applied
-            } else {
-                Outcome::Merged
-            },
-            rev: Some(done.rev),
-            replayed: false,
-            reason: None,
-            conflicts: done.conflicts,
-        },
+        Ok(done) => {
+            if held_before && done.exact && done.conflicts.is_empty() {
+                tx.mark_echo(&change.entity, &change.entity_id, done.rev, &echo_key)?;
+            }
+            ChangeResult {
+                change_id: change.change_id.clone(),
+                outcome: if done.conflicts.is_empty() {
+                    Outcome::Applied
+                } else {
+                    Outcome::Merged
+                },
+                rev: Some(done.rev),
+                replayed: false,
+                reason: None,
+                conflicts: done.conflicts,
+            }
+        }
     };
     if result.outcome != Outcome::Rejected {
         tx.remember(&change.change_id, &who.user_id, &result)?;
@@ -320,6 +376,11 @@ fn merge_and_write(
         detect,
     );
     let mut changed = !result.changed.is_empty() || rev.is_none();
+    let mut exact = result.conflicts.is_empty()
+        && change
+            .payload
+            .keys()
+            .all(|k| result.changed.iter().any(|c| c == k));
     if !extra.is_empty() {
         // Defaults filled in at creation are part of the creating change: stamped with its
         // clock, so the author's later edits (made before it ever synced) still win over them.
@@ -333,6 +394,7 @@ fn merge_and_write(
                 data.insert(k.clone(), v);
                 clocks.insert(k, Value::String(stamp.clone()));
                 changed = true;
+                exact = false;
             }
         }
     }
@@ -344,7 +406,10 @@ fn merge_and_write(
         .unwrap_or(change.hlc.as_str())
         .to_string();
     let rev = match rev {
-        Some(r) if !changed => r,
+        Some(r) if !changed => {
+            exact = false;
+            r
+        }
         _ => tx.put(NewRecord {
             entity: &change.entity,
             id: &change.entity_id,
@@ -360,6 +425,7 @@ fn merge_and_write(
     Ok(Done {
         rev,
         conflicts: result.conflicts,
+        exact,
     })
 }
 
@@ -498,10 +564,7 @@ fn write_once(
         )));
     }
     if let Some(r) = try_refuse!(visible(tx, who, &change.entity, &change.entity_id)?) {
-        return Ok(Ok(Done {
-            rev: r.rev,
-            conflicts: Vec::new(),
-        }));
+        return Ok(Ok(Done::kept(r.rev)));
     }
     let rev = tx.put(NewRecord {
         entity: &change.entity,
@@ -511,9 +574,11 @@ fn write_once(
         data,
         clocks: &Map::new(),
     })?;
+    // Written as sent: the device holds exactly this.
     Ok(Ok(Done {
         rev,
         conflicts: Vec::new(),
+        exact: true,
     }))
 }
 
@@ -655,16 +720,11 @@ fn case(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i64) ->
                 data: &data,
                 clocks: &clocks,
             })?;
-            Ok(Ok(Done {
-                rev,
-                conflicts: Vec::new(),
-            }))
+            // The server added the status, reporter and deadlines: the device needs them.
+            Ok(Ok(Done::kept(rev)))
         }
         // A second report of the same case (another change id) changes nothing.
-        Some(r) if change.op == Op::Create => Ok(Ok(Done {
-            rev: r.rev,
-            conflicts: Vec::new(),
-        })),
+        Some(r) if change.op == Op::Create => Ok(Ok(Done::kept(r.rev))),
         Some(r) => {
             if change
                 .payload
@@ -709,10 +769,7 @@ fn case_event(tx: &mut dyn RecordTx, who: &Principal, change: &Change, now_ms: i
         _ => return Ok(Err(parent_unknown("case_id"))),
     };
     if let Some(existing) = try_refuse!(visible(tx, who, entity::CASE_EVENT, &change.entity_id)?) {
-        return Ok(Ok(Done {
-            rev: existing.rev,
-            conflicts: Vec::new(),
-        }));
+        return Ok(Ok(Done::kept(existing.rev)));
     }
     let grid = case.grid_code.clone();
     match kind {

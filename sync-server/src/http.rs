@@ -271,7 +271,17 @@ async fn push(
     let started = std::time::Instant::now();
     let user = who.user_id.clone();
     let n = req.changes.len();
-    let res = blocking(&state, move |s| s.push(&who, &req.changes, now_ms())).await?;
+    // The device's pull cursor, when it is one of this database and scope: what it holds
+    // (no echo). Anything else is ignored, never refused: the push goes through as always.
+    let seen = crate::engine::Seen {
+        rev: req
+            .cursor
+            .as_deref()
+            .and_then(Cursor::decode)
+            .filter(|c| c.epoch == state.storage.epoch() && c.scope == who.scope_version())
+            .map(|c| c.rev),
+    };
+    let res = blocking(&state, move |s| s.push(&who, &req.changes, seen, now_ms())).await?;
     let rejected = res
         .results
         .iter()
@@ -315,7 +325,15 @@ async fn pull(
     };
     let max_bytes = state.config.pull_page_bytes;
     let compact = params.get(PULL_CLOCKS_PARAM).map(String::as_str) == Some(PULL_CLOCKS_COMPACT);
-    let mut page = blocking(&state, move |s| s.pull(&who, after, limit, max_bytes)).await?;
+    // A snapshot (no cursor) leaves nothing out: the device may have lost what it wrote.
+    let skip_echo = params
+        .get("cursor")
+        .is_some_and(|c| !c.is_empty())
+        .then(|| who.echo_key());
+    let mut page = blocking(&state, move |s| {
+        s.pull(&who, after, limit, max_bytes, skip_echo.as_deref())
+    })
+    .await?;
     if compact {
         page.records
             .iter_mut()

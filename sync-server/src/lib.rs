@@ -13,12 +13,14 @@ pub mod auth;
 pub mod blobs;
 pub mod cases;
 pub mod config;
+pub mod conformance;
 pub mod console;
 pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod http;
 pub mod photos;
+pub mod sessions;
 pub mod sqlite;
 pub mod storage;
 pub mod throttle;
@@ -54,7 +56,8 @@ impl Server {
     /// Opens (or creates) the database under `config.data_dir`.
     pub fn open(config: Config) -> Result<Server> {
         config.check()?;
-        let storage = sqlite::SqliteStorage::open(&config.db_path(), config.readers)?;
+        let storage = sqlite::SqliteStorage::open(&config.db_path(), config.readers)?
+            .with_group_limit(config.push_group_limit);
         let passwords = auth::Passwords::new(config.argon2);
         let dummy_hash = passwords.hash("not-a-real-password")?;
         let uploads = uploads::Uploads::open(&config.data_dir, config.uploads.clone())?;

@@ -23,9 +23,10 @@ use serde_json::{Map, Value};
 use crate::cases::{self, ActionRequest, TaskRequest};
 use crate::config::ThrottleRule;
 use crate::error::{Error, Result};
+use crate::sessions::{self, AccessState, DeviceStep, RefreshState, RefreshStep};
 use crate::storage::{
     CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
-    Storage, StoredRecord, TokenPair,
+    Storage, StoredRecord, TokenPair, WriteStats,
 };
 use crate::throttle::{Decision, ThrottleState};
 
@@ -33,22 +34,25 @@ use crate::throttle::{Decision, ThrottleState};
 mod console_data;
 
 /// Schema version this server writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const SCHEMA_V1: &str = include_str!("../sql/schema_v1.sql");
 /// Upgrades, each applied in its own transaction to a database at the version before it:
 /// 2 photo blob holders and claims, 3 sign-in throttling and device hand-overs, 4 the web
 /// console (browser sessions, the case queue's derived rows and indexes; its Rust step fills
 /// the queue rows of the cases already stored), 5 the console's data (warning rules and
-/// tasks, record authors, the reveal audit log).
+/// tasks, record authors, the reveal audit log), 6 the records' echo mark (no echo).
 const UPGRADES: &[(i64, &str)] = &[
     (2, include_str!("../sql/schema_v2.sql")),
     (3, include_str!("../sql/schema_v3.sql")),
     (4, include_str!("../sql/schema_v4.sql")),
     (5, include_str!("../sql/schema_v5.sql")),
+    (6, include_str!("../sql/schema_v6.sql")),
 ];
 
 /// The console's queries (`console::store::ConsoleStorage` for SQLite).
 mod console;
+/// Group commit of pushes.
+mod group;
 
 struct Writer {
     conn: Connection,
@@ -63,6 +67,11 @@ pub struct SqliteStorage {
     max_readers: usize,
     epoch: String,
     hlc: RwLock<String>,
+    stats: Mutex<WriteStats>,
+    /// Pushes waiting for the writer (group commit, `sqlite/group.rs`).
+    pushes: Mutex<Vec<group::PushJob>>,
+    /// Most pushes committed together; 1 turns group commit off.
+    group_limit: usize,
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -125,7 +134,15 @@ impl SqliteStorage {
             let at: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if at < *to {
                 let tx = conn.transaction()?;
-                tx.execute_batch(sql)?;
+                // A column added by an upgrade may already be there (a database taken back to
+                // an older version by hand): the upgrade is then a no-op.
+                let present = *to == 5
+                    && tx
+                        .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'echo'")?
+                        .exists([])?;
+                if !present {
+                    tx.execute_batch(sql)?;
+                }
                 if *to == 4 {
                     console::rebuild_case_queue(&tx)?;
                 }
@@ -159,7 +176,16 @@ impl SqliteStorage {
             readers: Mutex::new(Vec::new()),
             max_readers: readers.max(1),
             epoch,
+            stats: Mutex::new(WriteStats::default()),
+            pushes: Mutex::new(Vec::new()),
+            group_limit: group::DEFAULT_GROUP_LIMIT,
         })
+    }
+
+    /// Sets the most pushes one commit carries (group commit); 1 turns it off.
+    pub fn with_group_limit(mut self, limit: usize) -> SqliteStorage {
+        self.group_limit = limit.max(1);
+        self
     }
 
     fn reader(&self) -> Result<Connection> {
@@ -193,8 +219,19 @@ impl SqliteStorage {
 
     /// Runs `f` in the one write transaction; commits on `Ok`.
     fn write<T>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let asked = std::time::Instant::now();
         let mut guard = lock(&self.writer);
-        let w = &mut *guard;
+        self.write_locked(&mut guard, asked, f)
+    }
+
+    /// [`Self::write`] for a caller that already holds the writer (group commit).
+    fn write_locked<T>(
+        &self,
+        w: &mut Writer,
+        asked: std::time::Instant,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let started = std::time::Instant::now();
         let tx = w
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -204,6 +241,7 @@ impl SqliteStorage {
             clock: w.clock.clone(),
         };
         let out = f(&mut wtx)?;
+        let worked = std::time::Instant::now();
         let WriteTx {
             tx,
             next_rev,
@@ -221,6 +259,11 @@ impl SqliteStorage {
         w.next_rev = next_rev;
         w.clock = clock;
         *self.hlc.write().unwrap_or_else(|e| e.into_inner()) = stamp;
+        let mut s = lock(&self.stats);
+        s.writes += 1;
+        s.wait_ns += (started - asked).as_nanos() as u64;
+        s.work_ns += (worked - started).as_nanos() as u64;
+        s.commit_ns += worked.elapsed().as_nanos() as u64;
         Ok(out)
     }
 }
@@ -315,7 +358,7 @@ impl RecordTx for WriteTx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (entity, id) DO UPDATE SET grid_code = excluded.grid_code,
                     rev = excluded.rev, hlc = excluded.hlc, data = excluded.data,
-                    clocks = excluded.clocks",
+                    clocks = excluded.clocks, echo = NULL",
             )?
             .execute(params![
                 rec.entity,
@@ -331,6 +374,23 @@ impl RecordTx for WriteTx<'_> {
         }
         self.next_rev += 1;
         Ok(rev)
+    }
+
+    fn echo_state(&mut self, entity: &str, id: &str) -> Result<Option<(i64, Option<String>)>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT rev, echo FROM records WHERE entity = ?1 AND id = ?2")?
+            .query_row(params![entity, id], |r| Ok((r.get("rev")?, r.get("echo")?)))
+            .optional()?)
+    }
+
+    fn mark_echo(&mut self, entity: &str, id: &str, rev: i64, key: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE records SET echo = ?4 WHERE entity = ?1 AND id = ?2 AND rev = ?3",
+            )?
+            .execute(params![entity, id, rev, key])?;
+        Ok(())
     }
 
     fn applied(&mut self, change_id: &str) -> Result<Option<(String, ChangeResult)>> {
@@ -557,6 +617,10 @@ impl Storage for SqliteStorage {
 
     fn server_hlc(&self) -> String {
         self.hlc.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn write_stats(&self) -> WriteStats {
+        *lock(&self.stats)
     }
 
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize> {
@@ -825,13 +889,15 @@ impl Storage for SqliteStorage {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            if device.as_ref().is_some_and(|(_, revoked)| *revoked) {
-                return Ok(Err(SessionRefusal::DeviceRevoked));
+            let step = sessions::device_step(
+                device.as_ref().map(|(owner, revoked)| (owner.as_str(), *revoked)),
+                user_id,
+                hand_over,
+            );
+            if let DeviceStep::Refuse(r) = step {
+                return Ok(Err(r));
             }
-            if let Some((owner, _)) = device.as_ref().filter(|(owner, _)| owner != user_id) {
-                if !hand_over {
-                    return Ok(Err(SessionRefusal::DeviceInUse));
-                }
+            if let DeviceStep::HandOver { from_user: owner } = &step {
                 let ended = w.tx.execute(
                     "UPDATE sessions SET revoked = 1 WHERE device_id = ?1 AND revoked = 0",
                     [device_id],
@@ -909,24 +975,29 @@ impl Storage for SqliteStorage {
                     },
                 )
                 .optional()?;
-            let Some((family, expires, used, revoked, user_id, dev, disabled, dev_revoked)) = row
-            else {
+            let state = row.as_ref().map(
+                |(_, expires, used, revoked, _, dev, disabled, dev_revoked)| RefreshState {
+                    expires_at: *expires,
+                    used: *used,
+                    session_revoked: *revoked,
+                    device_id: dev.clone(),
+                    user_disabled: *disabled,
+                    device_revoked: *dev_revoked,
+                },
+            );
+            let step = sessions::refresh_step(state.as_ref(), device_id, now_ms);
+            let Some((family, _, _, _, user_id, _, _, _)) = row else {
                 return Ok(Err(SessionRefusal::Ended));
             };
-            if used && !revoked {
-                // A rotated token came back: someone holds a copy. End the whole family.
-                tracing::warn!(session = %family, "refresh token reuse; session family revoked");
-                revoke_family(&w.tx, &family)?;
-                return Ok(Err(SessionRefusal::Ended));
-            }
-            if revoked || expires < now_ms || dev != device_id {
-                return Ok(Err(SessionRefusal::Ended));
-            }
-            if disabled {
-                return Ok(Err(SessionRefusal::UserDisabled));
-            }
-            if dev_revoked {
-                return Ok(Err(SessionRefusal::DeviceRevoked));
+            match step {
+                RefreshStep::Rotate => {}
+                RefreshStep::EndFamily => {
+                    // A rotated token came back: someone holds a copy. End the whole family.
+                    tracing::warn!(session = %family, "refresh token reuse; session family revoked");
+                    revoke_family(&w.tx, &family)?;
+                    return Ok(Err(SessionRefusal::Ended));
+                }
+                RefreshStep::Refuse(r) => return Ok(Err(r)),
             }
             w.tx.execute(
                 "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1",
@@ -989,17 +1060,16 @@ impl Storage for SqliteStorage {
             else {
                 return Ok(Err(SessionRefusal::Expired));
             };
-            if disabled {
-                return Ok(Err(SessionRefusal::UserDisabled));
-            }
-            if dev_revoked {
-                return Ok(Err(SessionRefusal::DeviceRevoked));
-            }
-            if revoked || expires < now_ms {
-                return Ok(Err(SessionRefusal::Expired));
-            }
-            let Some(role) = Role::parse(&role) else {
-                return Ok(Err(SessionRefusal::Expired));
+            let state = AccessState {
+                session_revoked: revoked,
+                expires_at: expires,
+                role,
+                user_disabled: disabled,
+                device_revoked: dev_revoked,
+            };
+            let role = match sessions::check_access(&state, now_ms) {
+                Ok(role) => role,
+                Err(r) => return Ok(Err(r)),
             };
             let grids = scope_grids(c, &user_id, &org)?;
             Ok(Ok(Principal {
@@ -1067,20 +1137,14 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse> {
-        self.write(|w| {
-            // The device synced now (the console's "last sync").
-            w.tx.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
-                .execute(params![who.device_id, now_ms])?;
-            let mut results = Vec::with_capacity(changes.len());
-            for c in changes {
-                results.push(crate::engine::apply_change(w, who, c, now_ms)?);
-            }
-            Ok(PushResponse {
-                results,
-                server_hlc: w.clock.current_at(now_ms),
-            })
-        })
+    fn push(
+        &self,
+        who: &Principal,
+        changes: &[Change],
+        seen: crate::engine::Seen,
+        now_ms: i64,
+    ) -> Result<PushResponse> {
+        self.group_push(who, changes, seen, now_ms)
     }
 
     fn pull(
@@ -1089,6 +1153,7 @@ impl Storage for SqliteStorage {
         after_rev: i64,
         limit: usize,
         max_bytes: usize,
+        skip_echo_of: Option<&str>,
     ) -> Result<PullPage> {
         self.read(|c| {
             let limit = limit.max(1);
@@ -1096,12 +1161,14 @@ impl Storage for SqliteStorage {
             let mut stmt = c.prepare_cached(
                 "SELECT entity, id, rev, hlc, data, clocks FROM records
                  WHERE rev > ?1 AND grid_code IN (SELECT value FROM json_each(?2))
+                   AND (?4 IS NULL OR echo IS NULL OR echo <> ?4)
                  ORDER BY rev LIMIT ?3",
             )?;
             let mut rows = stmt.query(params![
                 after_rev,
                 grids_json(&who.grids)?,
-                limit as i64 + 1
+                limit as i64 + 1,
+                skip_echo_of
             ])?;
             let mut records = Vec::new();
             let mut has_more = false;
@@ -1260,16 +1327,7 @@ impl Storage for SqliteStorage {
         action: &ActionRequest,
         now_ms: i64,
     ) -> Result<Result<gridwalk_protocol::ServerRecord, Reason>> {
-        self.write(|w| {
-            let case = match get_record(&w.tx, entity::CASE, case_id)? {
-                Some(c) if who.in_scope(&c.grid_code) => c,
-                _ => return Err(Error::NotFound { what: "case" }),
-            };
-            Ok(
-                cases::apply_action(w, &who.user_id, case, &action.input(), now_ms)?
-                    .map(|r| r.to_wire()),
-            )
-        })
+        self.write(|w| cases::case_action(w, who, case_id, action, now_ms))
     }
 
     fn create_task(

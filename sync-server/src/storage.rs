@@ -40,6 +40,13 @@ impl Principal {
     pub fn scope_version(&self) -> String {
         scope_version(&self.grids)
     }
+
+    /// The mark a push of this session leaves on the records it wrote when the device holds
+    /// their state ("no echo"): the user and the device, so a phone handed to a colleague does
+    /// not skip what its previous user wrote.
+    pub fn echo_key(&self) -> String {
+        format!("{}\n{}", self.user_id, self.device_id)
+    }
 }
 
 /// Fingerprint of a sorted grid list (first 8 bytes of its SHA-256, hex).
@@ -102,8 +109,15 @@ pub trait RecordTx {
     fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>>;
     /// The grid of a record, without reading its data.
     fn grid_of(&mut self, entity: &str, id: &str) -> Result<Option<String>>;
-    /// Inserts or replaces a record with the next global revision; returns that revision.
+    /// Inserts or replaces a record with the next global revision; returns that revision. The
+    /// new revision carries no echo mark.
     fn put(&mut self, rec: NewRecord<'_>) -> Result<i64>;
+    /// The current revision of a record and its echo mark ([`Principal::echo_key`] of the
+    /// device that wrote it holding its state), when the record exists.
+    fn echo_state(&mut self, entity: &str, id: &str) -> Result<Option<(i64, Option<String>)>>;
+    /// Marks revision `rev` of a record as written by `key`'s device holding its state: that
+    /// device's pulls with a cursor leave it out. Does nothing when `rev` is no longer current.
+    fn mark_echo(&mut self, entity: &str, id: &str, rev: i64, key: &str) -> Result<()>;
     /// The stored result of an already-applied change, with the user who pushed it.
     fn applied(
         &mut self,
@@ -188,6 +202,23 @@ pub struct CaseFilter {
     pub overdue: bool,
 }
 
+/// Cumulative timings of write transactions: what a push waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions committed.
+    pub writes: u64,
+    /// Waiting to become the writer (queueing behind other writes).
+    pub wait_ns: u64,
+    /// Inside the transaction: reads, rules, statements.
+    pub work_ns: u64,
+    /// Committing (with the clock's row).
+    pub commit_ns: u64,
+    /// Transactions that carried pushes, and the pushes they carried (more pushes than
+    /// transactions: group commit at work).
+    pub grouped_writes: u64,
+    pub grouped_pushes: u64,
+}
+
 /// A page of the pull feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullPage {
@@ -211,6 +242,10 @@ pub trait Storage:
     fn epoch(&self) -> &str;
     /// The server clock's latest stamp.
     fn server_hlc(&self) -> String;
+    /// Where write transactions spent their time since the storage opened (benchmarks).
+    fn write_stats(&self) -> WriteStats {
+        WriteStats::default()
+    }
 
     // Organisation and users (admin).
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize>;
@@ -266,15 +301,36 @@ pub trait Storage:
     fn user_info(&self, user_id: &str) -> Result<UserInfo>;
 
     // Sync.
-    fn push(&self, who: &Principal, changes: &[Change], now_ms: i64) -> Result<PushResponse>;
-    /// At most `limit` records, and no more once their `data` + `clocks` JSON reach
-    /// `max_bytes` (a single larger record comes alone on its page).
+    /// Runs [`crate::engine::push_batch`] in one write transaction and answers after it is
+    /// durable (committed). A backend may commit several pushes together (group commit) as long
+    /// as each keeps its own all-or-nothing outcome and is answered only after the commit.
+    fn push(
+        &self,
+        who: &Principal,
+        changes: &[Change],
+        seen: crate::engine::Seen,
+        now_ms: i64,
+    ) -> Result<PushResponse>;
+    /// The feed after `after_rev` in the caller's scope, in revision order: at most `limit`
+    /// records, and no more once their `data` + `clocks` JSON reach `max_bytes` (a single larger
+    /// record comes alone on its page). With `skip_echo_of`, records whose current revision
+    /// carries that echo mark are left out (the cursor still passes them).
+    ///
+    /// **Revision contract.** Revisions are assigned so that a pull never skips a revision
+    /// that commits later with a lower number: once a pull has returned (or passed with
+    /// `next_rev`) revision *n*, no transaction may still commit a revision ≤ *n*. SQLite holds
+    /// it with one writer that assigns revisions under its lock and commits before releasing
+    /// it; a backend with concurrent writers must assign revisions at commit time (a counter
+    /// row locked until commit) or cap `next_rev` below the oldest revision still in flight.
+    /// [`crate::conformance`]'s `revision_contract` checks it under concurrent pushes and
+    /// pulls; every backend runs it.
     fn pull(
         &self,
         who: &Principal,
         after_rev: i64,
         limit: usize,
         max_bytes: usize,
+        skip_echo_of: Option<&str>,
     ) -> Result<PullPage>;
     /// The grid of a record, for authorising reads of things hanging off it (photo blobs).
     fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>>;

@@ -916,6 +916,7 @@ async fn the_v4_upgrade_fills_the_queue_of_existing_cases() {
                     &hlc(now(), "w"),
                     case_payload(DEMO_GRID),
                 )],
+                Default::default(),
                 now(),
             )
             .unwrap();

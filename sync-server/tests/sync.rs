@@ -502,3 +502,70 @@ async fn pull_pages_are_bounded_in_bytes() {
     let (recs, _) = t.pull_all(&wang.access_token, cursor.as_deref()).await;
     assert!(recs.is_empty());
 }
+
+/// No echo over HTTP: a push that carries the device's cursor is left out of its next pull
+/// (the cursor still moves); a push without one (every older phone) comes back as before; a
+/// snapshot (no cursor) leaves nothing out; a cursor from another scope is ignored.
+#[tokio::test]
+async fn pushes_with_a_cursor_do_not_come_back() {
+    let t = start().await;
+    let wang = t.login("wangfang", "dev-w").await;
+    let tok = &wang.access_token;
+    let (_, cursor) = t.pull_all(tok, None).await;
+    let ms = now();
+    let mine: Vec<_> = (0..5)
+        .map(|k| {
+            change(
+                "household",
+                &id(),
+                Op::Create,
+                &hlc(ms + k, "w"),
+                household_payload(DEMO_GRID),
+            )
+        })
+        .collect();
+    let body = json!({"batch_id": "b1", "changes": mine, "cursor": cursor});
+    let (s, res) = t.post("/v1/sync/push", Some(tok), &body).await;
+    assert_eq!(s, StatusCode::OK, "{res}");
+    assert!(res["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["outcome"] == "applied"));
+    let (records, next) = t.pull_all(tok, Some(&cursor)).await;
+    assert!(records.is_empty(), "own records came back: {records:?}");
+    assert_ne!(next, cursor, "the cursor moves past the skipped revisions");
+
+    // An older phone: no cursor in its pushes, everything comes back.
+    let legacy = id();
+    t.push(
+        tok,
+        vec![change(
+            "household",
+            &legacy,
+            Op::Create,
+            &hlc(ms + 10, "w"),
+            household_payload(DEMO_GRID),
+        )],
+    )
+    .await;
+    let (records, _) = t.pull_all(tok, Some(&next)).await;
+    assert_eq!(ids(&records, "household"), vec![legacy.clone()]);
+
+    // A snapshot leaves nothing out.
+    let (all, _) = t.pull_all(tok, None).await;
+    let all_ids = ids(&all, "household");
+    assert!(mine.iter().all(|c| all_ids.contains(&c.entity_id)));
+
+    // A cursor of another scope (Li's) in a push is ignored: the records come back.
+    let li = t.login("lijun", "dev-l").await;
+    let (_, li_cursor) = t.pull_all(&li.access_token, None).await;
+    let (_, before) = t.pull_all(tok, None).await;
+    let stray = id();
+    let body = json!({"batch_id": "b2", "cursor": li_cursor, "changes": [change(
+        "household", &stray, Op::Create, &hlc(ms + 20, "w"), household_payload(DEMO_GRID))]});
+    let (s, _) = t.post("/v1/sync/push", Some(tok), &body).await;
+    assert_eq!(s, StatusCode::OK);
+    let (records, _) = t.pull_all(tok, Some(&before)).await;
+    assert_eq!(ids(&records, "household"), vec![stray]);
+}

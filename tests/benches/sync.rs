@@ -3,7 +3,10 @@
 //! - push records/s and bytes/record up, for 10,000 households with 30,000 residents;
 //! - initial pull records/s and bytes/record down, on a fresh device;
 //! - a no-op sync's round trips and bytes;
-//! - p50/p99 push latency of 1,000 simulated devices pushing at once.
+//! - the bytes of the pull right after a device pushed 1,000 households (no echo), and of the
+//!   same pull for a device that sends no cursor with its push (as every phone did before);
+//! - p50/p99 push latency of 1,000 simulated devices pushing at once, and where the server's
+//!   writes spent their time (waiting for the writer, working, committing; group commit).
 //!
 //! Push and pull run twice, each against a fresh server: quiet, then under a background CPU load
 //! the bench makes itself (one busy thread, `gridwalk_sample::load`). Bytes per record are given
@@ -254,6 +257,9 @@ fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
         // Targets are judged quiet (the issue's); the loaded figures are printed beside them.
         if !loaded {
             misses += round_misses;
+            // The pull right after a push: what a device downloads back of its own records.
+            let url = format!("http://{}", proxy.addr);
+            misses += echo_after_push(&srv, &url, &proxy, dir.path(), 1_000)?;
             misses += concurrent_push(&srv, sizes.devices, &b)?;
         }
     }
@@ -428,6 +434,152 @@ fn round_trip(
     Ok((b, misses))
 }
 
+/// A grid worker's device, up to date, records `households` new households and syncs: prints the
+/// bytes the pull phase of that sync downloads (headers included). Nobody else wrote in between,
+/// so everything it would receive is its own records (the echo). Target: under 1 KB.
+fn echo_after_push(
+    srv: &InProcessServer,
+    url: &str,
+    proxy: &Proxy,
+    dir: &std::path::Path,
+    households: usize,
+) -> BenchResult<usize> {
+    let c = Store::open(dir.join("c.db"))?;
+    let tc = HttpTransport::new(url)?;
+    c.login(
+        &tc,
+        "wangfang",
+        gridwalk_e2e::DEMO_PASSWORD,
+        Some("bench-c"),
+    )?;
+    c.sync(&tc, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
+    let homes = record_households(&c, &c, 77, households)?;
+    let pull_start: Mutex<Option<Counters>> = Mutex::new(None);
+    let report = c.sync(
+        &tc,
+        &sync_opts(),
+        &mut |p| {
+            // The last push report comes after the last push answer: what follows is the pull.
+            if p.phase == SyncPhase::Push {
+                *pull_start.lock().unwrap_or_else(|e| e.into_inner()) = Some(proxy.counters());
+            }
+        },
+        &CancelToken::new(),
+    )?;
+    let (up1, down1, _) = proxy.counters();
+    let (up0, down0, _) = pull_start
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .ok_or("no pull phase seen")?;
+    if report.pushed < homes.len() || report.rejected > 0 {
+        return Err(format!("echo: pushed {} of {}", report.pushed, homes.len()).into());
+    }
+    let down = down1 - down0;
+    let legacy = legacy_echo(srv, url, proxy, &c, households)?;
+    println!(
+        "pull after pushing {} households: {} records back, {down} bytes down, {} up, incl. headers [{}] (a device sending no cursor with its push, as before: {} records, {} bytes down)",
+        homes.len(),
+        report.pulled,
+        up1 - up0,
+        verdict(down < 1024),
+        legacy.0,
+        legacy.1
+    );
+    Ok(usize::from(down >= 1024))
+}
+
+/// Records `n` sample households of the demo grid (its unit read from `template`) in `store`.
+fn record_households(
+    store: &Store,
+    template: &Store,
+    seed: u64,
+    n: usize,
+) -> BenchResult<Vec<sample::SampleHousehold>> {
+    let unit = template
+        .org_units()?
+        .into_iter()
+        .find(|u| u.code == gridwalk_e2e::DEMO_GRID)
+        .ok_or("demo grid missing")?;
+    let homes = sample::sample_households(seed, &unit, n, store.now().date_naive());
+    store.write(|ctx| {
+        for sh in &homes {
+            households::insert(ctx, &sh.household)?;
+        }
+        Ok(())
+    })?;
+    Ok(homes)
+}
+
+/// The same evening for a device that does not send its cursor with its push (every phone
+/// before "no echo"): pushes `households` new households, then pulls with its cursor. Returns
+/// the records and bytes (headers included) that pull downloads.
+fn legacy_echo(
+    srv: &InProcessServer,
+    url: &str,
+    proxy: &Proxy,
+    template: &Store,
+    households: usize,
+) -> BenchResult<(usize, u64)> {
+    use gridwalk_core::sync::Transport;
+    let scratch = Store::open_in_memory()?;
+    scratch.upsert_org_units(&template.org_units()?)?;
+    record_households(&scratch, template, 78, households)?;
+    let changes: Vec<Change> = scratch
+        .read(|c| changes::list(c, "pending", 10_000_000))?
+        .into_iter()
+        .map(|e| Change {
+            op: if e.op == "create" {
+                Op::Create
+            } else {
+                Op::Update
+            },
+            payload: e.payload.as_object().cloned().unwrap_or_default(),
+            change_id: e.change_id,
+            entity: e.entity,
+            entity_id: e.entity_id,
+            hlc: e.hlc,
+            base: e.base,
+        })
+        .collect();
+    let token = srv
+        .server
+        .admin()
+        .issue_session_for_tests("wangfang", "bench-legacy")?
+        .access_token;
+    let t = HttpTransport::new(url)?;
+    let limit = sync_opts().pull_limit;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = t.pull(&token, cursor.as_deref(), limit)?;
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    for batch in changes.chunks(gridwalk_protocol::MAX_PUSH_CHANGES) {
+        t.push(
+            &token,
+            &PushRequest {
+                batch_id: new_id(),
+                changes: batch.to_vec(),
+                cursor: None,
+            },
+        )?;
+    }
+    let (_, down0, _) = proxy.counters();
+    let mut records = 0;
+    loop {
+        let page = t.pull(&token, cursor.as_deref(), limit)?;
+        records += page.records.len();
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    let (_, down1, _) = proxy.counters();
+    Ok((records, down1 - down0))
+}
+
 /// `devices` devices (sessions issued directly) each push one household with three residents at
 /// the same moment; prints p50/p99 latency.
 fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> BenchResult<usize> {
@@ -492,11 +644,13 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
         let body = serde_json::to_vec(&PushRequest {
             batch_id: new_id(),
             changes,
+            cursor: None,
         })?;
         jobs.push((s.access_token, body));
     }
     let n = jobs.len();
     let url = format!("{}/v1/sync/push", srv.url);
+    let stats0 = srv.server.storage().write_stats();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -546,6 +700,17 @@ fn concurrent_push(srv: &InProcessServer, devices: usize, template: &Store) -> B
         pct(0.50),
         pct(0.99),
         pct(1.0)
+    );
+    // Where the pushes waited: the server's write transactions during the burst.
+    let w = srv.server.storage().write_stats();
+    let writes = (w.writes - stats0.writes).max(1);
+    println!(
+        "  server: {} pushes in {} commits; per commit {:.2} ms waiting for the writer, {:.2} ms working, {:.2} ms committing",
+        w.grouped_pushes - stats0.grouped_pushes,
+        w.grouped_writes - stats0.grouped_writes,
+        (w.wait_ns - stats0.wait_ns) as f64 / writes as f64 / 1e6,
+        (w.work_ns - stats0.work_ns) as f64 / writes as f64 / 1e6,
+        (w.commit_ns - stats0.commit_ns) as f64 / writes as f64 / 1e6,
     );
     Ok(0)
 }

@@ -8,9 +8,14 @@
 //! acknowledged it, so killing the app at any moment loses nothing: the retried push carries
 //! the same `change_id`s and the server applies each at most once.
 //!
+//! Each push carries the stored pull cursor: the server then leaves the records the push wrote
+//! out of the next pull when this device already holds their state ("no echo",
+//! `docs/protocol.md`); the pull's cursor still moves past them.
+//!
 //! **Pull.** Pages of the feed are applied together with the cursor advance in one transaction
 //! (see `apply.rs`) until the server says there is no more; the next page is fetched on another
-//! thread while one is applied, and applied only after it. A cursor the server no longer
+//! thread while one is applied, and applied only after it. An empty page with a new cursor
+//! (everything after the cursor was our own echo) is stored the same way. A cursor the server no longer
 //! honours (410) starts a new snapshot from no cursor, merged field by field like any page, so
 //! local edits not yet pushed still win where they are newer and are pushed by the next sync;
 //! nothing local is reset.
@@ -508,9 +513,12 @@ impl Run<'_> {
                 )?;
                 Ok(())
             })?;
+            // The cursor stored with the last pulled page: the server leaves the records this
+            // push writes out of our next pull when we already hold their state (no echo).
             let req = PushRequest {
                 batch_id: new_id(),
                 changes: batch.iter().map(|q| q.change.clone()).collect(),
+                cursor: self.store.read(|c| get_meta(c, META_CURSOR))?,
             };
             let resp = match self.retrying(|store, t| store.with_access(t, |tok| t.push(tok, &req)))
             {

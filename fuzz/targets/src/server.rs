@@ -127,14 +127,14 @@ pub fn server_push(data: &[u8]) {
     };
     let first = fx
         .storage
-        .push(who, &req.changes, NOW_MS)
+        .push(who, &req.changes, Default::default(), NOW_MS)
         .expect("a push never fails as a whole");
     check_answer(&req, &first);
 
     // The device did not get the answer and pushes the batch again.
     let second = fx
         .storage
-        .push(who, &req.changes, NOW_MS)
+        .push(who, &req.changes, Default::default(), NOW_MS)
         .expect("a retried push never fails as a whole");
     check_answer(&req, &second);
     for (a, b) in first.results.iter().zip(&second.results) {

@@ -100,6 +100,7 @@ impl TestServer {
         let req = PushRequest {
             batch_id: uuid::Uuid::now_v7().to_string(),
             changes,
+            cursor: None,
         };
         let (s, body) = self
             .post(
