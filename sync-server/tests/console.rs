@@ -931,6 +931,7 @@ async fn the_v4_upgrade_fills_the_queue_of_existing_cases() {
              DROP INDEX records_task_target; DROP INDEX records_entity_rev;
              DROP TABLE console_settings; DROP TABLE record_authors;
              DROP TABLE warning_tasks; DROP TABLE audit_log;
+             ALTER TABLE records DROP COLUMN echo;
              PRAGMA user_version = 3;",
         )
         .unwrap();

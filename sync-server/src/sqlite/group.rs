@@ -78,20 +78,19 @@ impl SqliteStorage {
                     let (rev0, clock0) = (w.next_rev, w.clock.clone());
                     w.tx.execute_batch("SAVEPOINT push")?;
                     // The device synced now (the console's "last sync"), then its changes.
-                    let pushed = w
-                        .tx
-                        .prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")
-                        .and_then(|mut st| st.execute(params![job.who.device_id, job.now_ms]))
-                        .map_err(Error::from)
-                        .and_then(|_| {
-                            crate::engine::push_batch(
-                                w,
-                                &job.who,
-                                &job.changes,
-                                job.seen,
-                                job.now_ms,
-                            )
-                        });
+                    let pushed =
+                        w.tx.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")
+                            .and_then(|mut st| st.execute(params![job.who.device_id, job.now_ms]))
+                            .map_err(Error::from)
+                            .and_then(|_| {
+                                crate::engine::push_batch(
+                                    w,
+                                    &job.who,
+                                    &job.changes,
+                                    job.seen,
+                                    job.now_ms,
+                                )
+                            });
                     match pushed {
                         Ok(r) => {
                             w.tx.execute_batch("RELEASE push")?;
