@@ -258,9 +258,11 @@ fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
         &ta,
         &sync_opts(),
         &mut |p| {
-            let mut g = push_end.lock().unwrap_or_else(|e| e.into_inner());
-            if p.phase != SyncPhase::Push && g.is_none() {
-                *g = Some((Instant::now(), proxy.counters()));
+            // The last push report comes after the last push answer (a first sync pulls its
+            // snapshot before pushing, so the pull phase is not the end of the push).
+            if p.phase == SyncPhase::Push {
+                *push_end.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), proxy.counters()));
             }
         },
         &CancelToken::new(),
