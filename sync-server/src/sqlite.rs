@@ -134,15 +134,7 @@ impl SqliteStorage {
             let at: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if at < *to {
                 let tx = conn.transaction()?;
-                // A column added by an upgrade may already be there (a database taken back to
-                // an older version by hand): the upgrade is then a no-op.
-                let present = *to == 5
-                    && tx
-                        .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'echo'")?
-                        .exists([])?;
-                if !present {
-                    tx.execute_batch(sql)?;
-                }
+                tx.execute_batch(sql)?;
                 if *to == 4 {
                     console::rebuild_case_queue(&tx)?;
                 }

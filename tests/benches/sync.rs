@@ -330,9 +330,11 @@ fn round_trip(
         &ta,
         &sync_opts(),
         &mut |p| {
-            let mut g = push_end.lock().unwrap_or_else(|e| e.into_inner());
-            if p.phase != SyncPhase::Push && g.is_none() {
-                *g = Some((Instant::now(), proxy.counters(), ta.body_bytes().0));
+            // The last push report comes after the last push answer (a first sync pulls its
+            // snapshot before pushing, so the pull phase is not the end of the push).
+            if p.phase == SyncPhase::Push {
+                *push_end.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), proxy.counters(), ta.body_bytes().0));
                 *push_cpu.lock().unwrap_or_else(|e| e.into_inner()) = cpu_now();
             }
         },

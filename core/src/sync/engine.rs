@@ -10,7 +10,8 @@
 //!
 //! Each push carries the stored pull cursor: the server then leaves the records the push wrote
 //! out of the next pull when this device already holds their state ("no echo",
-//! `docs/protocol.md`); the pull's cursor still moves past them.
+//! `docs/protocol.md`); the pull's cursor still moves past them. A device that never pulled and
+//! has work to push pulls its snapshot first, so that even its first push carries a cursor.
 //!
 //! **Pull.** Pages of the feed are applied together with the cursor advance in one transaction
 //! (see `apply.rs`) until the server says there is no more; the next page is fetched on another
@@ -691,6 +692,20 @@ impl Store {
         // Changes refused because the phone's clock ran ahead are judged afresh; when the time
         // is right again they are re-stamped during the push and pushed once more.
         self.write(clock::requeue)?;
+        // A device that never pulled and has work to push takes its snapshot first, so that its
+        // push carries a cursor and what it pushes does not come back down (no echo): without
+        // it, the first evening's sync downloads the whole day's work again.
+        let never_pulled = self.read(|c| get_meta(c, META_CURSOR))?.is_none();
+        let has_work = self.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending')",
+                [],
+                |r| r.get::<_, bool>(0),
+            )?)
+        })?;
+        if never_pulled && has_work {
+            run.pull()?;
+        }
         run.push()?;
         if run.report.restamped > 0 {
             run.push()?;
