@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod photos;
+pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
 pub mod storage;
