@@ -30,7 +30,6 @@
 //! WAL readers). No TLS: the database is expected on the same host or private network (say so
 //! when deploying; `docs/scaling.md`).
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use gridwalk_protocol::hlc::HlcClock;
@@ -48,6 +47,12 @@ mod migrate;
 mod pool;
 /// `RecordTx` for the sync write transaction.
 mod record_tx;
+/// Scratch databases for tests and benchmarks.
+pub mod scratch;
+/// Sessions and sign-in throttling.
+mod sessions;
+/// `impl Storage for PgStorage`.
+mod storage;
 
 pub use migrate::SCHEMA_VERSION;
 pub use pool::{Params, PgConn, Pool, Tx};
@@ -266,15 +271,4 @@ pub(crate) fn scope_grids(tx: &mut Tx<'_>, user_id: &str, org_code: &str) -> Res
     // Byte order, whatever the database's collation: `Principal::in_scope` binary-searches it.
     grids.sort();
     Ok(grids)
-}
-
-/// Display names of users by id (pages that mention users).
-pub(crate) fn user_names(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, String>> {
-    let rows = tx.query(
-        "SELECT id, display_name FROM users WHERE id = ANY($1)",
-        &[&ids],
-    )?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("display_name")?)))
-        .collect()
 }
