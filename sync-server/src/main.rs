@@ -25,7 +25,12 @@ struct Cli {
     data: Option<PathBuf>,
     /// PostgreSQL database (`postgres://user:password@host:port/db`) instead of SQLite in the
     /// data folder; photo blobs stay in the data folder. Every subcommand uses it.
-    #[arg(long, global = true, env = "GRIDWALK_SERVER_DATABASE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDWALK_SERVER_DATABASE",
+        hide_env_values = true
+    )]
     database: Option<String>,
     #[command(subcommand)]
     command: Command,

@@ -42,10 +42,7 @@ pub(super) fn end_family(tx: &mut Tx<'_>, family: &str, refresh_too: bool) -> Re
         "UPDATE sessions SET revoked = TRUE WHERE family_id = $1",
         &[&family],
     )?;
-    tx.execute(
-        "DELETE FROM access_tokens WHERE family_id = $1",
-        &[&family],
-    )?;
+    tx.execute("DELETE FROM access_tokens WHERE family_id = $1", &[&family])?;
     if refresh_too {
         tx.execute(
             "UPDATE refresh_tokens SET used = TRUE WHERE family_id = $1",
@@ -156,10 +153,7 @@ impl PgStorage {
 
     pub(super) fn throttle_succeeded(&self, account_key: &str, address_key: &str) -> Result<()> {
         self.write_plain(|tx| {
-            tx.execute(
-                "DELETE FROM login_throttle WHERE key = $1",
-                &[&account_key],
-            )?;
+            tx.execute("DELETE FROM login_throttle WHERE key = $1", &[&account_key])?;
             tx.execute(
                 "UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1",
                 &[&address_key],

@@ -4,9 +4,11 @@
 //! and reads, statement for statement what `sqlite.rs` does, in PostgreSQL's dialect. The
 //! session and throttle half is `sessions.rs`.
 
-use gridwalk_protocol::{entity, Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo};
-use postgres::error::SqlState;
+use gridwalk_protocol::{
+    entity, Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo,
+};
 use serde_json::{Map, Value};
+use tokio_postgres::error::SqlState;
 
 use super::{grid_of, parse_obj, scope_grids, PgStorage, Tx};
 use crate::cases::{self, ActionRequest, TaskRequest};
@@ -22,7 +24,7 @@ fn violates(e: &Error, state: &SqlState) -> bool {
     matches!(e, Error::Postgres(p) if p.code() == Some(state))
 }
 
-fn wire(r: &postgres::Row, entity: &str) -> Result<ServerRecord> {
+fn wire(r: &tokio_postgres::Row, entity: &str) -> Result<ServerRecord> {
     Ok(ServerRecord {
         entity: entity.to_string(),
         id: r.try_get("id")?,
@@ -140,10 +142,7 @@ impl Storage for PgStorage {
             return Err(Error::invalid("display_name", "invalid_value"));
         }
         self.write_plain(|tx| {
-            if !tx.exists(
-                "SELECT 1 FROM org_units WHERE code = $1",
-                &[&user.org_code],
-            )? {
+            if !tx.exists("SELECT 1 FROM org_units WHERE code = $1", &[&user.org_code])? {
                 return Err(Error::invalid("org_code", "unknown_reference"));
             }
             if tx.exists("SELECT 1 FROM users WHERE username = $1", &[&username])? {
