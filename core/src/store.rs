@@ -533,7 +533,14 @@ impl Store {
             return Err(Error::invalid("min_patrol_distance_m", Code::OutOfRange));
         }
         let json = serde_json::to_string(settings)?;
-        self.write(|ctx| set_meta(ctx.tx, "settings", &json))?;
+        self.write(|ctx| {
+            set_meta(ctx.tx, "settings", &json)?;
+            // Due days are local days: another UTC offset moves them (due.rs).
+            if !crate::due::rows_current(ctx.tx, settings)? {
+                crate::due::rebuild_all(ctx.tx)?;
+            }
+            Ok(())
+        })?;
         self.lock().settings = Some(settings.clone());
         Ok(())
     }
