@@ -167,8 +167,9 @@ pub(crate) fn refresh_many(conn: &Connection, settings: &Settings, ids: &[&str])
     )?;
     let mut rows = stmt.query([&list])?;
     // One household's rows are consecutive: (id, tier, registered, contacts so far).
-    let mut open: Option<(String, CareTier, i64, Vec<(VisitMode, i64)>)> = None;
-    let close = |o: Option<(String, CareTier, i64, Vec<(VisitMode, i64)>)>| -> Result<()> {
+    type Open = (String, CareTier, i64, Vec<(VisitMode, i64)>);
+    let mut open: Option<Open> = None;
+    let close = |o: Option<Open>| -> Result<()> {
         if let Some((id, tier, created, contacts)) = o {
             write_rows(
                 conn,
