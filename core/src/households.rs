@@ -165,7 +165,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &HouseholdInput) -> Result<Household> {
         &Value::Object(f),
         &hlc,
     )?;
-    search::household_changed(ctx, &h.id)?;
+    search::household_added(ctx, &h.id)?;
     due::household_added(ctx.tx, &ctx.settings, &h.id, h.care_tier, ms(h.created_at))?;
     Ok(h)
 }

@@ -562,16 +562,18 @@ pub(crate) fn read_settings(conn: &Connection) -> Result<Settings> {
 
 pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
+    // Every write ends here (the clock), so the statement is prepared once.
+    conn.prepare_cached(
         "INSERT INTO meta(key, value) VALUES (?1, ?2)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )?;
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
+    )?
+    .execute([key, value])?;
     Ok(())
 }
 
