@@ -51,8 +51,8 @@ CREATE TABLE households (
     server_rev   INTEGER,
     sync_state   TEXT NOT NULL DEFAULT 'local'
 );
-CREATE INDEX households_grid ON households(grid_code, status);
-CREATE INDEX households_tier ON households(care_tier, status);
+-- No secondary index: no query of the store filters households by grid, tier or status
+-- through one (version 6 dropped three that only cost pages on every household write).
 
 CREATE TABLE residents (
     id             TEXT PRIMARY KEY NOT NULL,

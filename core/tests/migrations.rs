@@ -354,14 +354,16 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
         (list, s.read(changes::counts).unwrap())
     };
     {
-        // The same file as a version-5 build left it: no due days, the household index the
-        // list scanned, user_version 5.
+        // The same file as a version-5 build left it: no due days, the household indexes
+        // version 6 dropped, user_version 5.
         let c = Connection::open(&p).unwrap();
         c.execute_batch(
             "DROP TABLE visit_due;
              DELETE FROM meta WHERE key = 'visit_due_offset';
              CREATE INDEX households_today ON households(status, id, care_tier, created_at, lat,
-                lng, community, building, unit, room);",
+                lng, community, building, unit, room);
+             CREATE INDEX households_grid ON households(grid_code, status);
+             CREATE INDEX households_tier ON households(care_tier, status);",
         )
         .unwrap();
         c.pragma_update(None, "user_version", 5).unwrap();
