@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 5).
+-- Gridwalk device store: the full current schema (user_version 6).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -51,12 +51,8 @@ CREATE TABLE households (
     server_rev   INTEGER,
     sync_state   TEXT NOT NULL DEFAULT 'local'
 );
-CREATE INDEX households_grid ON households(grid_code, status);
-CREATE INDEX households_tier ON households(care_tier, status);
--- Version 4: what the daily list reads of every active household, so it scans this index and
--- not the rows (which carry the field clocks, several times the size of these columns).
-CREATE INDEX households_today ON households(status, id, care_tier, created_at, lat, lng,
-    community, building, unit, room);
+-- No secondary index: no query of the store filters households by grid, tier or status
+-- through one (version 6 dropped three that only cost pages on every household write).
 
 CREATE TABLE residents (
     id             TEXT PRIMARY KEY NOT NULL,
@@ -296,6 +292,19 @@ CREATE TABLE visit_summary (
     last_at      INTEGER NOT NULL,
     PRIMARY KEY (household_id, mode)
 ) WITHOUT ROWID;
+
+-- Version 6: the local day from which each active household is due for a visit under each rule
+-- of its care tier (gridwalk_domain::policy::due_day over the household, its visit_summary, the
+-- visit policy and the worker's UTC offset; local only, never synced). Rewritten in the
+-- transaction of every write that changes one of those (due.rs), so the daily list reads the
+-- rows due by today from visit_due_day instead of working out every household's due day.
+CREATE TABLE visit_due (
+    household_id TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    due_on       TEXT NOT NULL,
+    PRIMARY KEY (household_id, rule)
+) WITHOUT ROWID;
+CREATE INDEX visit_due_day ON visit_due(due_on);
 
 -- Field-level conflicts: a value one side never saw was overwritten by last-writer-wins. Kept
 -- (never deleted) so a worker or supervisor can see both values and choose. Arrives from the

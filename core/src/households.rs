@@ -12,7 +12,7 @@ use crate::changes::{self, entity, op};
 use crate::error::{Code, Error, Result};
 use crate::model::*;
 use crate::store::{from_ms, ms, Store, Tx, DIRTY_STATE};
-use crate::{org, search, validate};
+use crate::{due, org, search, validate};
 
 const SELECT: &str = "SELECT id, grid_code, community, building, unit, floor, room, address_text,
     housing_type, care_tier, tags, lat, lng, notes, status, outside_grid, created_at, updated_at,
@@ -165,7 +165,8 @@ pub fn insert(ctx: &mut Tx<'_>, input: &HouseholdInput) -> Result<Household> {
         &Value::Object(f),
         &hlc,
     )?;
-    search::household_changed(ctx, &h.id)?;
+    search::household_added(ctx, &h.id)?;
+    due::household_added(ctx.tx, &ctx.settings, &h.id, h.care_tier, ms(h.created_at))?;
     Ok(h)
 }
 
@@ -253,6 +254,9 @@ pub(crate) fn save_changed(
         Some(&base),
     )?;
     search::household_changed(ctx, &next.id)?;
+    if old.status != next.status || old.care_tier != next.care_tier {
+        due::refresh(ctx.tx, &ctx.settings, &next.id)?;
+    }
     get(ctx.tx, &next.id)
 }
 

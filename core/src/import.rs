@@ -45,7 +45,7 @@ use crate::error::{Code, Error, Result, ValidationError};
 use crate::ledger::{self, FieldHint, LedgerContext, LedgerHousehold, LedgerResident, RowError};
 use crate::model::*;
 use crate::store::{from_ms, ms, Store, Tx};
-use crate::{households, residents, search};
+use crate::{due, households, residents, search};
 
 /// How to import a ledger.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1031,6 +1031,7 @@ impl Store {
                         ctx.tx
                             .execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
                         if kind == entity::HOUSEHOLD {
+                            due::refresh(ctx.tx, &ctx.settings, id)?;
                             report.households_removed += 1;
                         } else {
                             report.residents_removed += 1;
@@ -1041,6 +1042,7 @@ impl Store {
                         restore(ctx, table, id, &before)?;
                         if kind == entity::HOUSEHOLD {
                             search::index_household(ctx.tx, id)?;
+                            due::refresh(ctx.tx, &ctx.settings, id)?;
                             report.households_restored += 1;
                         } else {
                             search::index_resident(ctx.tx, id)?;

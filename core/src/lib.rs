@@ -9,6 +9,7 @@
 
 pub mod cases;
 pub mod changes;
+mod due;
 pub mod error;
 pub mod export;
 pub mod geometry;

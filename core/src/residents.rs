@@ -12,7 +12,6 @@ use serde_json::{json, Map, Value};
 
 use crate::changes::{self, entity, op};
 use crate::error::{Code, Error, Result, ValidationError};
-use crate::households;
 use crate::model::*;
 use crate::store::{date_str, from_ms, ms, parse_date, Store, Tx, DIRTY_STATE};
 use crate::{search, validate};
@@ -131,12 +130,16 @@ fn clean_notes(notes: Option<&str>) -> Result<Option<String>> {
     Ok(n)
 }
 
-fn require_active_household(conn: &Connection, id: &str) -> Result<Household> {
-    match households::get(conn, id) {
-        Ok(h) if h.status == RecordStatus::Active => Ok(h),
-        Ok(_) => Err(Error::invalid("household_id", Code::InvalidValue)),
-        Err(Error::NotFound { .. }) => Err(Error::invalid("household_id", Code::UnknownReference)),
-        Err(e) => Err(e),
+/// Refuses a household that does not exist or is not active (reads its status only).
+fn require_active_household(conn: &Connection, id: &str) -> Result<()> {
+    let status: Option<RecordStatus> = conn
+        .prepare_cached("SELECT status FROM households WHERE id = ?1")?
+        .query_row([id], |r| r.get("status"))
+        .optional()?;
+    match status {
+        Some(RecordStatus::Active) => Ok(()),
+        Some(_) => Err(Error::invalid("household_id", Code::InvalidValue)),
+        None => Err(Error::invalid("household_id", Code::UnknownReference)),
     }
 }
 
@@ -190,7 +193,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &ResidentInput) -> Result<Resident> {
     if let Some(on) = p.moved_in_on {
         record_move(ctx, &p.id, MoveKind::MoveIn, &p.household_id, on, None)?;
     }
-    search::resident_changed(ctx, &p.id)?;
+    search::resident_added(ctx, &p.id)?;
     Ok(p)
 }
 

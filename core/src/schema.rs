@@ -12,7 +12,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Error, Result};
 
 /// Schema version this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 const SCHEMA: &str = include_str!("../sql/schema.sql");
 
@@ -32,6 +32,11 @@ const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../sql/upgrade_005.sql"),
         Some(upgrade_005_data),
     ),
+    (
+        6,
+        include_str!("../sql/upgrade_006.sql"),
+        Some(upgrade_006_data),
+    ),
 ];
 
 /// Fills the visit summary version 2 derives from existing rows. The search index version 2
@@ -46,12 +51,19 @@ fn upgrade_005_data(tx: &Transaction) -> Result<()> {
     crate::search::rebuild_all(tx)
 }
 
+/// Version 6 keeps every household's due days ahead of time (`due.rs`): filled from what the
+/// store holds.
+fn upgrade_006_data(tx: &Transaction) -> Result<()> {
+    crate::due::rebuild_all(tx)
+}
+
 /// Historic full schemas, oldest first, for upgrade tests.
 pub const HISTORY: &[(i64, &str)] = &[
     (1, include_str!("../sql/history/v001.sql")),
     (2, include_str!("../sql/history/v002.sql")),
     (3, include_str!("../sql/history/v003.sql")),
     (4, include_str!("../sql/history/v004.sql")),
+    (5, include_str!("../sql/history/v005.sql")),
 ];
 
 pub fn user_version(conn: &Connection) -> Result<i64> {
@@ -92,6 +104,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
     if found == 0 {
         tx.execute_batch(SCHEMA)?;
+        // Records the offset the (empty) due days are computed with.
+        crate::due::rebuild_all(&tx)?;
     } else {
         for (to, script, step) in UPGRADES {
             if *to > found {

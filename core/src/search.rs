@@ -63,18 +63,37 @@ fn grams(body: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Adds (`add`) or removes the two-character windows of `body` for `doc`.
+/// Adds (`add`) or removes the two-character windows of `body` for `doc`, in one statement
+/// (the windows go as one JSON array).
 fn set_grams(conn: &Connection, doc: i64, body: &str, add: bool) -> Result<()> {
     let sql = if add {
-        "INSERT OR IGNORE INTO search_grams (gram, doc) VALUES (?1, ?2)"
+        "INSERT OR IGNORE INTO search_grams (gram, doc) SELECT value, ?2 FROM json_each(?1)"
     } else {
-        "DELETE FROM search_grams WHERE gram = ?1 AND doc = ?2"
+        "DELETE FROM search_grams WHERE doc = ?2 AND gram IN (SELECT value FROM json_each(?1))"
     };
-    let mut stmt = conn.prepare_cached(sql)?;
-    for g in grams(body) {
-        stmt.execute(params![g, doc])?;
-    }
+    let windows = serde_json::to_string(&grams(body))?;
+    conn.prepare_cached(sql)?.execute(params![windows, doc])?;
     Ok(())
+}
+
+/// Indexes a record that has just been created: its body goes into `search_docs` straight
+/// from its row (one statement, returning the new doc), then into the FTS index and the
+/// two-character windows. A record that somehow had an entry already is brought up to date by
+/// [`reindex`] instead.
+fn index_added(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
+    let added: Option<(i64, String)> = conn
+        .prepare_cached(&format!(
+            "INSERT INTO search_docs (kind, ref_id, body) {body_sql} WHERE id = ?1
+             ON CONFLICT (ref_id) DO NOTHING RETURNING doc, body"
+        ))?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((doc, body)) = added else {
+        return reindex(conn, body_sql, id);
+    };
+    conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![doc, body])?;
+    set_grams(conn, doc, &body, true)
 }
 
 /// Brings the index row of one record up to date. Reads and writes by primary key only, so the
@@ -154,26 +173,41 @@ pub(crate) fn defer(ctx: &mut Tx<'_>) {
     ctx.deferred_search.get_or_insert_with(Deferred::default);
 }
 
-/// A household was created or changed: refresh its entry now, or at the end of a deferred run.
-pub(crate) fn household_changed(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+/// A household or resident was created (`new`) or changed: its entry is written now, or at
+/// the end of a deferred run.
+fn record_written(ctx: &mut Tx<'_>, household: bool, id: &str, new: bool) -> Result<()> {
+    let body_sql = if household {
+        HOUSEHOLD_BODY
+    } else {
+        RESIDENT_BODY
+    };
     match &mut ctx.deferred_search {
-        Some(d) => {
-            d.households.push(id.to_owned());
-            Ok(())
-        }
-        None => index_household(ctx.tx, id),
+        Some(d) if household => d.households.push(id.to_owned()),
+        Some(d) => d.residents.push(id.to_owned()),
+        None if new => return index_added(ctx.tx, body_sql, id),
+        None => return reindex(ctx.tx, body_sql, id),
     }
+    Ok(())
 }
 
-/// A resident was created or changed (see [`household_changed`]).
+/// A household was changed: refresh its entry now, or at the end of a deferred run.
+pub(crate) fn household_changed(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+    record_written(ctx, true, id, false)
+}
+
+/// A household was created (see [`household_changed`]).
+pub(crate) fn household_added(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+    record_written(ctx, true, id, true)
+}
+
+/// A resident was changed (see [`household_changed`]).
 pub(crate) fn resident_changed(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
-    match &mut ctx.deferred_search {
-        Some(d) => {
-            d.residents.push(id.to_owned());
-            Ok(())
-        }
-        None => index_resident(ctx.tx, id),
-    }
+    record_written(ctx, false, id, false)
+}
+
+/// A resident was created (see [`household_changed`]).
+pub(crate) fn resident_added(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
+    record_written(ctx, false, id, true)
 }
 
 /// Writes the deferred entries, each record once, and goes back to writing at once.

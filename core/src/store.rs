@@ -533,7 +533,14 @@ impl Store {
             return Err(Error::invalid("min_patrol_distance_m", Code::OutOfRange));
         }
         let json = serde_json::to_string(settings)?;
-        self.write(|ctx| set_meta(ctx.tx, "settings", &json))?;
+        self.write(|ctx| {
+            set_meta(ctx.tx, "settings", &json)?;
+            // Due days are local days: another UTC offset moves them (due.rs).
+            if !crate::due::rows_current(ctx.tx, settings)? {
+                crate::due::rebuild_all(ctx.tx)?;
+            }
+            Ok(())
+        })?;
         self.lock().settings = Some(settings.clone());
         Ok(())
     }
@@ -555,16 +562,18 @@ pub(crate) fn read_settings(conn: &Connection) -> Result<Settings> {
 
 pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
+    // Every write ends here (the clock), so the statement is prepared once.
+    conn.prepare_cached(
         "INSERT INTO meta(key, value) VALUES (?1, ?2)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
-    )?;
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE value != excluded.value",
+    )?
+    .execute([key, value])?;
     Ok(())
 }
 

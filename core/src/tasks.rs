@@ -11,6 +11,12 @@
 //! weekly, attention every 15 days, routine every 30); 盐池's "phone every half month, home visit
 //! monthly" is [`VisitPolicy::yanchi`]. Supervisors replace the policy with
 //! [`Store::set_visit_policy`].
+//!
+//! The households due for a visit are read from due days kept ahead of time, one row per
+//! household and rule, updated in the transaction of every write that changes them (`due.rs`):
+//! the list reads the rows due by today from an index instead of working out every household's
+//! due day each time it opens. [`DueSource::Computed`] still works it out over every household
+//! (the reference the tests hold the stored days to).
 
 use std::collections::HashSet;
 
@@ -26,7 +32,7 @@ use crate::model::*;
 use crate::store::{date_str, from_ms, ms, parse_date, Settings, Store, Tx, DIRTY_STATE};
 use crate::validate;
 
-use gridwalk_domain::policy::{due_day, HOME};
+use gridwalk_domain::policy::HOME;
 pub use gridwalk_domain::policy::{VisitPolicy, VisitRule};
 
 /// What an item of the daily list is.
@@ -149,7 +155,7 @@ pub fn insert_task(ctx: &mut Tx<'_>, input: &TaskInput) -> Result<Task> {
     get_task(ctx.tx, &id)
 }
 
-fn read_policy(conn: &Connection) -> Result<VisitPolicy> {
+pub(crate) fn read_policy(conn: &Connection) -> Result<VisitPolicy> {
     let mut stmt = conn.prepare_cached(
         "SELECT care_tier, rule, modes, interval_days FROM visit_policies
          ORDER BY CASE care_tier WHEN 'close' THEN 0 WHEN 'attention' THEN 1 ELSE 2 END, rule",
@@ -209,12 +215,208 @@ fn text_ref<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str>
     })
 }
 
+/// Of the rules a household is due under on `today` (`(index in the policy, rule, due day)`),
+/// the strictest: fewest accepted modes, then the policy's order.
+fn strictest<'p>(
+    due: impl IntoIterator<Item = (usize, &'p VisitRule, NaiveDate)>,
+    today: NaiveDate,
+) -> Option<(&'p VisitRule, NaiveDate)> {
+    due.into_iter()
+        .filter(|(_, _, day)| *day <= today)
+        .min_by_key(|(i, rule, _)| (rule.modes.len(), *i))
+        .map(|(_, rule, day)| (rule, day))
+}
+
+/// What the list shows of a household due for a visit.
+struct DueHousehold<'a> {
+    id: &'a str,
+    tier: CareTier,
+    community: &'a str,
+    building: &'a str,
+    unit: Option<String>,
+    room: Option<String>,
+    location: Option<GeoPoint>,
+}
+
+/// The list line of a household due under `rule` from `due_day`.
+fn visit_item(
+    settings: &Settings,
+    today: NaiveDate,
+    h: DueHousehold<'_>,
+    rule: &VisitRule,
+    due_day: NaiveDate,
+) -> TodayItem {
+    let base = match h.tier {
+        CareTier::Close => Priority::High,
+        CareTier::Attention => Priority::Normal,
+        CareTier::Routine => Priority::Low,
+    };
+    let late = (today - due_day).num_days().max(0);
+    let priority = if late >= rule.interval_days as i64 {
+        bump(base)
+    } else {
+        base
+    };
+    let what = if rule.modes == HOME {
+        "入户走访"
+    } else {
+        "走访/联系"
+    };
+    TodayItem {
+        kind: TodayKind::VisitDue,
+        priority,
+        title: format!("{}（{}）", what, h.tier.label_zh()),
+        detail: address_line(h.community, h.building, h.unit, h.room),
+        due: settings.day_start(due_day),
+        overdue_days: late,
+        target_id: Some(h.id.to_string()),
+        location: h.location,
+        distance_m: None,
+    }
+}
+
+/// The households due, read from the precomputed due days: the rows due by `today` (an index
+/// range of `visit_due_day`), each joined to its household by key.
+fn visits_due_stored(
+    conn: &Connection,
+    settings: &Settings,
+    policy: &VisitPolicy,
+    today: NaiveDate,
+    items: &mut Vec<TodayItem>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.household_id, d.rule, d.due_on, h.care_tier, h.lat, h.lng, h.community,
+                h.building, h.unit, h.room
+         FROM visit_due d INDEXED BY visit_due_day JOIN households h ON h.id = d.household_id
+         WHERE d.due_on <= ?1 AND h.status = 'active'
+         ORDER BY d.household_id",
+    )?;
+    let mut rows = stmt.query([date_str(today)])?;
+    // The rules a household is due under come in consecutive rows; its line is made when the
+    // next household starts.
+    struct Open {
+        id: String,
+        tier: CareTier,
+        due: Vec<(usize, NaiveDate)>,
+        community: String,
+        building: String,
+        unit: Option<String>,
+        room: Option<String>,
+        location: Option<GeoPoint>,
+    }
+    let finish = |o: Open, items: &mut Vec<TodayItem>| {
+        let due = o.due.iter().map(|(i, d)| (*i, &policy.rules[*i], *d));
+        if let Some((rule, day)) = strictest(due, today) {
+            let h = DueHousehold {
+                id: &o.id,
+                tier: o.tier,
+                community: &o.community,
+                building: &o.building,
+                unit: o.unit,
+                room: o.room,
+                location: o.location,
+            };
+            items.push(visit_item(settings, today, h, rule, day));
+        }
+    };
+    let mut open: Option<Open> = None;
+    while let Some(r) = rows.next()? {
+        let id = text_ref(r, 0)?;
+        let tier: CareTier = r.get(3)?;
+        let rule_name = text_ref(r, 1)?;
+        // A row of a rule the policy no longer has cannot be (the policy rewrites every row);
+        // a day that does not parse is treated as due today rather than hidden.
+        let Some(index) = policy
+            .rules
+            .iter()
+            .position(|p| p.care_tier == tier && p.rule == rule_name)
+        else {
+            continue;
+        };
+        let day = parse_date(text_ref(r, 2)?).unwrap_or(today);
+        if open.as_ref().is_some_and(|o| o.id == id) {
+            if let Some(o) = open.as_mut() {
+                o.due.push((index, day));
+            }
+            continue;
+        }
+        if let Some(o) = open.take() {
+            finish(o, items);
+        }
+        open = Some(Open {
+            id: id.to_string(),
+            tier,
+            due: vec![(index, day)],
+            community: r.get(6)?,
+            building: r.get(7)?,
+            unit: r.get(8)?,
+            room: r.get(9)?,
+            location: point(r.get(4)?, r.get(5)?),
+        });
+    }
+    if let Some(o) = open.take() {
+        finish(o, items);
+    }
+    Ok(())
+}
+
+/// The households due, worked out over every active household and its latest contacts
+/// (`due::for_each_active`), the due days of each from `due::due_days`.
+fn visits_due_computed(
+    conn: &Connection,
+    settings: &Settings,
+    policy: &VisitPolicy,
+    today: NaiveDate,
+    items: &mut Vec<TodayItem>,
+) -> Result<()> {
+    let columns = "id, care_tier, created_at, lat, lng, community, building, unit, room";
+    crate::due::for_each_active(conn, columns, |r, id, contacts| {
+        let tier: CareTier = r.get(1)?;
+        let days = crate::due::due_days(policy, settings, tier, r.get(2)?, contacts);
+        let Some((rule, day)) = strictest(days, today) else {
+            return Ok(());
+        };
+        let h = DueHousehold {
+            id,
+            tier,
+            community: text_ref(r, 5)?,
+            building: text_ref(r, 6)?,
+            unit: r.get(7)?,
+            room: r.get(8)?,
+            location: point(r.get(3)?, r.get(4)?),
+        };
+        items.push(visit_item(settings, today, h, rule, day));
+        Ok(())
+    })
+}
+
+/// Where the daily list takes the households due for a visit from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueSource {
+    /// The precomputed due days (`visit_due`, kept by `due.rs`): an index range.
+    Stored,
+    /// Worked out over every active household and its latest contacts (the reference the
+    /// stored days are tested against, and the fallback when they are not current).
+    Computed,
+}
+
 /// Computes the daily list for the local day containing `now`.
 pub fn compute_today(
     conn: &Connection,
     settings: &Settings,
     now: DateTime<Utc>,
     position: Option<GeoPoint>,
+) -> Result<Vec<TodayItem>> {
+    compute_today_from(conn, settings, now, position, DueSource::Stored)
+}
+
+/// [`compute_today`] with the households due taken from `source`.
+pub fn compute_today_from(
+    conn: &Connection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    position: Option<GeoPoint>,
+    source: DueSource,
 ) -> Result<Vec<TodayItem>> {
     let today = settings.local_date(now);
     let day_start = settings.day_start(today);
@@ -264,125 +466,15 @@ pub fn compute_today(
         }
     }
 
-    // 2. Visits due under the policy. When a household is due under several rules, the
-    //    strictest (fewest accepted modes) is shown: doing it satisfies the others.
-    //    Two ordered sequential reads merged by household id, without a map: the active
-    //    households from their covering index `households_today` (the rows themselves carry the
-    //    field clocks, several times the size of what the list needs) and the visit summary
-    //    in its key order. A household is due under a rule when its latest contact is before
-    //    the rule's threshold instant, so only due households are turned into items.
+    // 2. Visits due under the policy: read from the precomputed due days (`due.rs`), or —
+    //    should they have been computed with another UTC offset — worked out over every
+    //    household. When a household is due under several rules, the strictest (fewest
+    //    accepted modes) is shown: doing it satisfies the others.
     let policy = read_policy(conn)?;
-    let rules: Vec<(&VisitRule, i64)> = policy
-        .rules
-        .iter()
-        .map(|rule| {
-            // local_date(last) + interval <= today  ⟺  last < start of (today - interval + 1).
-            let first_ok = today - Duration::days(rule.interval_days as i64) + Duration::days(1);
-            (rule, ms(settings.day_start(first_ok)))
-        })
-        .collect();
-    // Never visited: due from the day it was registered (registered before tomorrow).
-    let registered_by = ms(settings.day_start(today + Duration::days(1)));
-    {
-        let mut summary = conn.prepare_cached(
-            "SELECT household_id, mode, last_at FROM visit_summary
-             WHERE mode != 'not_at_home' ORDER BY household_id",
-        )?;
-        let mut contacts = summary.query([])?;
-        // The summary row read ahead of the household being looked at; its household id is
-        // copied into one reused buffer (tens of thousands of rows, no allocation each).
-        let mut ahead_id = String::new();
-        let mut read_ahead = |ahead_id: &mut String| -> Result<Option<(VisitMode, i64)>> {
-            Ok(match contacts.next()? {
-                Some(c) => {
-                    ahead_id.clear();
-                    ahead_id.push_str(text_ref(c, 0)?);
-                    Some((c.get(1)?, c.get(2)?))
-                }
-                None => None,
-            })
-        };
-        let mut ahead = read_ahead(&mut ahead_id)?;
-        let mut mine: Vec<(VisitMode, i64)> = Vec::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, care_tier, created_at, lat, lng, community, building, unit, room
-             FROM households INDEXED BY households_today
-             WHERE status = 'active' ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            // Borrowed, not copied: most households are not due.
-            let id = text_ref(r, 0)?;
-            // Skip summary rows of households not listed (archived), collect this one's.
-            mine.clear();
-            while let Some((mode, at)) = ahead {
-                match ahead_id.as_str().cmp(id) {
-                    std::cmp::Ordering::Greater => break,
-                    std::cmp::Ordering::Equal => mine.push((mode, at)),
-                    std::cmp::Ordering::Less => {}
-                }
-                ahead = read_ahead(&mut ahead_id)?;
-            }
-            let tier: CareTier = r.get(1)?;
-            let created: i64 = r.get(2)?;
-            let mut chosen: Option<(&VisitRule, Option<i64>)> = None;
-            for (rule, threshold) in rules.iter().filter(|(rule, _)| rule.care_tier == tier) {
-                let last = rule.last_contact(&mine);
-                let due = match last {
-                    Some(t) => t < *threshold,
-                    None => created < registered_by,
-                };
-                if !due {
-                    continue;
-                }
-                if matches!(chosen, Some((c, _)) if c.modes.len() <= rule.modes.len()) {
-                    continue;
-                }
-                chosen = Some((rule, last));
-            }
-            let Some((rule, last)) = chosen else {
-                continue;
-            };
-            // The same due day as the server's warnings (`gridwalk_domain::policy`); the
-            // threshold test above is this rule's `due_day <= today`, in instants.
-            let due_day = due_day(
-                rule,
-                last.map(|t| settings.local_date(from_ms(t))),
-                settings.local_date(from_ms(created)),
-            );
-            let base = match tier {
-                CareTier::Close => Priority::High,
-                CareTier::Attention => Priority::Normal,
-                CareTier::Routine => Priority::Low,
-            };
-            let late = overdue(due_day);
-            let priority = if late >= rule.interval_days as i64 {
-                bump(base)
-            } else {
-                base
-            };
-            let what = if rule.modes == HOME {
-                "入户走访"
-            } else {
-                "走访/联系"
-            };
-            items.push(TodayItem {
-                kind: TodayKind::VisitDue,
-                priority,
-                title: format!("{}（{}）", what, tier.label_zh()),
-                detail: address_line(
-                    &r.get::<_, String>(5)?,
-                    &r.get::<_, String>(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ),
-                due: settings.day_start(due_day),
-                overdue_days: late,
-                target_id: Some(id.to_string()),
-                location: point(r.get(3)?, r.get(4)?),
-                distance_m: None,
-            });
-        }
+    if source == DueSource::Stored && crate::due::rows_current(conn, settings)? {
+        visits_due_stored(conn, settings, &policy, today, &mut items)?;
+    } else {
+        visits_due_computed(conn, settings, &policy, today, &mut items)?;
     }
 
     // 3. Cases waiting for on-site verification (unless a task already lists them, or the
@@ -595,7 +687,8 @@ impl Store {
                     ],
                 )?;
             }
-            Ok(())
+            // Every household's due days follow the new rules, in the same transaction.
+            crate::due::rebuild_all(ctx.tx)
         })
     }
 
@@ -611,12 +704,23 @@ impl Store {
         now: DateTime<Utc>,
         position: Option<GeoPoint>,
     ) -> Result<Vec<TodayItem>> {
+        self.today_from(now, position, DueSource::Stored)
+    }
+
+    /// [`Store::today_at`] with the households due taken from `source` (tests compare the
+    /// precomputed due days with the list worked out over every household).
+    pub fn today_from(
+        &self,
+        now: DateTime<Utc>,
+        position: Option<GeoPoint>,
+        source: DueSource,
+    ) -> Result<Vec<TodayItem>> {
         if let Some(p) = position {
             validate::coordinates("position", p)?;
         }
         self.read(|c| {
             let settings = crate::store::read_settings(c)?;
-            compute_today(c, &settings, now, position)
+            compute_today_from(c, &settings, now, position, source)
         })
     }
 }

@@ -4,15 +4,14 @@
 //! one is corrected by a later visit's notes. "Not at home" is recorded too: it does not count
 //! as contact, so the household stays on today's list for a second try the same day.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
 use crate::changes::{self, entity, op};
 use crate::error::{Code, Error, Result};
-use crate::households;
 use crate::model::*;
 use crate::store::{from_ms, ms, Store, Tx};
-use crate::validate;
+use crate::{due, validate};
 
 const SELECT: &str = "SELECT id, household_id, visited_at, mode, outcome, notes, created_at,
     sync_state FROM visits";
@@ -32,13 +31,17 @@ fn map_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Visit> {
 
 /// Logs a visit inside `ctx`.
 pub fn insert(ctx: &mut Tx<'_>, input: &VisitInput) -> Result<Visit> {
-    match households::get(ctx.tx, &input.household_id) {
-        Ok(_) => {}
-        Err(Error::NotFound { .. }) => {
-            return Err(Error::invalid("household_id", Code::UnknownReference))
-        }
-        Err(e) => return Err(e),
-    }
+    // What the household's due days depend on (read once, with the reference check).
+    let household: Option<(RecordStatus, CareTier, i64)> = ctx
+        .tx
+        .prepare_cached("SELECT status, care_tier, created_at FROM households WHERE id = ?1")?
+        .query_row([&input.household_id], |r| {
+            Ok((r.get("status")?, r.get("care_tier")?, r.get("created_at")?))
+        })
+        .optional()?;
+    let Some((status, tier, registered)) = household else {
+        return Err(Error::invalid("household_id", Code::UnknownReference));
+    };
     validate::not_future("visited_at", input.visited_at, ctx.now)?;
     if input.mode == VisitMode::NotAtHome && input.outcome != VisitOutcome::NoContact {
         return Err(Error::invalid("outcome", Code::Mismatch));
@@ -74,6 +77,16 @@ pub fn insert(ctx: &mut Tx<'_>, input: &VisitInput) -> Result<Visit> {
             hlc
         ])?;
     note_contact(ctx.tx, &v.household_id, v.mode, ms(v.visited_at))?;
+    if v.mode != VisitMode::NotAtHome {
+        due::contact_logged(
+            ctx.tx,
+            &ctx.settings,
+            &v.household_id,
+            status,
+            tier,
+            registered,
+        )?;
+    }
     let payload = json!({
         "household_id": v.household_id, "visited_at": ms(v.visited_at), "mode": v.mode.as_str(),
         "outcome": v.outcome.as_str(), "notes": v.notes,

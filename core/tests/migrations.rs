@@ -291,3 +291,101 @@ fn a_version_3_store_without_a_journal_gets_one_and_imports() {
         .unwrap();
     assert_eq!(s.ledger_imports().unwrap()[0].id, r.import_id.unwrap());
 }
+
+#[test]
+fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
+    use gridwalk_core::tasks::{DueSource, VisitPolicy};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v5.db");
+    let clock = common::Clock::at(common::morning() - chrono::Duration::days(50));
+    let open = |p: &Path| {
+        let mut s = Store::open(p).unwrap();
+        let c = clock.clone();
+        s.set_now_fn(Arc::new(move || c.now()));
+        s
+    };
+    let now = common::morning();
+    let here = Some(common::inside());
+    // A worker's month, none of it synced: households of every tier, visits, a task, edits,
+    // the 盐池 policy.
+    let (expected, outbox) = {
+        let s = open(&p);
+        s.upsert_org_units(&common::org()).unwrap();
+        s.set_visit_policy(&VisitPolicy::yanchi()).unwrap();
+        let tiers = [CareTier::Close, CareTier::Attention, CareTier::Routine];
+        let mut homes = Vec::new();
+        for i in 0..9 {
+            let mut h = common::household(&format!("{}", 201 + i));
+            h.care_tier = tiers[i % 3];
+            homes.push(s.add_household(&h).unwrap());
+            clock.advance(chrono::Duration::days(1));
+        }
+        clock.set(now);
+        for (i, h) in homes.iter().enumerate().take(6) {
+            let mode = [VisitMode::Phone, VisitMode::InPerson][i % 2];
+            common::visit(&s, &h.id, now - chrono::Duration::days(3 * i as i64), mode);
+        }
+        s.update_household(
+            &homes[7].id,
+            &HouseholdPatch {
+                care_tier: Some(CareTier::Close),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.set_household_status(&homes[8].id, RecordStatus::MovedOut)
+            .unwrap();
+        s.add_task(&TaskInput {
+            kind: TaskKind::CallBack,
+            title: "回访".into(),
+            target: Some(TaskTarget {
+                kind: "household".into(),
+                id: homes[0].id.clone(),
+            }),
+            due_on: now.date_naive(),
+            priority: Priority::High,
+            source: TaskSource::Own,
+            notes: None,
+        })
+        .unwrap();
+        let list = s.today_at(now, here).unwrap();
+        assert!(list.len() > 3, "{list:?}");
+        (list, s.read(changes::counts).unwrap())
+    };
+    {
+        // The same file as a version-5 build left it: no due days, the household indexes
+        // version 6 dropped, user_version 5.
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(
+            "DROP TABLE visit_due;
+             DELETE FROM meta WHERE key = 'visit_due_offset';
+             CREATE INDEX households_today ON households(status, id, care_tier, created_at, lat,
+                lng, community, building, unit, room);
+             CREATE INDEX households_grid ON households(grid_code, status);
+             CREATE INDEX households_tier ON households(care_tier, status);",
+        )
+        .unwrap();
+        c.pragma_update(None, "user_version", 5).unwrap();
+        let v5 = Connection::open(dir.path().join("v5_schema.db")).unwrap();
+        assert_eq!(HISTORY[4].0, 5);
+        v5.execute_batch(HISTORY[4].1).unwrap();
+        assert_eq!(describe(&c), describe(&v5), "a faithful version-5 file");
+    }
+    let s = open(&p);
+    assert_eq!(
+        s.read(gridwalk_core::schema::user_version).unwrap(),
+        VERSION
+    );
+    assert_eq!(s.today_at(now, here).unwrap(), expected);
+    assert_eq!(
+        s.today_from(now, here, DueSource::Computed).unwrap(),
+        expected
+    );
+    assert_eq!(s.read(changes::counts).unwrap(), outbox, "outbox kept");
+    drop(s);
+    assert_eq!(
+        describe(&Connection::open(&p).unwrap()),
+        fresh_schema(dir.path())
+    );
+}

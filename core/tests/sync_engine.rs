@@ -1126,3 +1126,77 @@ fn oversized_batches_are_split_and_an_oversized_change_goes_to_attention() {
     );
     assert_eq!(pending(&a), 0);
 }
+
+#[test]
+fn pulled_households_and_visits_keep_the_precomputed_due_days_current() {
+    use gridwalk_core::tasks::{DueSource, TodayKind};
+    let fake = Fake::new();
+    let (a, clock_a) = device(&fake);
+    let (b, clock_b) = device(&fake);
+    let start = morning() - Days::days(40);
+    clock_a.set(start);
+    let tiers = [CareTier::Close, CareTier::Attention, CareTier::Routine];
+    let homes: Vec<Household> = (0..6)
+        .map(|i| {
+            let mut h = household(&format!("{}", 301 + i));
+            h.care_tier = tiers[i % 3];
+            a.add_household(&h).unwrap()
+        })
+        .collect();
+    clock_a.set(morning());
+    clock_b.set(morning());
+    visit(
+        &a,
+        &homes[0].id,
+        morning() - Days::days(2),
+        VisitMode::Phone,
+    );
+    visit(
+        &a,
+        &homes[1].id,
+        morning() - Days::days(20),
+        VisitMode::InPerson,
+    );
+    sync(&a, &fake);
+    sync(&b, &fake);
+    let due_on = |s: &Store| -> Vec<String> {
+        let stored = s.today_from(morning(), None, DueSource::Stored).unwrap();
+        let computed = s.today_from(morning(), None, DueSource::Computed).unwrap();
+        assert_eq!(stored, computed);
+        let mut ids: Vec<String> = stored
+            .into_iter()
+            .filter(|i| i.kind == TodayKind::VisitDue)
+            .filter_map(|i| i.target_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    // B has every household A registered, due as on A (all but the one phoned two days ago).
+    let on_b = due_on(&b);
+    assert_eq!(on_b, due_on(&a));
+    assert_eq!(on_b.len(), 5);
+    assert!(!on_b.contains(&homes[0].id));
+    // A visit and a tier change made on B reach A through the pull.
+    visit(
+        &b,
+        &homes[1].id,
+        morning() - Days::hours(1),
+        VisitMode::InPerson,
+    );
+    b.update_household(
+        &homes[2].id,
+        &HouseholdPatch {
+            care_tier: Some(CareTier::Close),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.set_household_status(&homes[3].id, RecordStatus::MovedOut)
+        .unwrap();
+    sync(&b, &fake);
+    sync(&a, &fake);
+    let on_a = due_on(&a);
+    assert_eq!(on_a, due_on(&b));
+    assert!(!on_a.contains(&homes[1].id) && !on_a.contains(&homes[3].id));
+    assert_eq!(on_a.len(), 3);
+}

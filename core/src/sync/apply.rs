@@ -43,7 +43,7 @@ use serde_json::{Map, Value};
 use crate::error::Error;
 use crate::model::*;
 use crate::store::{ms, parse_date, Tx};
-use crate::{households, residents, search, visits};
+use crate::{due, households, residents, search, visits};
 
 const PARKED_PREFIX: &str = "sync_parked:";
 
@@ -365,7 +365,10 @@ pub(crate) fn write_merged(
 ) -> R<()> {
     write_merged_row(ctx, entity_name, id, data, clocks, hlc, new, None)?;
     match entity_name {
-        entity::HOUSEHOLD => search::index_household(ctx.tx, id)?,
+        entity::HOUSEHOLD => {
+            search::index_household(ctx.tx, id)?;
+            due::refresh(ctx.tx, &ctx.settings, id)?;
+        }
         _ => search::index_resident(ctx.tx, id)?,
     }
     Ok(())
@@ -1003,7 +1006,7 @@ pub(crate) fn parked_count(conn: &rusqlite::Connection) -> Result<i64, Error> {
 
 /// What the records of a page ask of the derived tables, done in one pass after the records
 /// are written ([`Derived::finish`]): the search index of the households and residents written,
-/// the latest contact of the visits inserted.
+/// the latest contact of the visits inserted, the due days of the households touched.
 #[derive(Default)]
 pub(crate) struct Derived {
     /// Households and residents that had no row before this page (indexed in bulk).
@@ -1061,9 +1064,21 @@ impl Derived {
             let e = latest.entry((household, mode)).or_insert(at);
             *e = (*e).max(at);
         }
-        for ((household, mode), at) in latest {
-            visits::note_contact(ctx.tx, &household, mode, at)?;
+        for ((household, mode), at) in &latest {
+            visits::note_contact(ctx.tx, household, *mode, *at)?;
         }
+        // The due days of the households the page wrote or brought contacts for (due.rs).
+        let mut due: Vec<&str> = self.new_households.iter().map(String::as_str).collect();
+        due.extend(
+            self.changed
+                .iter()
+                .filter(|(h, _)| *h)
+                .map(|(_, id)| id.as_str()),
+        );
+        due.extend(latest.keys().map(|(h, _)| h.as_str()));
+        due.sort_unstable();
+        due.dedup();
+        due::refresh_many(ctx.tx, &ctx.settings, &due)?;
         Ok(())
     }
 }
