@@ -319,6 +319,23 @@ impl ServerRecord {
         let hlc = self.hlc.as_str();
         self.clocks.retain(|_, v| v.as_str() != Some(hlc));
     }
+
+    /// The full encoding of a household or resident, for a device that did not ask for compact
+    /// records: every field of `data` without a clock is given the record's `hlc`, the clock
+    /// the shared merge reads for it ([`merge::field_clock`]). Servers store these kinds compact
+    /// and write the clocks out again for such devices, so they see exactly what they always
+    /// did. Other kinds are left as stored (append-only ones carry no clocks at all).
+    pub fn full_clocks(&mut self) {
+        if !matches!(self.entity.as_str(), entity::HOUSEHOLD | entity::RESIDENT) {
+            return;
+        }
+        for k in self.data.keys() {
+            if !self.clocks.contains_key(k) {
+                self.clocks
+                    .insert(k.clone(), Value::String(self.hlc.clone()));
+            }
+        }
+    }
 }
 
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`; no cursor = initial snapshot from the start.

@@ -19,6 +19,7 @@ pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod http;
+mod memo;
 pub mod photos;
 pub mod sessions;
 pub mod sqlite;
