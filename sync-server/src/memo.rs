@@ -134,7 +134,6 @@ impl RecordTx for Memo<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::Storage;
     use serde_json::{json, Map, Value};
 
     #[test]
