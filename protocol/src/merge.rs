@@ -264,6 +264,13 @@ mod tests {
         };
         let mut compact = full.clone();
         compact.compact_clocks();
+        // The page bound counts the full form, whichever is stored or sent.
+        let full_json = serde_json::to_string(&full.clocks).unwrap_or_default();
+        assert_eq!(compact.full_clock_bytes(), full_json.len());
+        assert_eq!(full.full_clock_bytes(), full_json.len());
+        let mut expanded = compact.clone();
+        expanded.full_clocks();
+        assert_eq!(expanded, full);
         assert_eq!(compact.clocks, obj(json!({"room": "a1", "name": "b2"})));
         // Against several local states: older, newer and equal clocks per field.
         for (local_clocks, local_hlc) in [

@@ -1188,16 +1188,7 @@ impl Storage for SqliteStorage {
                 }
                 let data: String = r.get(4)?;
                 let clocks: String = r.get(5)?;
-                // Stored JSON is what goes on the wire. A record that would take the page past
-                // the bound waits for the next page, unless the page is empty: a record larger
-                // than the bound comes alone, so the feed never gets stuck on it.
-                let size = data.len() + clocks.len();
-                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
-                    has_more = true;
-                    break;
-                }
-                bytes = bytes.saturating_add(size);
-                records.push(gridwalk_protocol::ServerRecord {
+                let rec = gridwalk_protocol::ServerRecord {
                     entity: r.get(0)?,
                     id: r.get(1)?,
                     rev: r.get(2)?,
@@ -1205,7 +1196,18 @@ impl Storage for SqliteStorage {
                     data: parse_obj(&data)?,
                     clocks: parse_obj(&clocks)?,
                     extra: Map::new(),
-                });
+                };
+                // The bound counts `data` as stored and `clocks` in the full encoding (what
+                // every version before compact storage counted). A record that would take the
+                // page past the bound waits for the next page, unless the page is empty: a
+                // record larger than the bound comes alone, so the feed never gets stuck on it.
+                let size = data.len() + rec.full_clock_bytes();
+                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
+                records.push(rec);
             }
             drop(rows);
             let next_rev = if has_more {
