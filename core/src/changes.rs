@@ -180,9 +180,16 @@ pub fn diff_fields(
         .collect()
 }
 
-/// Sets the clock of each changed field to `hlc` in a `clocks` JSON object.
+/// The `clocks` JSON of a household or resident after an edit stamped `hlc` changed `changed`
+/// (`clocks_json` and `row_hlc`: the row's before the edit), in the compact encoding the store
+/// keeps (`docs/protocol.md`, "Compact records"): a field without a clock has the row's stamp,
+/// so the stored map holds only the fields whose clock differs from the row's — none for a
+/// record written by one change. The fields left at the row's old stamp are written out first
+/// ([`gridwalk_protocol::merge::rebase_clocks`]), so none of them takes the edit's stamp.
 pub fn bump_clocks(
+    entity_name: &str,
     clocks_json: &str,
+    row_hlc: &str,
     changed: &serde_json::Map<String, Value>,
     hlc: &str,
 ) -> Result<String> {
@@ -191,6 +198,15 @@ pub fn bump_clocks(
     for k in changed.keys() {
         clocks.insert(k.clone(), Value::String(hlc.to_string()));
     }
+    let fields = crate::entities::entity(entity_name)
+        .map(|e| e.fields)
+        .unwrap_or_default();
+    gridwalk_protocol::merge::rebase_clocks(
+        &mut clocks,
+        fields.iter().map(|f| f.name),
+        row_hlc,
+        hlc,
+    );
     Ok(serde_json::to_string(&clocks)?)
 }
 
@@ -208,12 +224,33 @@ mod tests {
     }
 
     #[test]
-    fn bump_sets_only_changed_clocks() {
-        let changed = json!({"b": 1});
-        let out = bump_clocks(r#"{"a":"1","b":"1"}"#, changed.as_object().unwrap(), "2").unwrap();
-        assert_eq!(
-            serde_json::from_str::<Value>(&out).unwrap(),
-            json!({"a": "1", "b": "2"})
+    fn bump_keeps_only_the_clocks_that_differ_from_the_row() {
+        let changed = json!({"phone": 1});
+        let changed = changed.as_object().unwrap();
+        // A full map (as older versions stored it): the edit's field takes the row's new stamp,
+        // the others keep theirs, written out.
+        let out = bump_clocks(
+            "resident",
+            r#"{"notes":"1","phone":"1"}"#,
+            "1",
+            changed,
+            "2",
         );
+        let out: Value = serde_json::from_str(&out.unwrap()).unwrap();
+        assert_eq!(out["notes"], json!("1"));
+        assert_eq!(out.get("phone"), None);
+        // Every other field of a resident had the row's old stamp: it keeps it.
+        assert_eq!(out["name"], json!("1"));
+        // A new record: no clock at all.
+        let all = json!({"phone": 1, "name": "x"});
+        let out = bump_clocks("resident", "{}", "3", all.as_object().unwrap(), "3").unwrap();
+        assert_eq!(out, "{}");
+        // Compact in, compact out: a field already at another stamp stays; one at the row's
+        // old stamp is written out.
+        let out = bump_clocks("resident", r#"{"notes":"0"}"#, "2", changed, "4").unwrap();
+        let out: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(out["notes"], json!("0"));
+        assert_eq!(out["name"], json!("2"));
+        assert_eq!(out.get("phone"), None);
     }
 }

@@ -155,7 +155,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &HouseholdInput) -> Result<Household> {
         sync_status: SyncStatus::LocalOnly,
     };
     let f = fields(&h);
-    let clocks = changes::bump_clocks("{}", &f, &hlc)?;
+    let clocks = changes::bump_clocks(entity::HOUSEHOLD, "{}", &hlc, &f, &hlc)?;
     write_row(ctx, &h, &hlc, &clocks, true)?;
     changes::record(
         ctx,
@@ -241,7 +241,7 @@ pub(crate) fn save_changed(
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let base = changes::base_clocks(&clocks, &changed, &row_hlc);
-    let clocks = changes::bump_clocks(&clocks, &changed, &hlc)?;
+    let clocks = changes::bump_clocks(entity::HOUSEHOLD, &clocks, &row_hlc, &changed, &hlc)?;
     next.updated_at = ctx.now;
     write_row(ctx, &next, &hlc, &clocks, false)?;
     changes::record_with_base(

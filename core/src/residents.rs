@@ -180,7 +180,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &ResidentInput) -> Result<Resident> {
         sync_status: SyncStatus::LocalOnly,
     };
     let f = fields(&p);
-    let clocks = changes::bump_clocks("{}", &f, &hlc)?;
+    let clocks = changes::bump_clocks(entity::RESIDENT, "{}", &hlc, &f, &hlc)?;
     write_row(ctx, &p, &hlc, &clocks, true)?;
     changes::record(
         ctx,
@@ -292,7 +292,7 @@ fn save_changed(ctx: &mut Tx<'_>, old: &Resident, mut next: Resident) -> Result<
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let base = changes::base_clocks(&clocks, &changed, &row_hlc);
-    let clocks = changes::bump_clocks(&clocks, &changed, &hlc)?;
+    let clocks = changes::bump_clocks(entity::RESIDENT, &clocks, &row_hlc, &changed, &hlc)?;
     next.updated_at = ctx.now;
     write_row(ctx, &next, &hlc, &clocks, false)?;
     changes::record_with_base(

@@ -78,18 +78,21 @@ fn household_edit_records_only_changed_fields() {
         .collect();
     assert_eq!(keys, vec!["care_tier".to_string(), "tags".to_string()]);
     assert!(update.hlc > pending[0].hlc);
-    // The per-field clocks moved only for the changed fields.
-    let clocks: serde_json::Value = s
+    // The per-field clocks moved only for the changed fields. Stored compact: a field without
+    // a clock has the row's stamp (the edit's), the others keep the creation's, written out.
+    let (clocks, row_hlc): (serde_json::Value, String) = s
         .read(|c| {
-            let t: String = c.query_row(
-                "SELECT clocks FROM households WHERE id = ?1",
+            let (t, hlc): (String, String) = c.query_row(
+                "SELECT clocks, hlc FROM households WHERE id = ?1",
                 [&h.id],
-                |r| r.get(0),
+                |r| Ok((r.get("clocks")?, r.get("hlc")?)),
             )?;
-            Ok(serde_json::from_str(&t)?)
+            Ok((serde_json::from_str(&t)?, hlc))
         })
         .unwrap();
-    assert_eq!(clocks["care_tier"], serde_json::json!(update.hlc));
+    assert_eq!(row_hlc, update.hlc);
+    assert_eq!(clocks.get("care_tier"), None);
+    assert_eq!(clocks.get("tags"), None);
     assert_eq!(clocks["building"], serde_json::json!(pending[0].hlc));
 
     // A no-op patch writes nothing.

@@ -319,6 +319,49 @@ impl ServerRecord {
         let hlc = self.hlc.as_str();
         self.clocks.retain(|_, v| v.as_str() != Some(hlc));
     }
+
+    /// The bytes of `clocks` as JSON in the full encoding ([`Self::full_clocks`]) — what a pull
+    /// page's byte bound counts, so a page holds the same records whichever encoding is asked
+    /// for and however the server stores them. Computed without building the full map.
+    pub fn full_clock_bytes(&self) -> usize {
+        // `{"k":"v","k2":"v2"}`: 2 + per entry len(k) + len(v) + 5, plus a comma between two.
+        let entry = |k: &str, v: &str| k.len() + v.len() + 5;
+        let mut n = 0usize;
+        let mut bytes = 2usize;
+        for (k, v) in &self.clocks {
+            n += 1;
+            bytes += match v {
+                Value::String(s) => entry(k, s),
+                other => k.len() + 3 + other.to_string().len(),
+            };
+        }
+        if matches!(self.entity.as_str(), entity::HOUSEHOLD | entity::RESIDENT) {
+            for k in self.data.keys() {
+                if !self.clocks.contains_key(k) {
+                    n += 1;
+                    bytes += entry(k, &self.hlc);
+                }
+            }
+        }
+        bytes + n.saturating_sub(1)
+    }
+
+    /// The full encoding of a household or resident, for a device that did not ask for compact
+    /// records: every field of `data` without a clock is given the record's `hlc`, the clock
+    /// the shared merge reads for it ([`merge::field_clock`]). Servers store these kinds compact
+    /// and write the clocks out again for such devices, so they see exactly what they always
+    /// did. Other kinds are left as stored (append-only ones carry no clocks at all).
+    pub fn full_clocks(&mut self) {
+        if !matches!(self.entity.as_str(), entity::HOUSEHOLD | entity::RESIDENT) {
+            return;
+        }
+        for k in self.data.keys() {
+            if !self.clocks.contains_key(k) {
+                self.clocks
+                    .insert(k.clone(), Value::String(self.hlc.clone()));
+            }
+        }
+    }
 }
 
 /// `GET /v1/sync/pull?cursor=<cursor>&limit=<n>`; no cursor = initial snapshot from the start.

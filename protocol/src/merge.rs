@@ -112,6 +112,29 @@ pub fn merge_fields<'a>(
     out
 }
 
+/// Keeps `clocks` in the compact encoding when the record's own stamp moves from `old_hlc` to
+/// `new_hlc`: a field without a clock has the record's stamp ([`field_clock`]), so every field of
+/// `fields` that had none is first given `old_hlc` (when the stamp moves), then every clock
+/// equal to `new_hlc` is left out. Reading the result with `new_hlc` gives every field exactly the
+/// clock it had before (or was just given by a merge); a record written by one change ends with
+/// no clock at all. Full maps (every field stamped, as older versions stored them) are accepted
+/// and come out compact.
+pub fn rebase_clocks<'a>(
+    clocks: &mut Map<String, Value>,
+    fields: impl IntoIterator<Item = &'a str>,
+    old_hlc: &str,
+    new_hlc: &str,
+) {
+    if old_hlc != new_hlc {
+        for f in fields {
+            if !clocks.contains_key(f) {
+                clocks.insert(f.to_string(), Value::String(old_hlc.to_string()));
+            }
+        }
+    }
+    clocks.retain(|_, v| v.as_str() != Some(new_hlc));
+}
+
 /// Incoming values of a pushed change: every payload field stamped with the change's clock,
 /// with its base clock when the device sent one.
 pub fn incoming_from_change<'a>(
@@ -241,6 +264,13 @@ mod tests {
         };
         let mut compact = full.clone();
         compact.compact_clocks();
+        // The page bound counts the full form, whichever is stored or sent.
+        let full_json = serde_json::to_string(&full.clocks).unwrap_or_default();
+        assert_eq!(compact.full_clock_bytes(), full_json.len());
+        assert_eq!(full.full_clock_bytes(), full_json.len());
+        let mut expanded = compact.clone();
+        expanded.full_clocks();
+        assert_eq!(expanded, full);
         assert_eq!(compact.clocks, obj(json!({"room": "a1", "name": "b2"})));
         // Against several local states: older, newer and equal clocks per field.
         for (local_clocks, local_hlc) in [
@@ -265,6 +295,64 @@ mod tests {
             };
             assert_eq!(run(&full), run(&compact));
         }
+    }
+
+    #[test]
+    fn a_record_stored_compact_merges_exactly_like_the_full_one() {
+        // The same incoming records merged into a record kept with every clock and into one kept
+        // compact (rebased after every merge, its stamp the newest it has seen): every field ends
+        // with the same value and the same clock, and the compact map holds only the odd ones.
+        let fields = ["phone", "room", "notes", "name"];
+        let steps = [
+            (
+                json!({"phone": "1", "room": "2", "notes": "n", "name": "x"}),
+                json!({}),
+                "a1",
+            ),
+            (json!({"phone": "2"}), json!({}), "b2"),
+            (
+                json!({"room": "3", "notes": "m"}),
+                json!({"room": "a9"}),
+                "c3",
+            ),
+            (json!({"phone": "old"}), json!({}), "a5"),
+            (
+                json!({"name": "y", "phone": "3"}),
+                json!({"phone": "d1"}),
+                "d4",
+            ),
+        ];
+        let mut full = (Map::new(), Map::new(), "a1".to_string());
+        let mut compact = (Map::new(), Map::new(), "a1".to_string());
+        for (data, clocks, hlc) in steps {
+            let (data, clocks) = (obj(data), obj(clocks));
+            for (d, c, h) in [&mut full, &mut compact] {
+                merge_fields(d, c, h, incoming_from_record(&data, &clocks, hlc), false);
+            }
+            full.2 = full.2.clone().max(hlc.to_string());
+            let new_hlc = compact.2.clone().max(hlc.to_string());
+            let keys: Vec<String> = compact.0.keys().cloned().collect();
+            rebase_clocks(
+                &mut compact.1,
+                keys.iter().map(String::as_str),
+                &compact.2,
+                &new_hlc,
+            );
+            compact.2 = new_hlc;
+            assert_eq!(full.0, compact.0);
+            for f in fields {
+                assert_eq!(
+                    field_clock(&full.0, &full.1, &full.2, f),
+                    field_clock(&compact.0, &compact.1, &compact.2, f),
+                    "{f}"
+                );
+            }
+        }
+        assert!(compact.1.len() < full.1.len());
+        assert!(compact
+            .1
+            .values()
+            .all(|c| c.as_str() != Some(compact.2.as_str())));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use gridwalk_domain::entities::{
 };
 use gridwalk_domain::ValidationError;
 use gridwalk_protocol::hlc::{self, Stamp};
-use gridwalk_protocol::merge::{incoming_from_change, merge_fields, FieldConflict};
+use gridwalk_protocol::merge::{incoming_from_change, merge_fields, rebase_clocks, FieldConflict};
 use gridwalk_protocol::{codes, entity, Change, ChangeResult, Op, Outcome, Reason};
 use serde_json::{json, Map, Value};
 
@@ -154,6 +154,18 @@ pub fn apply_change(
     seen: Seen,
     now_ms: i64,
 ) -> Result<ChangeResult> {
+    // The rules read the record and its parents more than once: asked of the backend once.
+    let mut memo = crate::memo::Memo::new(tx);
+    apply_change_in(&mut memo, who, change, seen, now_ms)
+}
+
+fn apply_change_in(
+    tx: &mut dyn RecordTx,
+    who: &Principal,
+    change: &Change,
+    seen: Seen,
+    now_ms: i64,
+) -> Result<ChangeResult> {
     let rejected = |reason: Refusal| ChangeResult {
         change_id: change.change_id.clone(),
         outcome: Outcome::Rejected,
@@ -204,12 +216,15 @@ pub fn apply_change(
     }
     // Rules between fields hold for the record as it would be stored: the payload over the
     // stored record (only one the pusher may see: a foreign record answers like a missing one).
-    let mut merged = match tx.get(&change.entity, &change.entity_id)? {
-        Some(r) if !create && who.in_scope(&r.grid_code) => r.data,
-        _ => Map::new(),
+    let checked = match tx.get(&change.entity, &change.entity_id)? {
+        Some(r) if !create && who.in_scope(&r.grid_code) => {
+            let mut merged = r.data;
+            merged.extend(change.payload.iter().map(|(k, v)| (k.clone(), v.clone())));
+            entities::check_record(spec, &merged)
+        }
+        _ => entities::check_record(spec, &change.payload),
     };
-    merged.extend(change.payload.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if let Err(e) = entities::check_record(spec, &merged) {
+    if let Err(e) = checked {
         return Ok(rejected(invalid_value(&e)));
     }
     if let Some(refusal) = check_references(tx, who, spec, &change.payload)? {
@@ -405,6 +420,16 @@ fn merge_and_write(
         .max()
         .unwrap_or(change.hlc.as_str())
         .to_string();
+    if matches!(change.entity.as_str(), entity::HOUSEHOLD | entity::RESIDENT) {
+        // Stored compact (`docs/protocol.md`, "Compact records"): only the clocks that differ
+        // from the record's stamp; a full-clock pull writes them out again (`http.rs`).
+        rebase_clocks(
+            &mut clocks,
+            data.keys().map(String::as_str),
+            &record_hlc,
+            &hlc,
+        );
+    }
     let rev = match rev {
         Some(r) if !changed => {
             exact = false;

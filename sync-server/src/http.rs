@@ -334,11 +334,12 @@ async fn pull(
         s.pull(&who, after, limit, max_bytes, skip_echo.as_deref())
     })
     .await?;
-    if compact {
-        page.records
-            .iter_mut()
-            .for_each(gridwalk_protocol::ServerRecord::compact_clocks);
-    }
+    // Households and residents are stored compact; every other kind as it was written.
+    page.records.iter_mut().for_each(if compact {
+        gridwalk_protocol::ServerRecord::compact_clocks
+    } else {
+        gridwalk_protocol::ServerRecord::full_clocks
+    });
     Ok(Json(PullResponse {
         records: page.records,
         cursor: Cursor {

@@ -20,6 +20,7 @@ pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod http;
+mod memo;
 pub mod photos;
 pub mod postgres;
 pub mod sessions;

@@ -74,10 +74,18 @@ pub struct SqliteStorage {
     group_limit: usize,
 }
 
+/// Page cache of each connection, in KiB (negative: a size, not a page count). The records
+/// table and its `(entity, id)` key are touched all over (random UUIDv7 ids) by every push and
+/// every pull; with SQLite's default 2 MiB a server of a few streets reads most pages back from
+/// the OS one system call at a time. The cache grows only as pages
+/// are used.
+const CACHE_KIB: i64 = -64 * 1024;
+
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -214,6 +222,15 @@ impl SqliteStorage {
         let asked = std::time::Instant::now();
         let mut guard = lock(&self.writer);
         self.write_locked(&mut guard, asked, f)
+    }
+
+    /// Runs `f` on the write transaction as the sync rules see it (tests of `memo.rs`).
+    #[cfg(test)]
+    pub(crate) fn with_record_tx_for_tests<T>(
+        &self,
+        f: impl FnOnce(&mut dyn RecordTx) -> Result<T>,
+    ) -> Result<T> {
+        self.write(|w| f(w))
     }
 
     /// [`Self::write`] for a caller that already holds the writer (group commit).
@@ -1140,16 +1157,7 @@ impl Storage for SqliteStorage {
                 }
                 let data: String = r.get(4)?;
                 let clocks: String = r.get(5)?;
-                // Stored JSON is what goes on the wire. A record that would take the page past
-                // the bound waits for the next page, unless the page is empty: a record larger
-                // than the bound comes alone, so the feed never gets stuck on it.
-                let size = data.len() + clocks.len();
-                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
-                    has_more = true;
-                    break;
-                }
-                bytes = bytes.saturating_add(size);
-                records.push(gridwalk_protocol::ServerRecord {
+                let rec = gridwalk_protocol::ServerRecord {
                     entity: r.get(0)?,
                     id: r.get(1)?,
                     rev: r.get(2)?,
@@ -1157,7 +1165,18 @@ impl Storage for SqliteStorage {
                     data: parse_obj(&data)?,
                     clocks: parse_obj(&clocks)?,
                     extra: Map::new(),
-                });
+                };
+                // The bound counts `data` as stored and `clocks` in the full encoding (what
+                // every version before compact storage counted). A record that would take the
+                // page past the bound waits for the next page, unless the page is empty: a
+                // record larger than the bound comes alone, so the feed never gets stuck on it.
+                let size = data.len() + rec.full_clock_bytes();
+                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
+                records.push(rec);
             }
             drop(rows);
             let next_rev = if has_more {

@@ -1,7 +1,9 @@
 //! Sync benchmark on loopback, through a byte-counting TCP proxy (so the figures include HTTP
 //! headers, not just bodies):
 //! - push records/s and bytes/record up, for 10,000 households with 30,000 residents;
-//! - initial pull records/s and bytes/record down, on a fresh device;
+//! - initial pull records/s and bytes/record down, on a fresh device (and, quiet, the same pull
+//!   for a phone that asks for every field's clock, as phones did before compact records), and
+//!   the field clocks the phone stores per row (compact) against a clock per field;
 //! - a no-op sync's round trips and bytes;
 //! - the bytes of the pull right after a device pushed 1,000 households (no echo), and of the
 //!   same pull for a device that sends no cursor with its push (as every phone did before);
@@ -438,6 +440,10 @@ fn round_trip(
     if report.pulled < records {
         return Err(format!("pulled {} of {records}", report.pulled).into());
     }
+    print_stored_clocks(&b)?;
+    if !loaded {
+        full_clock_pull(proxy, dir)?;
+    }
 
     // --- No-op sync.
     let (up0, down0, r0) = proxy.counters();
@@ -454,6 +460,81 @@ fn round_trip(
     );
     misses += usize::from(trips != 1) + usize::from(noop_bytes >= 1024);
     Ok((b, misses))
+}
+
+/// The field clocks a phone stores per household and resident row (compact: only those that
+/// differ from the row's stamp) against what a clock per field would take (every version before).
+fn print_stored_clocks(store: &Store) -> BenchResult<()> {
+    let mut out = Vec::new();
+    for (table, entity_name) in [("households", "household"), ("residents", "resident")] {
+        let fields = entities::entity(entity_name)
+            .ok_or("unknown entity")?
+            .fields;
+        let rows: Vec<(String, String)> = store.read(|c| {
+            let mut stmt = c.prepare(&format!("SELECT clocks, hlc FROM {table}"))?;
+            let rows = stmt.query_map([], |r| Ok((r.get("clocks")?, r.get("hlc")?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        let (mut compact, mut full) = (0usize, 0usize);
+        for (clocks, hlc) in &rows {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(clocks)?;
+            let every: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|f| {
+                    let c = map.get(f.name).cloned();
+                    (f.name.to_string(), c.unwrap_or_else(|| hlc.clone().into()))
+                })
+                .collect();
+            compact += clocks.len();
+            full += serde_json::to_string(&every)?.len();
+        }
+        let n = rows.len().max(1) as f64;
+        out.push(format!(
+            "{table} {:.1} B/row (a clock per field: {:.1} B)",
+            compact as f64 / n,
+            full as f64 / n
+        ));
+    }
+    println!("  stored field clocks on the phone: {}", out.join(", "));
+    Ok(())
+}
+
+/// The initial pull of a phone from before the compact record encoding (every field's clock on
+/// the wire): its rate, bytes and CPU, for comparison with the compact pull above.
+fn full_clock_pull(proxy: &Proxy, dir: &std::path::Path) -> BenchResult<()> {
+    let url = format!("http://{}", proxy.addr);
+    let d = Store::open(dir.join("full.db"))?;
+    let options = sync::HttpOptions {
+        compact_records: false,
+        ..sync::HttpOptions::default()
+    };
+    let t = HttpTransport::with_options(&url, options)?;
+    d.login(
+        &t,
+        "liuqiang",
+        gridwalk_e2e::DEMO_PASSWORD,
+        Some("bench-full"),
+    )?;
+    let (_, down0, _) = proxy.counters();
+    let (_, json0) = t.body_bytes();
+    let cpu0 = cpu_now();
+    let t0 = Instant::now();
+    let report = d.sync(&t, &sync_opts(), &mut |_| {}, &CancelToken::new())?;
+    let s = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_now();
+    let (_, down1, _) = proxy.counters();
+    let (_, json1) = t.body_bytes();
+    let n = report.pulled.max(1);
+    println!(
+        "  (a phone pulling every field's clock, as before compact records: {} records in {:.2} s = {:.0} records/s; down {:.1} B/record compressed, {:.1} B/record uncompressed)",
+        report.pulled,
+        s,
+        report.pulled as f64 / s,
+        per_record(down1 - down0, n),
+        per_record(json1 - json0, n)
+    );
+    print_cpu("  full-clock pull", cpu0, cpu1, n);
+    Ok(())
 }
 
 /// A grid worker's device, up to date, records `households` new households and syncs: prints the

@@ -300,6 +300,90 @@ fn a_phone_on_the_full_clock_format_still_syncs_with_this_server() {
     }
 }
 
+/// The `clocks` column and stamp of a household row of a phone's store.
+fn stored_clocks(s: &Store, id: &str) -> (Map<String, Value>, String) {
+    s.read(|c| {
+        Ok(c.query_row(
+            "SELECT clocks, hlc FROM households WHERE id = ?1",
+            [id],
+            |r| {
+                let clocks: String = r.get("clocks")?;
+                Ok((
+                    serde_json::from_str(&clocks).unwrap_or_default(),
+                    r.get("hlc")?,
+                ))
+            },
+        )?)
+    })
+    .unwrap()
+}
+
+#[test]
+fn phones_store_records_compact_and_rows_stored_full_still_merge_right() {
+    let srv = InProcessServer::demo();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Device::login(dir.path(), "a", &srv.url, "wangfang");
+    let b = Device::login(dir.path(), "b", &srv.url, "wangfang");
+
+    // Written by one change: no field clock at all, on the phone that wrote it and on the one
+    // that pulled it.
+    let h1 = a.store.add_household(&household(DEMO_GRID, "601")).unwrap();
+    let h2 = a.store.add_household(&household(DEMO_GRID, "602")).unwrap();
+    assert!(stored_clocks(&a.store, &h1.id).0.is_empty());
+    // An edit: the edited field takes the row's new stamp (no clock of its own), every other
+    // field keeps the stamp it had, written out.
+    let (_, created) = stored_clocks(&a.store, &h2.id);
+    set_household_notes(&a.store, &h2.id, "低保户");
+    let (clocks, stamp) = stored_clocks(&a.store, &h2.id);
+    assert!(stamp > created);
+    assert!(!clocks.contains_key("notes"), "{clocks:?}");
+    assert_eq!(clocks.get("room"), Some(&json!(created)));
+    a.sync().unwrap();
+    b.sync().unwrap();
+    assert!(stored_clocks(&b.store, &h1.id).0.is_empty());
+    assert_eq!(stored_clocks(&b.store, &h2.id), (clocks, stamp.clone()));
+
+    // A row as older versions stored it (every field's clock) keeps merging right: phone b's
+    // copy of h2 is rewritten full, then b edits one field and a another.
+    let compact = stored_clocks(&b.store, &h2.id).0;
+    let full: Map<String, Value> = entities::entity("household")
+        .unwrap()
+        .fields
+        .iter()
+        .map(|f| {
+            let c = compact.get(f.name).cloned().unwrap_or(json!(stamp));
+            (f.name.to_string(), c)
+        })
+        .collect();
+    assert_eq!(full.len(), compact.len() + 1);
+    b.store
+        .write(|ctx| {
+            ctx.tx.execute(
+                "UPDATE households SET clocks = ?2 WHERE id = ?1",
+                [&h2.id, &Value::Object(full).to_string()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    set_household_notes(&b.store, &h2.id, "低保户，独居");
+    let edit = HouseholdPatch {
+        care_tier: Some(CareTier::Attention),
+        ..Default::default()
+    };
+    a.store.update_household(&h2.id, &edit).unwrap();
+    for d in [&a, &b, &a] {
+        d.sync().unwrap();
+    }
+    assert_eq!(households_by_id(&a.store), households_by_id(&b.store));
+    let h = b.store.household(&h2.id).unwrap();
+    assert_eq!(h.notes.as_deref(), Some("低保户，独居"));
+    assert_eq!(h.care_tier, CareTier::Attention);
+    for d in [&a, &b] {
+        assert!(d.store.conflicts(true).unwrap().is_empty(), "{}", d.name);
+        assert_eq!(pending(&d.store), 0, "{}", d.name);
+    }
+}
+
 #[test]
 fn different_fields_edited_on_both_sides_keep_both() {
     let srv = InProcessServer::demo();

@@ -6,6 +6,10 @@
 //! - **Households and residents merge per field** with the protocol's
 //!   [`merge_fields`](gridwalk_protocol::merge::merge_fields) (`detect = false`): a local edit
 //!   not yet pushed has a newer clock than what the server sends back and survives the pull.
+//!   Their rows keep the compact record encoding of the wire (`docs/protocol.md`, "Stored
+//!   compact"): the row's stamp plus only the field clocks that differ from it
+//!   ([`rebase_clocks`](gridwalk_protocol::merge::rebase_clocks) whenever the stamp moves), so a
+//!   pulled record written by one change stores `{}` instead of a clock per field.
 //! - **Append-only kinds** (visits, resident moves, case events, photo metadata) are inserted
 //!   when absent; our own records echoed back only get their `server_rev`.
 //! - **Cases, tasks, patrols, conflicts** take the server's state unless a local change to the
@@ -25,7 +29,8 @@
 //! first every record's own row (merge, insert or update, with its revision and sync state in
 //! the same statement), then the derived tables in one go ([`Derived`]): the search index of
 //! the new households and residents in two statements for the whole page, the changed ones one
-//! by one, and one visit-summary write per household and mode. Statements are prepared once and
+//! by one, and one visit-summary write per household and mode. A page applied while the outbox
+//! is empty (an initial pull) marks its rows `synced` without asking the outbox row by row. Statements are prepared once and
 //! reused from the connection's cache. All of it stays in the page's transaction, so the page,
 //! its derived rows and the cursor still commit together or not at all.
 
@@ -34,7 +39,7 @@ use std::str::FromStr;
 
 use gridwalk_domain::entities::{Field, Ty};
 use gridwalk_protocol::hlc::Stamp;
-use gridwalk_protocol::merge::{incoming_from_record, merge_fields};
+use gridwalk_protocol::merge::{incoming_from_record, merge_fields, rebase_clocks};
 use gridwalk_protocol::{entity, ServerRecord};
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, OptionalExtension};
@@ -505,12 +510,23 @@ fn apply_merged(ctx: &mut Tx<'_>, rec: &ServerRecord, derived: &mut Derived) -> 
     } else {
         local_hlc
     };
+    // Stored compact: only the clocks that differ from the row's (new) stamp.
+    rebase_clocks(
+        &mut clocks,
+        data.keys().map(String::as_str),
+        &record_hlc,
+        &hlc,
+    );
     let created = if is_new {
         Some(D(&rec.data).i("created_at")?.unwrap_or(ms(ctx.now)))
     } else {
         None
     };
-    let state = state_after(ctx.tx, &rec.entity, &rec.id)?;
+    let state = if derived.outbox_empty {
+        "synced".to_string()
+    } else {
+        state_after(ctx.tx, &rec.entity, &rec.id)?
+    };
     write_merged_row(
         ctx,
         &rec.entity,
@@ -1016,6 +1032,9 @@ pub(crate) struct Derived {
     changed: Vec<(bool, String)>,
     /// (household, mode, visited_at) of the visits inserted.
     contacts: Vec<(String, VisitMode, i64)>,
+    /// Nothing waits in the outbox (an initial pull, most pulls): every record applied is
+    /// `synced`, without asking the outbox record by record. Applying never adds to it.
+    outbox_empty: bool,
 }
 
 /// Lengths of a [`Derived`]'s lists, to forget what a skipped record added.
@@ -1090,7 +1109,13 @@ pub(crate) fn apply_page(ctx: &mut Tx<'_>, records: &[ServerRecord]) -> Result<P
     order.sort_by_key(|r| rank(&r.entity));
     let any_parked = parked_count(ctx.tx)? > 0;
     let mut stats = PageStats::default();
-    let mut derived = Derived::default();
+    let mut derived = Derived {
+        outbox_empty: !ctx
+            .tx
+            .prepare_cached("SELECT 1 FROM outbox LIMIT 1")?
+            .exists([])?,
+        ..Derived::default()
+    };
     for rec in order {
         match apply_one(ctx, rec, &mut derived)? {
             Outcome::Applied => {

@@ -197,6 +197,13 @@ fn set_field(
     let hlc = ctx.tick();
     data.insert(field.to_string(), v.clone());
     clocks.insert(field.to_string(), Value::String(hlc.clone()));
+    let fields: Vec<String> = data.keys().cloned().collect();
+    gridwalk_protocol::merge::rebase_clocks(
+        &mut clocks,
+        fields.iter().map(String::as_str),
+        &row_hlc,
+        &hlc,
+    );
     apply::write_merged(ctx, entity_name, id, &data, &clocks, &hlc, None)
         .map_err(|e| store_err(e, field))?;
     ctx.tx.execute(

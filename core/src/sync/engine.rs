@@ -309,6 +309,16 @@ fn mark_attention(ctx: &Tx<'_>, q: &Queued, reason: &gridwalk_protocol::Reason) 
     Ok(())
 }
 
+/// Whether the server refused a change of the batch because the phone's clock ran ahead.
+fn clock_ahead_in(resp: &PushResponse) -> bool {
+    resp.results.iter().any(|r| {
+        r.outcome == Outcome::Rejected
+            && r.reason
+                .as_ref()
+                .is_some_and(|x| x.code == codes::CLOCK_AHEAD)
+    })
+}
+
 /// Records the server's answers for one batch (one transaction).
 fn record_results(
     ctx: &mut Tx<'_>,
@@ -316,12 +326,7 @@ fn record_results(
     resp: &PushResponse,
     report: &mut SyncReport,
 ) -> Result<()> {
-    let clock_ahead = resp.results.iter().any(|r| {
-        r.outcome == Outcome::Rejected
-            && r.reason
-                .as_ref()
-                .is_some_and(|x| x.code == codes::CLOCK_AHEAD)
-    });
+    let clock_ahead = clock_ahead_in(resp);
     let _ = ctx.observe(&resp.server_hlc);
     let by_id: HashMap<&str, _> = resp
         .results
@@ -482,6 +487,32 @@ impl Run<'_> {
         result
     }
 
+    /// Writes the server's answers for one batch (one transaction) and reports progress.
+    fn settle(
+        &mut self,
+        batch: &[Queued],
+        resp: &PushResponse,
+        done: &mut u64,
+        total: u64,
+    ) -> Result<(), SyncError> {
+        let mut report = std::mem::take(&mut self.report);
+        let res = self
+            .store
+            .write(|ctx| record_results(ctx, batch, resp, &mut report));
+        self.report = report;
+        res?;
+        *done += batch.len() as u64;
+        self.tell(SyncPhase::Push, *done, Some(total));
+        Ok(())
+    }
+
+    /// Pushes the outbox in batches, in order: a batch is sent only once the one before it was
+    /// answered (a batch may need the records of the one before). While the server works on a
+    /// batch, the phone writes the answers of the batch before it and reads the next one, so the
+    /// phone's work and the server's overlap instead of taking turns. The answers of a batch are
+    /// written whatever becomes of the next one (an error, a cancel), and an answered change
+    /// whose answer was not written yet (the phone stopped) is simply pushed again: the server
+    /// applies a change id once and answers it again with `replayed`.
     fn push(&mut self) -> Result<(), SyncError> {
         let total: i64 = self.store.read(|c| {
             Ok(c.query_row(
@@ -501,28 +532,102 @@ impl Run<'_> {
         if total > 0 {
             self.tell(SyncPhase::Push, 0, Some(total));
         }
-        loop {
-            self.cancel.check()?;
-            let batch = self.store.read(|c| pending_after(c, after, size))?;
-            let Some(last) = batch.last() else { break };
+        // The last batch answered, its answers not written yet; the next batch, read ahead.
+        let mut answered: Option<(Vec<Queued>, PushResponse)> = None;
+        let mut ahead: Option<Vec<Queued>> = None;
+        let outcome = loop {
+            if let Err(e) = self.cancel.check() {
+                break Err(e);
+            }
+            // Refusals for a clock that ran ahead may re-stamp every unsent change
+            // (`clock.rs`): those answers are written before anything else is read or sent.
+            if let Some((b, resp)) = answered.take_if(|(_, r)| clock_ahead_in(r)) {
+                if let Err(e) = self.settle(&b, &resp, &mut done, total) {
+                    break Err(e);
+                }
+                ahead = None;
+            }
+            let mut batch = match ahead.take() {
+                Some(b) => b,
+                None => match self.store.read(|c| pending_after(c, after, size)) {
+                    Ok(b) => b,
+                    Err(e) => break Err(e.into()),
+                },
+            };
+            let Some(last) = batch.last() else {
+                break Ok(());
+            };
             let (first, last) = (batch[0].seq, last.seq);
-            self.store.write(|ctx| {
+            let prepared = self.store.write(|ctx| {
                 ctx.tx.execute(
                     "UPDATE outbox SET attempts = attempts + 1
                      WHERE seq BETWEEN ?1 AND ?2 AND state = 'pending'",
                     params![first, last],
                 )?;
-                Ok(())
-            })?;
+                get_meta(ctx.tx, META_CURSOR)
+            });
             // The cursor stored with the last pulled page: the server leaves the records this
             // push writes out of our next pull when we already hold their state (no echo).
+            let cursor = match prepared {
+                Ok(c) => c,
+                Err(e) => break Err(e.into()),
+            };
+            // The payloads move into the request: the answers need only the ids (a batch that
+            // must be sent again, halved, is read again from the outbox).
             let req = PushRequest {
                 batch_id: new_id(),
-                changes: batch.iter().map(|q| q.change.clone()).collect(),
-                cursor: self.store.read(|c| get_meta(c, META_CURSOR))?,
+                changes: batch
+                    .iter_mut()
+                    .map(|q| Change {
+                        payload: std::mem::take(&mut q.change.payload),
+                        base: q.change.base.take(),
+                        ..q.change.clone()
+                    })
+                    .collect(),
+                cursor,
             };
-            let resp = match self.retrying(|store, t| store.with_access(t, |tok| t.push(tok, &req)))
-            {
+            // Sent on another thread with a token taken now, so the request never waits for
+            // the store, busy meanwhile with the answers before it.
+            let (store, transport, opts, cancel) =
+                (self.store, self.transport, self.opts, self.cancel);
+            let token = self.store.access_token(self.transport).ok();
+            let (sent, written, next) = std::thread::scope(|scope| {
+                let req = &req;
+                let handle = token.map(|token| {
+                    scope.spawn(move || {
+                        retry(store, transport, opts, cancel, |_, t| {
+                            Ok(t.push(&token, req)?)
+                        })
+                    })
+                });
+                let written = match answered.take() {
+                    Some((b, resp)) => self.settle(&b, &resp, &mut done, total),
+                    None => Ok(()),
+                };
+                let next = self.store.read(|c| pending_after(c, last, size));
+                let sent = handle.map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        let e = TransportError::Protocol("the push stopped".into());
+                        (Err(e.into()), 0)
+                    })
+                });
+                (sent, written, next)
+            });
+            if let Err(e) = written {
+                break Err(e);
+            }
+            let resp = match sent {
+                Some((Err(SyncError::Transport(TransportError::AuthExpired)), retries)) => {
+                    self.report.retries += retries;
+                    self.retrying(|store, t| store.with_access(t, |tok| t.push(tok, &req)))
+                }
+                None => self.retrying(|store, t| store.with_access(t, |tok| t.push(tok, &req))),
+                Some((res, retries)) => {
+                    self.report.retries += retries;
+                    res
+                }
+            };
+            let resp = match resp {
                 // Too large for the server (long patrol tracks): halve the batch; a single
                 // change that is still too large goes to the attention list, the rest go on.
                 Err(SyncError::Transport(TransportError::Rejected {
@@ -536,25 +641,26 @@ impl Run<'_> {
                     }
                     let reason = gridwalk_protocol::Reason::new(code, message);
                     let q = &batch[0];
-                    self.store.write(|ctx| mark_attention(ctx, q, &reason))?;
+                    if let Err(e) = self.store.write(|ctx| mark_attention(ctx, q, &reason)) {
+                        break Err(e.into());
+                    }
                     self.report.rejected += 1;
                     after = last;
                     done += 1;
                     continue;
                 }
-                other => other?,
+                Err(e) => break Err(e),
+                Ok(r) => r,
             };
             after = last;
-            let mut report = std::mem::take(&mut self.report);
-            let res = self
-                .store
-                .write(|ctx| record_results(ctx, &batch, &resp, &mut report));
-            self.report = report;
-            res?;
-            done += batch.len() as u64;
-            self.tell(SyncPhase::Push, done, Some(total));
+            answered = Some((batch, resp));
+            ahead = next.ok();
+        };
+        // The last answers (or those received before an error or a cancel) are written.
+        if let Some((b, resp)) = answered.take() {
+            self.settle(&b, &resp, &mut done, total)?;
         }
-        Ok(())
+        outcome
     }
 
     /// Pulls pages until the feed says there is no more. While a page is applied (its own

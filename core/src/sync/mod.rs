@@ -9,7 +9,7 @@
 //! | `transport.rs` | the [`Transport`] trait and [`TransportError`] (the seam tests fake) |
 //! | `http.rs` | [`HttpTransport`]: JSON over HTTP, zstd bodies, byte counters, uploads' client |
 //! | `session.rs` | sign-in, the session in `meta`, token refresh ([`Store::with_access`](crate::Store::with_access)) |
-//! | `engine.rs` | [`Store::sync`](crate::Store::sync): push phase, pull phase, backoff, cancel, progress |
+//! | `engine.rs` | [`Store::sync`](crate::Store::sync): push phase (a batch's answers written while the next batch is on its way), pull phase (the next page fetched while one is applied), backoff, cancel, progress |
 //! | `clock.rs` | recovering from a phone clock that ran ahead: re-stamping unsent changes |
 //! | `apply.rs` | applying pulled records to the local tables (field merge, parking) |
 //! | `conflicts.rs` | conflicts, the "needs attention" list, sync counts |

@@ -378,16 +378,8 @@ impl Storage for PgStorage {
                 }
                 let data: &str = r.try_get("data")?;
                 let clocks: &str = r.try_get("clocks")?;
-                // As on SQLite: a record that would take the page past the bound waits for the
-                // next page, unless the page is empty (a larger record comes alone).
-                let size = data.len() + clocks.len();
-                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
-                    has_more = true;
-                    break;
-                }
-                bytes = bytes.saturating_add(size);
                 let entity: String = r.try_get("entity")?;
-                records.push(ServerRecord {
+                let rec = ServerRecord {
                     entity,
                     id: r.try_get("id")?,
                     rev: r.try_get("rev")?,
@@ -395,7 +387,17 @@ impl Storage for PgStorage {
                     data: parse_obj(data)?,
                     clocks: parse_obj(clocks)?,
                     extra: Map::new(),
-                });
+                };
+                // As on SQLite: `data` as stored plus `clocks` in the full encoding, whatever
+                // the stored form; a record that would take the page past the bound waits for
+                // the next page, unless the page is empty (a larger record comes alone).
+                let size = data.len() + rec.full_clock_bytes();
+                if !records.is_empty() && bytes.saturating_add(size) > max_bytes {
+                    has_more = true;
+                    break;
+                }
+                bytes = bytes.saturating_add(size);
+                records.push(rec);
             }
             let next_rev = if has_more {
                 records.last().map(|r| r.rev).unwrap_or(after_rev)
