@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod sqlite;
 pub mod storage;
 pub mod throttle;
+mod upload_dir;
 pub mod uploads;
 
 use std::future::Future;
@@ -60,7 +61,7 @@ impl Server {
             .with_group_limit(config.push_group_limit);
         let passwords = auth::Passwords::new(config.argon2);
         let dummy_hash = passwords.hash("not-a-real-password")?;
-        let uploads = uploads::Uploads::open(&config.data_dir, config.uploads.clone())?;
+        let uploads = uploads::Uploads::open(&config.blob_root(), config.uploads.clone())?;
         Ok(Server {
             state: AppState {
                 storage: Arc::new(storage),

@@ -34,6 +34,17 @@ pub async fn start_with(f: impl FnOnce(Config) -> Config) -> TestServer {
     let config = f(Config::with_data_dir(dir.path()).argon2_light());
     let server = Server::open(config).unwrap();
     server.admin().seed_demo().unwrap();
+    serve_on_free_port(server, dir).await
+}
+
+/// Another instance on `config` (the database and blob directory of a running one), served on
+/// its own port: what a load balancer would put next to it.
+pub async fn start_instance(config: Config) -> TestServer {
+    let server = Server::open(config).unwrap();
+    serve_on_free_port(server, tempfile::tempdir().unwrap()).await
+}
+
+async fn serve_on_free_port(server: Server, dir: tempfile::TempDir) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
