@@ -93,7 +93,7 @@ impl Default for LoginThrottle {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Folder of `gridwalk.db` (and of the photo files unless `blob_dir` says otherwise).
@@ -125,6 +125,12 @@ pub struct Config {
     /// Most pushes committed in one SQLite transaction when they queue for the writer (group
     /// commit, `sqlite/group.rs`); 1 commits every push on its own.
     pub push_group_limit: usize,
+    /// A `postgres://` URL: store everything in that PostgreSQL database (several server
+    /// instances may share it) instead of `gridwalk.db` under `data_dir`. None (the default):
+    /// SQLite. The URL may carry a password: it is never logged (`postgres::redact_url`).
+    pub database: Option<String>,
+    /// Most connections to PostgreSQL this process opens (default 16).
+    pub database_pool: usize,
 }
 
 /// Browser sessions of the web console (`src/console/`).
@@ -148,6 +154,31 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// By hand so that the database URL's password never reaches a log line.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("access_ttl_secs", &self.access_ttl_secs)
+            .field("refresh_ttl_secs", &self.refresh_ttl_secs)
+            .field("argon2", &self.argon2)
+            .field("readers", &self.readers)
+            .field("uploads", &self.uploads)
+            .field("login_throttle", &self.login_throttle)
+            .field("pull_page_bytes", &self.pull_page_bytes)
+            .field("console_tile_url", &self.console_tile_url)
+            .field("console", &self.console)
+            .field("push_group_limit", &self.push_group_limit)
+            .field(
+                "database",
+                &self.database.as_deref().map(crate::postgres::redact_url),
+            )
+            .field("database_pool", &self.database_pool)
+            .finish()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -164,6 +195,8 @@ impl Default for Config {
             console_tile_url: None,
             console: ConsoleConfig::default(),
             push_group_limit: 64,
+            database: None,
+            database_pool: 16,
         }
     }
 }
@@ -214,6 +247,14 @@ impl Config {
             .check("login_throttle.address")?;
         if !(1024..=gridwalk_protocol::MAX_BODY_BYTES).contains(&self.pull_page_bytes) {
             return Err(Error::invalid("pull_page_bytes", "out_of_range"));
+        }
+        if let Some(url) = &self.database {
+            if !crate::postgres::is_postgres_url(url) {
+                return Err(Error::invalid("database", "invalid_format"));
+            }
+        }
+        if !(1..=1024).contains(&self.database_pool) {
+            return Err(Error::invalid("database_pool", "out_of_range"));
         }
         if !(60..=30 * 24 * 3600).contains(&self.console.session_ttl_secs) {
             return Err(Error::invalid("console.session_ttl_secs", "out_of_range"));

@@ -1,7 +1,8 @@
 //! Gridwalk sync server: signs grid workers in, takes the changes their phones push, and feeds
 //! every device the records of its scope — plus the case closed loop that supervisors drive.
 //!
-//! Design in one paragraph: one SQLite database ([`sqlite`]) behind a synchronous [`storage`]
+//! Design in one paragraph: one SQLite database ([`sqlite`], the default) or PostgreSQL
+//! ([`postgres`], several instances on one database) behind a synchronous [`storage`]
 //! trait (handlers call it on the blocking pool), sync rules written once against a tiny
 //! transaction trait ([`engine`], [`cases`]), and the wire types, clocks and merge taken from
 //! `gridwalk-protocol` so phone and server cannot drift. Every record carries a global revision
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod photos;
+pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
 pub mod storage;
@@ -54,17 +56,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens (or creates) the database under `config.data_dir`.
+    /// Opens (or creates) the database: PostgreSQL at `config.database` when set, else SQLite
+    /// under `config.data_dir`.
     pub fn open(config: Config) -> Result<Server> {
         config.check()?;
-        let storage = sqlite::SqliteStorage::open(&config.db_path(), config.readers)?
-            .with_group_limit(config.push_group_limit);
+        let storage: Arc<dyn Storage> = match &config.database {
+            Some(url) => Arc::new(crate::postgres::PgStorage::open(url, config.database_pool)?),
+            None => Arc::new(
+                sqlite::SqliteStorage::open(&config.db_path(), config.readers)?
+                    .with_group_limit(config.push_group_limit),
+            ),
+        };
         let passwords = auth::Passwords::new(config.argon2);
         let dummy_hash = passwords.hash("not-a-real-password")?;
         let uploads = uploads::Uploads::open(&config.blob_root(), config.uploads.clone())?;
         Ok(Server {
             state: AppState {
-                storage: Arc::new(storage),
+                storage,
                 config: Arc::new(config),
                 passwords,
                 dummy_hash: Arc::new(dummy_hash),

@@ -23,6 +23,15 @@ struct Cli {
     /// Data folder (holds gridwalk.db). Default ./data.
     #[arg(long, global = true, env = "GRIDWALK_SERVER_DATA")]
     data: Option<PathBuf>,
+    /// PostgreSQL database (`postgres://user:password@host:port/db`) instead of SQLite in the
+    /// data folder; photo blobs stay in the data folder. Every subcommand uses it.
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDWALK_SERVER_DATABASE",
+        hide_env_values = true
+    )]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -137,6 +146,9 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
     if let Some(d) = &cli.data {
         config.data_dir = d.clone();
     }
+    if let Some(url) = &cli.database {
+        config.database = Some(url.clone());
+    }
     Ok(config)
 }
 
@@ -210,7 +222,11 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<(), String> {
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         drop(out);
-        tracing::info!(%addr, data = %server.config().data_dir.display(), "serving");
+        let database = match &server.config().database {
+            Some(url) => gridwalk_sync_server::postgres::redact_url(url),
+            None => server.config().db_path().display().to_string(),
+        };
+        tracing::info!(%addr, data = %server.config().data_dir.display(), %database, "serving");
         gridwalk_sync_server::serve(listener, server, shutdown_signal())
             .await
             .map_err(|e| e.to_string())
@@ -278,7 +294,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Audit(AuditCmd::Verify) => {
             let db = config.db_path();
-            if !db.is_file() {
+            if config.database.is_none() && !db.is_file() {
                 return Err(format!("没有数据库 / no database at {}", db.display()));
             }
             let server = Server::open(config).map_err(|e| e.to_string())?;

@@ -1,16 +1,42 @@
-//! The storage conformance suite (`src/conformance.rs`) against the SQLite backend: the
-//! revision contract under concurrent pushes and pulls, no echo, idempotent pushes. A new
-//! backend adds a file like this one with its own constructor.
+//! The storage conformance suite (`src/conformance.rs`) against every backend: the revision
+//! contract under concurrent pushes and pulls, no echo, pages, idempotent pushes.
+//!
+//! SQLite always runs. PostgreSQL runs on a fresh database per test made on the server named by
+//! `GRIDWALK_TEST_POSTGRES` (`scripts/setup-postgres.sh --print-url`) and dropped afterwards;
+//! without it each test says it was skipped, or fails when `GRIDWALK_REQUIRE_POSTGRES=1`.
 
-use std::sync::Arc;
+mod sqlite {
+    use std::sync::Arc;
 
-use gridwalk_sync_server::sqlite::SqliteStorage;
-use gridwalk_sync_server::Storage;
+    use gridwalk_sync_server::sqlite::SqliteStorage;
+    use gridwalk_sync_server::Storage;
 
-fn sqlite() -> (Arc<dyn Storage>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let storage = SqliteStorage::open(&dir.path().join("server.db"), 4).expect("open");
-    (Arc::new(storage), dir)
+    fn sqlite() -> (Arc<dyn Storage>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = SqliteStorage::open(&dir.path().join("server.db"), 4).expect("open");
+        (Arc::new(storage), dir)
+    }
+
+    gridwalk_sync_server::storage_conformance_tests!(sqlite());
 }
 
-gridwalk_sync_server::storage_conformance_tests!(sqlite());
+mod postgres {
+    use std::sync::Arc;
+
+    use gridwalk_sync_server::postgres::scratch::{self, ScratchDb};
+    use gridwalk_sync_server::postgres::PgStorage;
+    use gridwalk_sync_server::Storage;
+
+    /// A storage on a new database; `None` when PostgreSQL tests are skipped.
+    fn postgres() -> Option<(Arc<dyn Storage>, ScratchDb)> {
+        let url = scratch::test_url("conformance (postgres)")?;
+        let db = ScratchDb::create(&url).expect("create the scratch database");
+        let storage = PgStorage::open(&db.url, 8).expect("open");
+        Some((Arc::new(storage), db))
+    }
+
+    gridwalk_sync_server::storage_conformance_tests!(match postgres() {
+        Some(made) => made,
+        None => return,
+    });
+}

@@ -10,28 +10,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// A small file that passes the server's JPEG header check (SOI, APP0, DQT, SOF0, SOS, EOI),
-/// distinct per `seed`.
-fn jpeg(seed: u8) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    b.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    b.extend([0xFF, 0xDB, 0x00, 0x04, 0x00, 0x01]);
-    b.extend([
-        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x01, 0x01, 0x11, 0x00,
-    ]);
-    b.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
-    b.extend((0..2000u32).map(|i| ((i * 31 + u32::from(seed) * 7) % 250) as u8));
-    b.extend([0xFF, 0xD9]);
-    b
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn photo_payload(visit: &str, bytes: &[u8]) -> Value {
     json!({"owner_kind": "visit", "owner_id": visit, "sha256": sha(bytes),
            "byte_len": bytes.len(), "mime": "image/jpeg", "taken_at": now(),

@@ -1,0 +1,274 @@
+//! PostgreSQL storage: the same [`Storage`](crate::storage::Storage) as SQLite, for a city's
+//! load and for several server instances on one database (`serve --database postgres://…`).
+//!
+//! **Nothing another instance needs lives in process memory.** The revision counter and the
+//! server's HLC clock are the one row of `sync_state`; the epoch, throttle counters, sessions and
+//! everything else are tables. What a process keeps is only a cache or a metric: the pool's
+//! prepared statements, the last clock stamp it saw (`server_hlc` falls back to it when the
+//! database cannot be read), write timings. `docs/scaling.md` lists them.
+//!
+//! **Revisions (the contract on `Storage::pull`).** Every sync write transaction (a push, a case
+//! action, a task) first takes the `sync_state` row `FOR UPDATE`, assigns its revisions from it,
+//! writes the counter and clock back and commits before the row lock is released. Writers of
+//! records are therefore serialised across every instance, exactly like SQLite's one writer:
+//! a revision is only ever handed out above every committed one and below every later one, so a
+//! pull's snapshot can never pass a revision that commits later. The alternatives weighed:
+//! a sequence plus capping `next_rev` below the oldest in-flight revision needs every reader to
+//! see uncommitted writers' revisions (a side table written outside the transaction, or
+//! `pg_locks` reads racing the snapshot); and merges need serialised writes anyway — a push
+//! reads a record, merges field clocks and writes it back, which on concurrent writers needs
+//! row locks on every record read and a retry on deadlock. One row lock keeps the rules
+//! identical on both backends; the lock is held for the work of one push (a few ms of
+//! statements on a local network), which sizes one database at hundreds of pushes per second
+//! (`docs/scaling.md`). Writes that touch no record (sign-in, sessions, throttling, the console)
+//! do not take it and run concurrently, with row locks where they read-modify-write.
+//!
+//! **The clock.** The HLC is read from `sync_state` under the same lock, advanced by the rules
+//! and written back before commit, so two instances never issue stamps out of order.
+//!
+//! Reads run in `REPEATABLE READ READ ONLY` transactions (one snapshot per call, like SQLite's
+//! WAL readers). No TLS: the database is expected on the same host or private network (say so
+//! when deploying; `docs/scaling.md`).
+
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use gridwalk_protocol::hlc::HlcClock;
+use postgres::IsolationLevel;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::storage::{StoredRecord, WriteStats};
+
+/// The console's queries (`console::store::ConsoleStorage`).
+mod console;
+/// The console's data reads and audit log (`console::data_store::ConsoleData`).
+mod console_data;
+mod migrate;
+mod pool;
+/// `RecordTx` for the sync write transaction.
+mod record_tx;
+/// Scratch databases for tests and benchmarks.
+pub mod scratch;
+/// Sessions and sign-in throttling.
+mod sessions;
+/// `impl Storage for PgStorage`.
+mod storage;
+
+pub use migrate::SCHEMA_VERSION;
+pub use pool::{Params, PgConn, Pool, Tx};
+
+/// The storage on one PostgreSQL database.
+pub struct PgStorage {
+    pool: Pool,
+    epoch: String,
+    /// The last clock stamp this process saw (a fallback for `server_hlc`, never authoritative).
+    hlc: RwLock<String>,
+    stats: Mutex<WriteStats>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The URL with its password replaced by `***`, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((auth, host)) => (Some(auth), host),
+        None => (None, rest),
+    };
+    // A password can also come as a query parameter.
+    let host = match host.split_once('?') {
+        Some((h, q)) if q.contains("password") => format!("{h}?…"),
+        _ => host.to_string(),
+    };
+    match auth {
+        Some(a) => match a.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{a}@{host}"),
+        },
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+impl PgStorage {
+    /// Connects to `url` (a `postgres://` URL), brings the schema up to date (safely when
+    /// several instances start at once) and keeps at most `pool_size` connections.
+    pub fn open(url: &str, pool_size: usize) -> Result<PgStorage> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|_| Error::invalid("database", "invalid_format"))?;
+        let mut first = PgConn::connect(&config)?;
+        migrate::migrate(&mut first)?;
+        let pool = Pool::new(config, pool_size);
+        let storage = PgStorage {
+            pool,
+            epoch: String::new(),
+            hlc: RwLock::new(String::new()),
+            stats: Mutex::new(WriteStats::default()),
+        };
+        let (epoch, hlc) = storage.read(|tx| {
+            let epoch: String = tx
+                .query_one("SELECT value FROM meta WHERE key = 'epoch'", &[])?
+                .try_get("value")?;
+            let hlc: Option<String> = tx
+                .query_one("SELECT hlc FROM sync_state WHERE id = 1", &[])?
+                .try_get("hlc")?;
+            Ok((epoch, hlc))
+        })?;
+        let clock = HlcClock::new("srv", hlc.as_deref());
+        tracing::info!(database = %redact_url(url), pool_size, "PostgreSQL storage open");
+        Ok(PgStorage {
+            epoch,
+            hlc: RwLock::new(clock.current()),
+            ..storage
+        })
+    }
+
+    /// Runs `f` in a read-only transaction on one snapshot.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read-write transaction (READ COMMITTED) that writes no record: sessions,
+    /// throttling, admin, the console's own tables. Commits on `Ok`, rolls back on `Err`.
+    /// Read-modify-write steps inside take row locks (`FOR UPDATE`).
+    pub fn write_plain<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a sync write transaction: holds the `sync_state` row (revisions, clock)
+    /// until commit, so record writes are serialised across instances (module doc). Commits on
+    /// `Ok`; an `Err` rolls everything back, counter and clock included.
+    pub fn write<T>(&self, f: impl FnOnce(&mut PgWriteTx<'_>) -> Result<T>) -> Result<T> {
+        let asked = std::time::Instant::now();
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let row = tx.query_one(
+            "SELECT next_rev, hlc FROM sync_state WHERE id = 1 FOR UPDATE",
+            &[],
+        )?;
+        let next_rev: i64 = row.try_get("next_rev")?;
+        let hlc: Option<String> = row.try_get("hlc")?;
+        let started = std::time::Instant::now();
+        let clock = HlcClock::new("srv", hlc.as_deref());
+        let mut w = PgWriteTx {
+            tx,
+            first_rev: next_rev,
+            next_rev,
+            clock_at_start: clock.clone(),
+            clock,
+        };
+        let out = f(&mut w)?;
+        let worked = std::time::Instant::now();
+        let PgWriteTx {
+            mut tx,
+            first_rev,
+            next_rev,
+            clock_at_start,
+            clock,
+        } = w;
+        let stamp = clock.current();
+        if next_rev != first_rev || clock != clock_at_start {
+            tx.execute(
+                "UPDATE sync_state SET next_rev = $1, hlc = $2 WHERE id = 1",
+                &[&next_rev, &stamp],
+            )?;
+        }
+        tx.commit()?;
+        *self.hlc.write().unwrap_or_else(|e| e.into_inner()) = stamp;
+        let mut s = lock(&self.stats);
+        s.writes += 1;
+        s.wait_ns += (started - asked).as_nanos() as u64;
+        s.work_ns += (worked - started).as_nanos() as u64;
+        s.commit_ns += worked.elapsed().as_nanos() as u64;
+        Ok(out)
+    }
+}
+
+/// The sync write transaction: the `sync_state` row is held, revisions and the clock advance in
+/// memory and are written back at commit.
+pub struct PgWriteTx<'c> {
+    pub tx: Tx<'c>,
+    first_rev: i64,
+    next_rev: i64,
+    clock_at_start: HlcClock,
+    clock: HlcClock,
+}
+
+/// Parses a JSON object read as text (`data::text`).
+pub(crate) fn parse_obj(text: &str) -> Result<Map<String, Value>> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// Reads a record row selected as `grid_code, rev, hlc, data::text AS data,
+/// clocks::text AS clocks`.
+pub(crate) fn record_from_row(entity: &str, id: &str, r: &postgres::Row) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        entity: entity.to_string(),
+        id: id.to_string(),
+        grid_code: r.try_get("grid_code")?,
+        rev: r.try_get("rev")?,
+        hlc: r.try_get("hlc")?,
+        data: parse_obj(r.try_get("data")?)?,
+        clocks: parse_obj(r.try_get("clocks")?)?,
+    })
+}
+
+/// One record at its latest state.
+pub(crate) fn get_record(tx: &mut Tx<'_>, entity: &str, id: &str) -> Result<Option<StoredRecord>> {
+    match tx.query_opt(
+        "SELECT grid_code, rev, hlc, data::text AS data, clocks::text AS clocks
+         FROM records WHERE entity = $1 AND id = $2",
+        &[&entity, &id],
+    )? {
+        None => Ok(None),
+        Some(r) => Ok(Some(record_from_row(entity, id, &r)?)),
+    }
+}
+
+/// The grid of a record.
+pub(crate) fn grid_of(tx: &mut Tx<'_>, entity: &str, id: &str) -> Result<Option<String>> {
+    match tx.query_opt(
+        "SELECT grid_code FROM records WHERE entity = $1 AND id = $2",
+        &[&entity, &id],
+    )? {
+        None => Ok(None),
+        Some(r) => Ok(Some(r.try_get("grid_code")?)),
+    }
+}
+
+/// Grids in the subtree of `org_code` plus the user's extra grids, sorted (the same rule as
+/// SQLite's `scope_grids`).
+pub(crate) fn scope_grids(tx: &mut Tx<'_>, user_id: &str, org_code: &str) -> Result<Vec<String>> {
+    let rows = tx.query(
+        "WITH RECURSIVE sub(code, level) AS (
+             SELECT code, level FROM org_units WHERE code = $1
+             UNION SELECT o.code, o.level FROM org_units o JOIN sub ON o.parent_code = sub.code)
+         SELECT code FROM sub WHERE level = 'grid'
+         UNION SELECT grid_code FROM user_grids WHERE user_id = $2",
+        &[&org_code, &user_id],
+    )?;
+    let mut grids = rows
+        .iter()
+        .map(|r| Ok(r.try_get::<_, String>("code")?))
+        .collect::<Result<Vec<_>>>()?;
+    // Byte order, whatever the database's collation: `Principal::in_scope` binary-searches it.
+    grids.sort();
+    Ok(grids)
+}
