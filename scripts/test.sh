@@ -12,8 +12,13 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo test"
+echo "== PostgreSQL (the sync server's second backend): install, start, test role"
+GRIDWALK_TEST_POSTGRES=$(scripts/setup-postgres.sh --print-url)
+export GRIDWALK_TEST_POSTGRES GRIDWALK_REQUIRE_POSTGRES=1
+echo "== cargo test (storage conformance on SQLite and PostgreSQL)"
 cargo test --workspace
+echo "== sync server end-to-end tests on PostgreSQL"
+GRIDWALK_TEST_BACKEND=postgres cargo test -p gridwalk-sync-server --tests --no-fail-fast
 echo "== bindings: Kotlin, Swift, Python"
 scripts/test-bindings.sh
 echo "== Android app: presentation/ (view models, real server) and ui/ (Compose screens, screenshots)"

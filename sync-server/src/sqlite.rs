@@ -618,28 +618,8 @@ impl Storage for SqliteStorage {
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize> {
         self.write(|w| {
             for (i, u) in units.iter().enumerate() {
+                crate::storage::check_org_unit(i, u)?;
                 let field = |f: &str| format!("org[{i}].{f}");
-                if u.code.trim().is_empty() || u.code.len() > 40 {
-                    return Err(Error::invalid(field("code"), "invalid_value"));
-                }
-                if u.name.trim().is_empty() {
-                    return Err(Error::invalid(field("name"), "required"));
-                }
-                if !matches!(
-                    u.level.as_str(),
-                    "district" | "street" | "community" | "grid"
-                ) {
-                    return Err(Error::invalid(field("level"), "invalid_value"));
-                }
-                if u.parent_code.is_none() && u.level != "district" {
-                    return Err(Error::invalid(field("parent_code"), "required"));
-                }
-                if let Some(b) = &u.boundary {
-                    let t = b.get("type").and_then(Value::as_str);
-                    if !matches!(t, Some("Polygon" | "MultiPolygon")) {
-                        return Err(Error::invalid(field("boundary"), "invalid_format"));
-                    }
-                }
                 let boundary = u.boundary.as_ref().map(serde_json::to_string).transpose()?;
                 w.tx.prepare_cached(
                     "INSERT INTO org_units (code, name, level, parent_code, boundary)
@@ -662,18 +642,7 @@ impl Storage for SqliteStorage {
     }
 
     fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String> {
-        let username = user.username.trim();
-        if username.is_empty()
-            || username.len() > 64
-            || !username
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
-        {
-            return Err(Error::invalid("username", "invalid_format"));
-        }
-        if user.display_name.trim().is_empty() || user.display_name.chars().count() > 50 {
-            return Err(Error::invalid("display_name", "invalid_value"));
-        }
+        let username = crate::storage::check_new_user(user)?;
         self.write(|w| {
             let level: Option<String> =
                 w.tx.query_row(

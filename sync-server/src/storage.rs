@@ -152,6 +152,53 @@ pub trait RecordTx {
     ) -> Result<()>;
 }
 
+/// Checks org unit `i` of a batch before any backend stores it (errors name `org[i].field`).
+pub fn check_org_unit(i: usize, u: &OrgUnit) -> Result<()> {
+    use crate::error::Error;
+    let field = |f: &str| format!("org[{i}].{f}");
+    if u.code.trim().is_empty() || u.code.len() > 40 {
+        return Err(Error::invalid(field("code"), "invalid_value"));
+    }
+    if u.name.trim().is_empty() {
+        return Err(Error::invalid(field("name"), "required"));
+    }
+    if !matches!(
+        u.level.as_str(),
+        "district" | "street" | "community" | "grid"
+    ) {
+        return Err(Error::invalid(field("level"), "invalid_value"));
+    }
+    if u.parent_code.is_none() && u.level != "district" {
+        return Err(Error::invalid(field("parent_code"), "required"));
+    }
+    if let Some(b) = &u.boundary {
+        let t = b.get("type").and_then(Value::as_str);
+        if !matches!(t, Some("Polygon" | "MultiPolygon")) {
+            return Err(Error::invalid(field("boundary"), "invalid_format"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a new user's name and display name before any backend stores it; returns the user
+/// name trimmed.
+pub fn check_new_user(user: &NewUser) -> Result<&str> {
+    use crate::error::Error;
+    let username = user.username.trim();
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+    {
+        return Err(Error::invalid("username", "invalid_format"));
+    }
+    if user.display_name.trim().is_empty() || user.display_name.chars().count() > 50 {
+        return Err(Error::invalid("display_name", "invalid_value"));
+    }
+    Ok(username)
+}
+
 /// A user to create (password already hashed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {

@@ -443,19 +443,32 @@ async fn a_device_belongs_to_its_user_until_handed_over() {
     let li2 = t.login("lijun", "shared").await;
     assert_eq!(pull_status(&t, &li2).await, StatusCode::OK);
 
-    // The hand-over is on record.
-    let db = rusqlite::Connection::open(t.server.config().db_path()).unwrap();
-    let rows: Vec<(String, String, String, i64)> = db
-        .prepare(
-            "SELECT h.device_id, f.username, n.username, h.sessions_ended
+    // The hand-over is on record (read from whichever database the server runs on).
+    let sql = "SELECT h.device_id, f.username, n.username, h.sessions_ended
              FROM device_handovers h JOIN users f ON f.id = h.from_user
-             JOIN users n ON n.id = h.to_user",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+             JOIN users n ON n.id = h.to_user";
+    let rows: Vec<(String, String, String, i64)> = match t.server.config().database.clone() {
+        Some(url) => {
+            let (c, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            c.query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect()
+        }
+        None => {
+            let db = rusqlite::Connection::open(t.server.config().db_path()).unwrap();
+            let mut stmt = db.prepare(sql).unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+    };
     assert_eq!(
         rows,
         vec![("shared".into(), "wangfang".into(), "lijun".into(), 1)]

@@ -47,14 +47,27 @@ fn normalise(v: &Value, users: &BTreeMap<String, String>) -> Value {
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(|v| normalise(v, users)).collect()),
-        // Times: every run has its own clock.
+        // Times and days: every run has its own clock.
         Value::Number(n) if n.as_i64().is_some_and(|t| t > 1_000_000_000_000) => json!("<time>"),
+        Value::String(s) if is_day(s) => json!("<day>"),
         Value::String(s) => match users.get(s) {
             Some(name) => json!(format!("<user {name}>")),
             None => v.clone(),
         },
         _ => v.clone(),
     }
+}
+
+/// `YYYY-MM-DD` (a task's due day: a run across midnight would move it).
+fn is_day(s: &str) -> bool {
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
 }
 
 /// A record in the end state: server-made records (timeline events, tasks) have random ids,
@@ -349,13 +362,9 @@ fn pg_url(test: &str) -> Option<String> {
     scratch::test_url(test)
 }
 
-/// A fresh database on a blocking thread (the client must not run inside the test's runtime).
+/// A fresh database, dropped with the guard.
 async fn scratch_db(url: &str) -> ScratchDb {
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || ScratchDb::create(&url))
-        .await
-        .unwrap()
-        .unwrap()
+    ScratchDb::create(url).unwrap()
 }
 
 #[tokio::test]

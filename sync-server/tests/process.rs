@@ -1,4 +1,6 @@
 //! The binary as a process: prints its address, survives SIGKILL with every acknowledged push.
+//! On PostgreSQL (`GRIDWALK_TEST_BACKEND=postgres`) the process gets `--database` through its
+//! environment variable, on a scratch database.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -6,8 +8,12 @@ use std::process::{Child, Command, Stdio};
 use gridwalk_protocol::HEADER_PROTOCOL;
 use serde_json::{json, Value};
 
-fn start(data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
+fn start(data: &std::path::Path, database: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"));
+    if let Some(url) = database {
+        cmd.env("GRIDWALK_SERVER_DATABASE", url);
+    }
+    let mut child = cmd
         .args([
             "serve",
             "--listen",
@@ -50,7 +56,12 @@ fn post(base: &str, path: &str, token: Option<&str>, body: &Value) -> Value {
 #[test]
 fn acknowledged_pushes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base) = start(dir.path());
+    let db = gridwalk_sync_server::postgres::scratch::e2e_on_postgres().then(|| {
+        let url = std::env::var("GRIDWALK_TEST_POSTGRES").unwrap();
+        gridwalk_sync_server::postgres::scratch::ScratchDb::create(&url).unwrap()
+    });
+    let database = db.as_ref().map(|d| d.url.as_str());
+    let (mut child, base) = start(dir.path(), database);
     let s = post(
         &base,
         "/v1/auth/login",
@@ -89,7 +100,7 @@ fn acknowledged_pushes_survive_sigkill() {
     child.wait().unwrap();
     assert_eq!(acked.len(), 250);
 
-    let (mut child, base) = start(dir.path());
+    let (mut child, base) = start(dir.path(), database);
     let s = post(
         &base,
         "/v1/auth/login",

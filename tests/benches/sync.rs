@@ -16,6 +16,11 @@
 //! Targets (judged quiet): push ≥ 15,000 and initial pull ≥ 20,000 records/s, ≤ 200 B/record
 //! up, ≤ 150 B/record down, a no-op sync in one round trip under 1 KB.
 //! `GRIDWALK_BENCH_QUICK=1` runs a small smoke version (figures printed, targets not judged).
+//!
+//! Backend: SQLite by default; `--database postgres://…` (after `--`) or
+//! `GRIDWALK_BENCH_DATABASE=postgres://…` runs every server on a fresh PostgreSQL database made
+//! on that server (the URL of a role that may create databases:
+//! `scripts/setup-postgres.sh --print-url`).
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -124,6 +129,15 @@ struct Sizes {
     devices: usize,
 }
 
+/// The PostgreSQL server to bench on (`--database URL` or `GRIDWALK_BENCH_DATABASE`), if any.
+fn database_arg() -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != "--database");
+    args.next();
+    args.next()
+        .or_else(|| std::env::var("GRIDWALK_BENCH_DATABASE").ok())
+        .filter(|u| !u.trim().is_empty())
+}
+
 fn main() {
     let quick = std::env::var("GRIDWALK_BENCH_QUICK").is_ok_and(|v| v == "1");
     let sizes = if quick {
@@ -139,7 +153,8 @@ fn main() {
             devices: 1_000,
         }
     };
-    match run(&sizes, quick) {
+    let database = database_arg();
+    match run(&sizes, quick, database.as_deref()) {
         Ok(misses) if misses == 0 || quick => {}
         Ok(misses) => {
             println!("{misses} target(s) missed");
@@ -238,10 +253,15 @@ fn sync_opts() -> SyncOptions {
     }
 }
 
-fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
+fn run(sizes: &Sizes, quick: bool, database: Option<&str>) -> BenchResult<usize> {
     let mut misses = 0;
     println!(
-        "sync bench: {} households, {} residents; {} concurrent devices{}",
+        "sync bench on {}: {} households, {} residents; {} concurrent devices{}",
+        if database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         sizes.households,
         sizes.residents,
         sizes.devices,
@@ -250,7 +270,7 @@ fn run(sizes: &Sizes, quick: bool) -> BenchResult<usize> {
     // Quiet, then under one busy thread; each mode on a fresh server, so both push and pull
     // the same records.
     for loaded in [false, true] {
-        let srv = InProcessServer::demo();
+        let srv = InProcessServer::demo_on(database);
         let proxy = Proxy::start(srv.addr)?;
         let dir = tempfile::tempdir()?;
         let (b, round_misses) = round_trip(sizes, &proxy, dir.path(), loaded)?;

@@ -27,6 +27,8 @@ pub struct InProcessServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
+    /// The server's own PostgreSQL database (`demo_on`), dropped after the server stops.
+    _db: Option<gridwalk_sync_server::postgres::scratch::ScratchDb>,
 }
 
 impl InProcessServer {
@@ -36,6 +38,22 @@ impl InProcessServer {
         let config = Config::with_data_dir(dir.path()).argon2_light();
         let mut s = InProcessServer::start(config);
         s._dir = Some(dir);
+        s
+    }
+
+    /// [`InProcessServer::demo`] on a fresh PostgreSQL database made on the server of
+    /// `postgres_url` (a role that may create databases), or on SQLite when `None`.
+    pub fn demo_on(postgres_url: Option<&str>) -> InProcessServer {
+        let Some(url) = postgres_url else {
+            return InProcessServer::demo();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = gridwalk_sync_server::postgres::scratch::ScratchDb::create(url).unwrap();
+        let mut config = Config::with_data_dir(dir.path()).argon2_light();
+        config.database = Some(db.url.clone());
+        let mut s = InProcessServer::start(config);
+        s._dir = Some(dir);
+        s._db = Some(db);
         s
     }
 
@@ -70,6 +88,7 @@ impl InProcessServer {
             shutdown: Some(tx),
             thread: Some(thread),
             _dir: None,
+            _db: None,
         }
     }
 }

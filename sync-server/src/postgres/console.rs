@@ -21,8 +21,8 @@
 use std::collections::HashMap;
 
 use gridwalk_protocol::{entity, Role};
-use postgres::types::ToSql;
 use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
 
 use super::{get_record, parse_obj, record_from_row, scope_grids, PgStorage, Tx};
 use crate::console::store::{
@@ -171,7 +171,7 @@ fn queue_where(
     sql
 }
 
-fn queue_row(r: &postgres::Row) -> Result<QueueRow> {
+fn queue_row(r: &tokio_postgres::Row) -> Result<QueueRow> {
     Ok(QueueRow {
         id: r.try_get("id")?,
         grid_code: r.try_get("grid_code")?,

@@ -25,7 +25,7 @@ use crate::storage::{Principal, StoredRecord};
 /// Where the audit log's head (seq:hash) is kept, so a removed tail shows too.
 const AUDIT_HEAD: &str = "audit_head";
 
-fn audit_row(r: &postgres::Row) -> Result<AuditRow> {
+fn audit_row(r: &tokio_postgres::Row) -> Result<AuditRow> {
     Ok(AuditRow {
         seq: r.try_get("seq")?,
         draft: AuditDraft {

@@ -7,7 +7,7 @@
 //! `schema_migrations`, so a crash leaves the database at a whole version. A database written by
 //! a newer server is refused ([`Error::NewerSchema`]), as on SQLite.
 
-use postgres::IsolationLevel;
+use tokio_postgres::IsolationLevel;
 
 use super::pool::PgConn;
 use crate::cases;
@@ -24,13 +24,10 @@ const MIGRATION_LOCK: i64 = 0x6772_6964_7761_6c6b;
 
 /// Brings the database to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut PgConn) -> Result<()> {
-    conn.client()
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    conn.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
     let out = apply(conn);
     // Session locks outlive errors: release it either way (a closed connection released it).
-    let unlocked = conn
-        .client()
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    let unlocked = conn.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
     out?;
     unlocked?;
     Ok(())
@@ -43,7 +40,7 @@ fn apply(conn: &mut PgConn) -> Result<()> {
              applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
          )",
     )?;
-    let row = conn.client().query_one(
+    let row = conn.query_one(
         "SELECT coalesce(max(version), 0) AS v FROM schema_migrations",
         &[],
     )?;

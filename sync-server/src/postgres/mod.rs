@@ -33,8 +33,8 @@
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use gridwalk_protocol::hlc::HlcClock;
-use postgres::IsolationLevel;
 use serde_json::{Map, Value};
+use tokio_postgres::IsolationLevel;
 
 use crate::error::{Error, Result};
 use crate::storage::{StoredRecord, WriteStats};
@@ -55,7 +55,7 @@ mod sessions;
 mod storage;
 
 pub use migrate::SCHEMA_VERSION;
-pub use pool::{Params, PgConn, Pool, Tx};
+pub use pool::{wait, Params, PgConn, Pool, Tx};
 
 /// The storage on one PostgreSQL database.
 pub struct PgStorage {
@@ -102,12 +102,13 @@ impl PgStorage {
     /// Connects to `url` (a `postgres://` URL), brings the schema up to date (safely when
     /// several instances start at once) and keeps at most `pool_size` connections.
     pub fn open(url: &str, pool_size: usize) -> Result<PgStorage> {
-        let config: postgres::Config = url
+        let config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| Error::invalid("database", "invalid_format"))?;
-        let mut first = PgConn::connect(&config)?;
+        let pool = Pool::new(config, pool_size)?;
+        let mut first = pool.connect()?;
         migrate::migrate(&mut first)?;
-        let pool = Pool::new(config, pool_size);
+        drop(first);
         let storage = PgStorage {
             pool,
             epoch: String::new(),
@@ -134,8 +135,8 @@ impl PgStorage {
 
     /// Runs `f` in a read-only transaction on one snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.begin(IsolationLevel::RepeatableRead, true)?;
+        let mut pooled = self.pool.get()?;
+        let mut tx = pooled.conn()?.begin(IsolationLevel::RepeatableRead, true)?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -145,8 +146,8 @@ impl PgStorage {
     /// throttling, admin, the console's own tables. Commits on `Ok`, rolls back on `Err`.
     /// Read-modify-write steps inside take row locks (`FOR UPDATE`).
     pub fn write_plain<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let mut pooled = self.pool.get()?;
+        let mut tx = pooled.conn()?.begin(IsolationLevel::ReadCommitted, false)?;
         let out = f(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -157,8 +158,8 @@ impl PgStorage {
     /// `Ok`; an `Err` rolls everything back, counter and clock included.
     pub fn write<T>(&self, f: impl FnOnce(&mut PgWriteTx<'_>) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let mut pooled = self.pool.get()?;
+        let mut tx = pooled.conn()?.begin(IsolationLevel::ReadCommitted, false)?;
         let row = tx.query_one(
             "SELECT next_rev, hlc FROM sync_state WHERE id = 1 FOR UPDATE",
             &[],
@@ -218,7 +219,11 @@ pub(crate) fn parse_obj(text: &str) -> Result<Map<String, Value>> {
 
 /// Reads a record row selected as `grid_code, rev, hlc, data::text AS data,
 /// clocks::text AS clocks`.
-pub(crate) fn record_from_row(entity: &str, id: &str, r: &postgres::Row) -> Result<StoredRecord> {
+pub(crate) fn record_from_row(
+    entity: &str,
+    id: &str,
+    r: &tokio_postgres::Row,
+) -> Result<StoredRecord> {
     Ok(StoredRecord {
         entity: entity.to_string(),
         id: id.to_string(),

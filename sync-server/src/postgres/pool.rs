@@ -1,25 +1,59 @@
-//! A small connection pool for the synchronous `postgres` client, with a statement cache per
-//! connection.
+//! A small connection pool over tokio-postgres for a synchronous storage trait, with a
+//! statement cache per connection.
 //!
-//! Why our own: the storage trait is synchronous and handlers call it on tokio's blocking pool,
-//! so a pool is a mutex, a condition variable and a list of idle connections; a crate (r2d2)
-//! would add threads and dependencies for nothing more. Each connection keeps the statements it
-//! prepared (keyed by their SQL text): a query costs one round trip instead of a prepare and an
-//! execute. A connection that broke (server restart, network) is dropped instead of returned,
-//! and the next caller opens a fresh one.
+//! Why not the blocking `postgres` crate: it runs each call with `Runtime::block_on` on a
+//! runtime of its own, which panics on any thread already driving a tokio runtime — and the
+//! server's admin calls, tests and benchmarks call the storage from async code (SQLite allows
+//! it). Here the connections' socket work runs on a one-worker runtime the pool owns; a caller
+//! only sends a request down the connection's channel and waits for the answer with
+//! [`wait`], a plain thread park that works on any thread (the same blocking a SQLite call
+//! does). Handlers call the storage through `spawn_blocking` as before.
+//!
+//! The pool is a mutex, a condition variable and a list of idle connections (callers hold one
+//! for a single transaction). Each connection keeps the statements it prepared, keyed by SQL
+//! text, so a query costs one round trip. A broken connection (server restart, network) is
+//! dropped instead of returned and the next caller opens a fresh one.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 
 use crate::error::{Error, Result};
 
-/// How long a caller waits for a free connection before failing (the pool is exhausted by
-/// stuck transactions, never by a normal load: callers hold a connection for one transaction).
+/// How long a caller waits for a free connection before failing (the pool runs dry only when
+/// transactions are stuck: each caller holds a connection for one transaction).
 const WAIT: Duration = Duration::from_secs(30);
+
+/// Wakes the thread that waits in [`wait`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `fut` to completion on the calling thread, parking it while the future waits. Used only
+/// for futures that need no runtime of their own (requests to a connection task, join handles).
+pub fn wait<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
 
 /// One open connection and its prepared statements.
 pub struct PgConn {
@@ -28,41 +62,57 @@ pub struct PgConn {
 }
 
 impl PgConn {
-    pub fn connect(config: &postgres::Config) -> Result<PgConn> {
+    /// Connects on `rt`, which then drives the connection until the client is dropped.
+    pub fn connect(rt: &tokio::runtime::Handle, config: &tokio_postgres::Config) -> Result<PgConn> {
+        let config = config.clone();
+        let made = rt.spawn(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "PostgreSQL connection closed");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = wait(made).map_err(|_| Error::Join)??;
         Ok(PgConn {
-            client: config.connect(NoTls)?,
+            client,
             stmts: HashMap::new(),
         })
     }
 
     /// Starts a transaction at `isolation` (read-only when asked).
-    pub fn begin(
-        &mut self,
-        isolation: postgres::IsolationLevel,
-        read_only: bool,
-    ) -> Result<Tx<'_>> {
+    pub fn begin(&mut self, isolation: IsolationLevel, read_only: bool) -> Result<Tx<'_>> {
         let PgConn { client, stmts } = self;
-        let tx = client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start()?;
+        let tx = wait(
+            client
+                .build_transaction()
+                .isolation_level(isolation)
+                .read_only(read_only)
+                .start(),
+        )?;
         Ok(Tx { tx, stmts })
     }
 
-    /// Runs statements outside a transaction (migrations, advisory locks).
+    /// Runs statements outside a transaction (no parameters).
     pub fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(self.client.batch_execute(sql)?)
+        Ok(wait(self.client.batch_execute(sql))?)
     }
 
-    pub fn client(&mut self) -> &mut Client {
-        &mut self.client
+    /// One statement outside a transaction (advisory locks).
+    pub fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
+        Ok(wait(self.client.execute(sql, params))?)
+    }
+
+    pub fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
+        Ok(wait(self.client.query_one(sql, params))?)
     }
 }
 
-/// A transaction on a pooled connection, preparing each SQL text once per connection.
+/// A transaction on a pooled connection, preparing each SQL text once per connection. Dropped
+/// without [`Tx::commit`], it rolls back.
 pub struct Tx<'c> {
-    tx: postgres::Transaction<'c>,
+    tx: tokio_postgres::Transaction<'c>,
     stmts: &'c mut HashMap<String, Statement>,
 }
 
@@ -74,30 +124,30 @@ impl Tx<'_> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
+        let s = wait(self.tx.prepare(sql))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     pub fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query(&s, params)?)
+        Ok(wait(self.tx.query(&s, params))?)
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_opt(&s, params)?)
+        Ok(wait(self.tx.query_opt(&s, params))?)
     }
 
     pub fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_one(&s, params)?)
+        Ok(wait(self.tx.query_one(&s, params))?)
     }
 
     /// Rows changed.
     pub fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.execute(&s, params)?)
+        Ok(wait(self.tx.execute(&s, params))?)
     }
 
     /// Whether the query returns a row.
@@ -107,15 +157,11 @@ impl Tx<'_> {
 
     /// Runs statements without parameters (no statement cache).
     pub fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(self.tx.batch_execute(sql)?)
+        Ok(wait(self.tx.batch_execute(sql))?)
     }
 
     pub fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
-    }
-
-    pub fn rollback(self) -> Result<()> {
-        Ok(self.tx.rollback()?)
+        Ok(wait(self.tx.commit())?)
     }
 }
 
@@ -125,9 +171,13 @@ struct Slots {
     open: usize,
 }
 
-/// The pool: at most `max` connections to one database.
+/// The pool: at most `max` connections to one database, driven by its own runtime.
 pub struct Pool {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
+    /// One worker thread doing the connections' socket work; shut down without blocking on
+    /// drop (a pool may be dropped inside async code).
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
     slots: Mutex<Slots>,
     freed: Condvar,
     max: usize,
@@ -139,16 +189,28 @@ fn lock(m: &Mutex<Slots>) -> MutexGuard<'_, Slots> {
 }
 
 impl Pool {
-    pub fn new(config: postgres::Config, max: usize) -> Pool {
-        Pool {
+    pub fn new(config: tokio_postgres::Config, max: usize) -> Result<Pool> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("gridwalk-pg")
+            .enable_all()
+            .build()?;
+        Ok(Pool {
             config,
+            handle: rt.handle().clone(),
+            rt: Some(rt),
             slots: Mutex::new(Slots {
                 idle: Vec::new(),
                 open: 0,
             }),
             freed: Condvar::new(),
             max: max.max(1),
-        }
+        })
+    }
+
+    /// A connection outside the pool's count (migrations at open).
+    pub fn connect(&self) -> Result<PgConn> {
+        PgConn::connect(&self.handle, &self.config)
     }
 
     /// A connection for one transaction; returned to the pool when the guard drops.
@@ -165,7 +227,7 @@ impl Pool {
             if slots.open < self.max {
                 slots.open += 1;
                 drop(slots);
-                return match PgConn::connect(&self.config) {
+                return match self.connect() {
                     Ok(conn) => Ok(Pooled {
                         pool: self,
                         conn: Some(conn),
@@ -204,23 +266,27 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    fn drop(&mut self) {
+        lock(&self.slots).idle.clear();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// A connection lent by the pool.
 pub struct Pooled<'p> {
     pool: &'p Pool,
     conn: Option<PgConn>,
 }
 
-impl std::ops::Deref for Pooled<'_> {
-    type Target = PgConn;
-    fn deref(&self) -> &PgConn {
-        // Present until drop.
-        self.conn.as_ref().expect("pooled connection taken")
-    }
-}
-
-impl std::ops::DerefMut for Pooled<'_> {
-    fn deref_mut(&mut self) -> &mut PgConn {
-        self.conn.as_mut().expect("pooled connection taken")
+impl Pooled<'_> {
+    /// The connection (present until drop).
+    pub fn conn(&mut self) -> Result<&mut PgConn> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| Error::Io(std::io::Error::other("pooled connection already returned")))
     }
 }
 

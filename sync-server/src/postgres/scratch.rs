@@ -25,7 +25,12 @@ pub fn test_url(test: &str) -> Option<String> {
             if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
                 panic!("{test}: {TEST_URL_VAR} is not set but {REQUIRE_VAR}=1");
             }
-            eprintln!("{test}: skipped on PostgreSQL ({TEST_URL_VAR} not set)");
+            // Straight to stderr, past the test harness's capture: a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped on PostgreSQL ({TEST_URL_VAR} not set)"
+            );
             None
         }
     }
@@ -48,6 +53,33 @@ pub fn with_database(url: &str, db: &str) -> Result<String> {
     Ok(out)
 }
 
+/// Whether the end-to-end tests run their servers on PostgreSQL: `GRIDWALK_TEST_BACKEND` is
+/// `postgres` (the workspace's test step keeps them on SQLite; the test command runs them once
+/// more on PostgreSQL).
+pub fn e2e_on_postgres() -> bool {
+    std::env::var("GRIDWALK_TEST_BACKEND").is_ok_and(|v| v == "postgres")
+}
+
+/// Runs `sql` on the server of `url`, on a thread and runtime of its own (so it works from sync
+/// and async callers alike).
+pub fn admin_exec(url: &str, sql: &str) -> Result<()> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    let run = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            let driver = tokio::spawn(connection);
+            client.batch_execute(&sql).await?;
+            drop(client);
+            let _ = driver.await;
+            Ok(())
+        })
+    });
+    run.join().map_err(|_| Error::Join)?
+}
+
 /// A database made for one test; dropped (with any connection left to it) on drop.
 pub struct ScratchDb {
     admin_url: String,
@@ -60,9 +92,8 @@ impl ScratchDb {
     /// Creates an empty database on the server of `admin_url`.
     pub fn create(admin_url: &str) -> Result<ScratchDb> {
         let name = format!("gw_test_{}", uuid::Uuid::now_v7().simple());
-        let mut client = postgres::Client::connect(admin_url, postgres::NoTls)?;
         // The name is ours (hex), never input: safe to splice.
-        client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        admin_exec(admin_url, &format!("CREATE DATABASE {name}"))?;
         Ok(ScratchDb {
             url: with_database(admin_url, &name)?,
             admin_url: admin_url.to_string(),
@@ -73,13 +104,10 @@ impl ScratchDb {
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        let dropped =
-            postgres::Client::connect(&self.admin_url, postgres::NoTls).and_then(|mut c| {
-                c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-            });
+        let dropped = admin_exec(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
         if let Err(e) = dropped {
             eprintln!("scratch database {} not dropped: {e}", self.name);
         }

@@ -7,8 +7,8 @@
 use gridwalk_protocol::{
     entity, Change, OrgUnit, PushResponse, Reason, Role, ServerRecord, UserInfo,
 };
-use postgres::error::SqlState;
-use serde_json::{Map, Value};
+use serde_json::Map;
+use tokio_postgres::error::SqlState;
 
 use super::{grid_of, parse_obj, scope_grids, PgStorage, Tx};
 use crate::cases::{self, ActionRequest, TaskRequest};
@@ -24,7 +24,7 @@ fn violates(e: &Error, state: &SqlState) -> bool {
     matches!(e, Error::Postgres(p) if p.code() == Some(state))
 }
 
-fn wire(r: &postgres::Row, entity: &str) -> Result<ServerRecord> {
+fn wire(r: &tokio_postgres::Row, entity: &str) -> Result<ServerRecord> {
     Ok(ServerRecord {
         entity: entity.to_string(),
         id: r.try_get("id")?,
@@ -86,28 +86,8 @@ impl Storage for PgStorage {
     fn put_org_units(&self, units: &[OrgUnit]) -> Result<usize> {
         self.write_plain(|tx| {
             for (i, u) in units.iter().enumerate() {
+                crate::storage::check_org_unit(i, u)?;
                 let field = |f: &str| format!("org[{i}].{f}");
-                if u.code.trim().is_empty() || u.code.len() > 40 {
-                    return Err(Error::invalid(field("code"), "invalid_value"));
-                }
-                if u.name.trim().is_empty() {
-                    return Err(Error::invalid(field("name"), "required"));
-                }
-                if !matches!(
-                    u.level.as_str(),
-                    "district" | "street" | "community" | "grid"
-                ) {
-                    return Err(Error::invalid(field("level"), "invalid_value"));
-                }
-                if u.parent_code.is_none() && u.level != "district" {
-                    return Err(Error::invalid(field("parent_code"), "required"));
-                }
-                if let Some(b) = &u.boundary {
-                    let t = b.get("type").and_then(Value::as_str);
-                    if !matches!(t, Some("Polygon" | "MultiPolygon")) {
-                        return Err(Error::invalid(field("boundary"), "invalid_format"));
-                    }
-                }
                 let boundary = u.boundary.as_ref().map(serde_json::to_string).transpose()?;
                 tx.execute(
                     "INSERT INTO org_units (code, name, level, parent_code, boundary)
@@ -129,18 +109,7 @@ impl Storage for PgStorage {
     }
 
     fn add_user(&self, user: &NewUser, now_ms: i64) -> Result<String> {
-        let username = user.username.trim();
-        if username.is_empty()
-            || username.len() > 64
-            || !username
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
-        {
-            return Err(Error::invalid("username", "invalid_format"));
-        }
-        if user.display_name.trim().is_empty() || user.display_name.chars().count() > 50 {
-            return Err(Error::invalid("display_name", "invalid_value"));
-        }
+        let username = crate::storage::check_new_user(user)?;
         self.write_plain(|tx| {
             if !tx.exists("SELECT 1 FROM org_units WHERE code = $1", &[&user.org_code])? {
                 return Err(Error::invalid("org_code", "unknown_reference"));

@@ -14,6 +14,8 @@ pub struct TestServer {
     pub server: Server,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
+    /// The test's own PostgreSQL database (`GRIDWALK_TEST_BACKEND=postgres`), dropped last.
+    _db: Option<gridwalk_sync_server::postgres::scratch::ScratchDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -29,22 +31,41 @@ pub async fn start() -> TestServer {
     start_with(|c| c).await
 }
 
+/// A server on SQLite in a temporary folder, or on a fresh PostgreSQL database when
+/// `GRIDWALK_TEST_BACKEND=postgres` (server from `GRIDWALK_TEST_POSTGRES`, which must then be
+/// set).
 pub async fn start_with(f: impl FnOnce(Config) -> Config) -> TestServer {
+    use gridwalk_sync_server::postgres::scratch;
     let dir = tempfile::tempdir().unwrap();
-    let config = f(Config::with_data_dir(dir.path()).argon2_light());
+    let mut config = Config::with_data_dir(dir.path()).argon2_light();
+    let db = if scratch::e2e_on_postgres() {
+        let url = std::env::var(scratch::TEST_URL_VAR)
+            .expect("GRIDWALK_TEST_BACKEND=postgres needs GRIDWALK_TEST_POSTGRES");
+        let db = scratch::ScratchDb::create(&url).unwrap();
+        config.database = Some(db.url.clone());
+        config.database_pool = 8;
+        Some(db)
+    } else {
+        None
+    };
+    let config = f(config);
     let server = Server::open(config).unwrap();
     server.admin().seed_demo().unwrap();
-    serve_on_free_port(server, dir).await
+    serve_on_free_port(server, dir, db).await
 }
 
 /// Another instance on `config` (the database and blob directory of a running one), served on
 /// its own port: what a load balancer would put next to it.
 pub async fn start_instance(config: Config) -> TestServer {
     let server = Server::open(config).unwrap();
-    serve_on_free_port(server, tempfile::tempdir().unwrap()).await
+    serve_on_free_port(server, tempfile::tempdir().unwrap(), None).await
 }
 
-async fn serve_on_free_port(server: Server, dir: tempfile::TempDir) -> TestServer {
+async fn serve_on_free_port(
+    server: Server,
+    dir: tempfile::TempDir,
+    db: Option<gridwalk_sync_server::postgres::scratch::ScratchDb>,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -61,6 +82,7 @@ async fn serve_on_free_port(server: Server, dir: tempfile::TempDir) -> TestServe
         server,
         client: reqwest::Client::new(),
         _dir: dir,
+        _db: db,
         stop: Some(tx),
     }
 }
