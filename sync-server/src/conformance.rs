@@ -211,14 +211,29 @@ pub fn revision_contract(
     readers: usize,
     batches: usize,
 ) -> Check {
-    seed(&storage)?;
+    revision_contract_across(&[storage], writers, readers, batches)
+}
+
+/// [`revision_contract`] with writers and readers spread over several storages opened on one
+/// database (server instances): writer or reader `k` uses `instances[k % n]`.
+pub fn revision_contract_across(
+    instances: &[Arc<dyn Storage>],
+    writers: usize,
+    readers: usize,
+    batches: usize,
+) -> Check {
+    let Some(storage) = instances.first() else {
+        return Err("no storage".into());
+    };
+    let on = |k: usize| instances[k % instances.len()].clone();
+    seed(storage)?;
     let per_batch = 5;
-    let who_reader = principal(&*storage, "zhaomin", "conformance-reader")?;
+    let who_reader = principal(&**storage, "zhaomin", "conformance-reader")?;
     let done = Arc::new(AtomicBool::new(false));
     let start = now_ms() - 120_000;
     let mut write_handles = Vec::new();
     for w in 0..writers {
-        let storage = storage.clone();
+        let storage = on(w);
         write_handles.push(std::thread::spawn(
             move || -> Result<Vec<(String, i64)>, String> {
                 let who = principal(&*storage, "wangfang", &format!("conformance-w{w}"))?;
@@ -247,8 +262,8 @@ pub fn revision_contract(
         ));
     }
     let mut read_handles = Vec::new();
-    for _ in 0..readers {
-        let storage = storage.clone();
+    for r in 0..readers {
+        let storage = on(r + 1);
         let who = who_reader.clone();
         let done = done.clone();
         read_handles.push(std::thread::spawn(

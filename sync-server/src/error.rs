@@ -15,7 +15,7 @@ use gridwalk_protocol::{codes, ErrorBody, Reason};
 pub enum Error {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", crate::postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),

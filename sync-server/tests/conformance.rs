@@ -39,4 +39,39 @@ mod postgres {
         Some(made) => made,
         None => return,
     });
+
+    /// Several instances opening one new database at once: the migration runs once (advisory
+    /// lock), every instance sees the same epoch.
+    #[test]
+    fn instances_starting_together_migrate_once() {
+        let Some(url) = scratch::test_url("instances_starting_together_migrate_once") else {
+            return;
+        };
+        let db = ScratchDb::create(&url).expect("create the scratch database");
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let url = db.url.clone();
+                std::thread::spawn(move || PgStorage::open(&url, 2).map(|s| s.epoch().to_string()))
+            })
+            .collect();
+        let epochs: Vec<String> = opened
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("open"))
+            .collect();
+        assert!(epochs.iter().all(|e| e == &epochs[0]), "{epochs:?}");
+    }
+
+    /// The revision contract with writers and readers on two instances of one database.
+    #[test]
+    fn revision_contract_across_two_instances() {
+        let Some((a, db)) = postgres() else {
+            return;
+        };
+        let b: Arc<dyn Storage> = Arc::new(PgStorage::open(&db.url, 8).expect("open"));
+        if let Err(e) =
+            gridwalk_sync_server::conformance::revision_contract_across(&[a, b], 4, 4, 30)
+        {
+            panic!("revision contract across two instances: {e}");
+        }
+    }
 }

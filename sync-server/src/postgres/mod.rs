@@ -4,8 +4,9 @@
 //! **Nothing another instance needs lives in process memory.** The revision counter and the
 //! server's HLC clock are the one row of `sync_state`; the epoch, throttle counters, sessions and
 //! everything else are tables. What a process keeps is only a cache or a metric: the pool's
-//! prepared statements, the last clock stamp it saw (`server_hlc` falls back to it when the
-//! database cannot be read), write timings. `docs/scaling.md` lists them.
+//! prepared statements, the newest clock stamp it saw (`server_hlc` answers from it without a
+//! round trip, since async handlers call it; every pull and write refreshes it from
+//! `sync_state`), write timings. `docs/scaling.md` lists them.
 //!
 //! **Revisions (the contract on `Storage::pull`).** Every sync write transaction (a push, a case
 //! action, a task) first takes the `sync_state` row `FOR UPDATE`, assigns its revisions from it,
@@ -61,13 +62,22 @@ pub use pool::{wait, Params, PgConn, Pool, Tx};
 pub struct PgStorage {
     pool: Pool,
     epoch: String,
-    /// The last clock stamp this process saw (a fallback for `server_hlc`, never authoritative).
+    /// The newest clock stamp this process saw (answers `server_hlc`; the database is authoritative).
     hlc: RwLock<String>,
     stats: Mutex<WriteStats>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A database error as a line for logs: the server's SQLSTATE and message (never the detail,
+/// which can quote row values), or the client error.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -192,7 +202,13 @@ impl PgStorage {
             )?;
         }
         tx.commit()?;
-        *self.hlc.write().unwrap_or_else(|e| e.into_inner()) = stamp;
+        {
+            // Another instance may have moved the clock further already; keep the newest.
+            let mut cached = self.hlc.write().unwrap_or_else(|e| e.into_inner());
+            if stamp > *cached {
+                *cached = stamp;
+            }
+        }
         let mut s = lock(&self.stats);
         s.writes += 1;
         s.wait_ns += (started - asked).as_nanos() as u64;

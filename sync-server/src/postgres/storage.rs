@@ -59,24 +59,10 @@ impl Storage for PgStorage {
     }
 
     fn server_hlc(&self) -> String {
-        // The clock is the database's (another instance may have moved it); this process's
-        // last stamp only answers when the database cannot.
-        let stored = self.read(|tx| {
-            Ok(tx
-                .query_one("SELECT hlc FROM sync_state WHERE id = 1", &[])?
-                .try_get::<_, Option<String>>("hlc")?)
-        });
-        let mut cached = self.hlc.write().unwrap_or_else(|e| e.into_inner());
-        match stored {
-            Ok(Some(h)) => {
-                if h > *cached {
-                    *cached = h;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "server clock not readable; last known stamp"),
-        }
-        cached.clone()
+        // Called from async handlers, so no database round trip here: the last stamp this
+        // process saw, refreshed from `sync_state` by every pull and write (the handler asks
+        // right after its pull) — never older than the database's clock as of that pull.
+        self.hlc.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn write_stats(&self) -> WriteStats {
@@ -362,7 +348,16 @@ impl Storage for PgStorage {
         max_bytes: usize,
         skip_echo_of: Option<&str>,
     ) -> Result<PullPage> {
-        self.read(|tx| {
+        let (page, hlc) = self.read(|tx| {
+            // This snapshot's newest revision and the clock, first: every later query of the
+            // pull sees the same snapshot.
+            let state = tx.query_one(
+                "SELECT hlc, (SELECT coalesce(max(rev), 0) FROM records) AS max_rev
+                 FROM sync_state WHERE id = 1",
+                &[],
+            )?;
+            let hlc: Option<String> = state.try_get("hlc")?;
+            let max_rev: i64 = state.try_get("max_rev")?;
             let limit = limit.max(1);
             let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
             let rows = tx.query(
@@ -408,17 +403,24 @@ impl Storage for PgStorage {
                 // Everything up to this snapshot's newest revision has been seen. Safe under
                 // the revision contract: a revision not committed in this snapshot is assigned
                 // under the `sync_state` lock after every committed one, so it is higher.
-                let max: i64 = tx
-                    .query_one("SELECT coalesce(max(rev), 0) AS m FROM records", &[])?
-                    .try_get("m")?;
-                max.max(after_rev)
+                max_rev.max(after_rev)
             };
-            Ok(PullPage {
-                records,
-                next_rev,
-                has_more,
-            })
-        })
+            Ok((
+                PullPage {
+                    records,
+                    next_rev,
+                    has_more,
+                },
+                hlc,
+            ))
+        })?;
+        if let Some(h) = hlc {
+            let mut cached = self.hlc.write().unwrap_or_else(|e| e.into_inner());
+            if h > *cached {
+                *cached = h;
+            }
+        }
+        Ok(page)
     }
 
     fn record_grid(&self, entity: &str, id: &str) -> Result<Option<String>> {
