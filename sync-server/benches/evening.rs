@@ -21,7 +21,8 @@
 //! hashing, or the cheapest), `--backend sqlite|postgres` (`GRIDWALK_EVENING_BACKEND`, default
 //! sqlite), `--instances N` (`GRIDWALK_EVENING_INSTANCES`, default 1; PostgreSQL only): N
 //! server instances on the one database and one shared blob directory, each on its own port and
-//! runtime, device *i* talking to instance *i mod N* (a round-robin load balancer).
+//! runtime, device *i* talking to instance *i mod N* (a round-robin load balancer); `--pool N`
+//! (`GRIDWALK_EVENING_POOL`): PostgreSQL connections per instance (default the server's, 16).
 //! PostgreSQL: a fresh database on the server of `GRIDWALK_TEST_POSTGRES`
 //! (`scripts/setup-postgres.sh --print-url`), dropped afterwards.
 //! `GRIDWALK_BENCH_QUICK=1`: 40 devices over 5 s with light hashing (a smoke run; figures not
@@ -63,6 +64,8 @@ struct Settings {
     quick: bool,
     backend: Backend,
     instances: usize,
+    /// PostgreSQL connections per instance (`Config.database_pool` when not given).
+    pool: Option<usize>,
 }
 
 /// A setting from `--flag value` on the command line, else the environment variable.
@@ -109,6 +112,13 @@ fn settings() -> BenchResult<Settings> {
         quick,
         backend,
         instances,
+        pool: match setting(&args, "--pool", "GRIDWALK_EVENING_POOL") {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("--pool: not a number: {v}"))?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -521,6 +531,9 @@ fn run() -> BenchResult<usize> {
             let db = ScratchDb::create(&url)?;
             config.database = Some(db.url.clone());
             config.blob_dir = Some(dir.path().join("shared"));
+            if let Some(n) = s.pool {
+                config.database_pool = n;
+            }
             Some(db)
         }
     };
@@ -531,7 +544,7 @@ fn run() -> BenchResult<usize> {
     let server = servers[0].clone();
     let storage = server.storage();
     println!(
-        "evening bench: {} devices over {} s on {} ({} instance{}), argon2 {}, group commit up to {} pushes (load {}){}",
+        "evening bench: {} devices over {} s on {} ({} instance{}), argon2 {}, {} (load {}){}",
         s.devices,
         s.window.as_secs(),
         match s.backend {
@@ -541,7 +554,14 @@ fn run() -> BenchResult<usize> {
         s.instances,
         if s.instances == 1 { "" } else { "s" },
         if s.light { "light" } else { "default" },
-        server.config().push_group_limit,
+        match s.backend {
+            Backend::Sqlite => format!(
+                "group commit up to {} pushes",
+                server.config().push_group_limit
+            ),
+            Backend::Postgres =>
+                format!("{} connections per instance", server.config().database_pool),
+        },
         load(),
         if s.quick { " (quick)" } else { "" }
     );
