@@ -178,22 +178,10 @@ impl PgStorage {
         let hlc: Option<String> = row.try_get("hlc")?;
         let started = std::time::Instant::now();
         let clock = HlcClock::new("srv", hlc.as_deref());
-        let mut w = PgWriteTx {
-            tx,
-            first_rev: next_rev,
-            next_rev,
-            clock_at_start: clock.clone(),
-            clock,
-        };
+        let mut w = PgWriteTx::new(tx, next_rev, clock);
         let out = f(&mut w)?;
         let worked = std::time::Instant::now();
-        let PgWriteTx {
-            mut tx,
-            first_rev,
-            next_rev,
-            clock_at_start,
-            clock,
-        } = w;
+        let (mut tx, first_rev, next_rev, clock_at_start, clock) = w.finish()?;
         let stamp = clock.current();
         if next_rev != first_rev || clock != clock_at_start {
             tx.execute(
@@ -218,15 +206,7 @@ impl PgStorage {
     }
 }
 
-/// The sync write transaction: the `sync_state` row is held, revisions and the clock advance in
-/// memory and are written back at commit.
-pub struct PgWriteTx<'c> {
-    pub tx: Tx<'c>,
-    first_rev: i64,
-    next_rev: i64,
-    clock_at_start: HlcClock,
-    clock: HlcClock,
-}
+pub use record_tx::PgWriteTx;
 
 /// Parses a JSON object read as text (`data::text`).
 pub(crate) fn parse_obj(text: &str) -> Result<Map<String, Value>> {

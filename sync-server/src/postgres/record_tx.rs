@@ -2,69 +2,308 @@
 //! and `cases` run on. Revisions come from the `sync_state` row the transaction holds
 //! (`mod.rs`); case writes keep the console's queue row in the same transaction
 //! (`console::put_queue_row`), as on SQLite.
+//!
+//! **Write-behind.** A push of 1,000 changes would cost seven or so round trips per change if
+//! every primitive were a statement (is it applied, read, echo state, write, remember, author,
+//! echo mark). Inside the transaction nobody else can see or write records (the `sync_state`
+//! lock serialises record writers), so record writes, remembered change results and authors
+//! are kept in memory and written at the end in three multi-row statements (`unnest` of
+//! arrays); reads look at what this transaction wrote first, then at the database, and a
+//! record read from the database is remembered with its revision and echo mark. Anything that
+//! reads records by another key than `(entity, id)` (`tasks_for_target`, or SQL through
+//! [`PgWriteTx::tx`]) flushes first, so it always sees this transaction's writes.
+
+use std::collections::HashMap;
 
 use gridwalk_protocol::hlc::HlcClock;
 use gridwalk_protocol::{entity, ChangeResult};
 
-use super::{get_record, grid_of, scope_grids, PgWriteTx};
+use super::{grid_of, record_from_row, scope_grids, Tx};
 use crate::error::Result;
 use crate::storage::{NewRecord, RecordTx, StoredRecord};
 
+/// A record written by this transaction, not yet sent.
+struct Pending {
+    rec: StoredRecord,
+    echo: Option<String>,
+}
+
+/// (entity, id).
+type Key = (String, String);
+
+/// The sync write transaction: the `sync_state` row is held; revisions and the clock advance
+/// in memory and are written back at commit, with the buffered writes.
+pub struct PgWriteTx<'c> {
+    tx: Tx<'c>,
+    first_rev: i64,
+    next_rev: i64,
+    clock_at_start: HlcClock,
+    clock: HlcClock,
+    /// Records written, by key, in the order of their revisions when flushed.
+    pending: HashMap<Key, Pending>,
+    /// Revision and echo mark of records read from the database (None: it has no such record).
+    known: HashMap<Key, Option<(i64, Option<String>)>>,
+    /// Change results to remember: change id → (user, result JSON).
+    remembered: HashMap<String, (String, ChangeResult)>,
+    /// Authors of created records (first wins).
+    authors: HashMap<Key, (String, String, i64)>,
+}
+
+fn key(entity: &str, id: &str) -> Key {
+    (entity.to_string(), id.to_string())
+}
+
+impl<'c> PgWriteTx<'c> {
+    pub(super) fn new(tx: Tx<'c>, next_rev: i64, clock: HlcClock) -> PgWriteTx<'c> {
+        PgWriteTx {
+            tx,
+            first_rev: next_rev,
+            next_rev,
+            clock_at_start: clock.clone(),
+            clock,
+            pending: HashMap::new(),
+            known: HashMap::new(),
+            remembered: HashMap::new(),
+            authors: HashMap::new(),
+        }
+    }
+
+    /// The transaction for statements of one's own, after this transaction's buffered writes
+    /// are sent (so a query sees them).
+    pub fn tx(&mut self) -> Result<&mut Tx<'c>> {
+        self.flush()?;
+        Ok(&mut self.tx)
+    }
+
+    /// Sends the buffered writes.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_records()?;
+        self.flush_remembered()?;
+        self.flush_authors()
+    }
+
+    fn flush_records(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        rows.sort_by_key(|p| p.rec.rev);
+        let n = rows.len();
+        let (mut entities, mut ids, mut grids, mut revs) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut hlcs, mut datas, mut clockss, mut echoes) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for p in rows {
+            datas.push(serde_json::to_string(&p.rec.data)?);
+            clockss.push(serde_json::to_string(&p.rec.clocks)?);
+            self.known.insert(
+                key(&p.rec.entity, &p.rec.id),
+                Some((p.rec.rev, p.echo.clone())),
+            );
+            entities.push(p.rec.entity);
+            ids.push(p.rec.id);
+            grids.push(p.rec.grid_code);
+            revs.push(p.rec.rev);
+            hlcs.push(p.rec.hlc);
+            echoes.push(p.echo);
+        }
+        self.tx.execute(
+            "INSERT INTO records (entity, id, grid_code, rev, hlc, data, clocks, echo)
+             SELECT t.entity, t.id, t.grid_code, t.rev, t.hlc, t.data::jsonb, t.clocks::jsonb,
+                    t.echo
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[],
+                         $7::text[], $8::text[])
+                  AS t(entity, id, grid_code, rev, hlc, data, clocks, echo)
+             ON CONFLICT (entity, id) DO UPDATE SET grid_code = excluded.grid_code,
+                rev = excluded.rev, hlc = excluded.hlc, data = excluded.data,
+                clocks = excluded.clocks, echo = excluded.echo",
+            &[
+                &entities, &ids, &grids, &revs, &hlcs, &datas, &clockss, &echoes,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn flush_remembered(&mut self) -> Result<()> {
+        if self.remembered.is_empty() {
+            return Ok(());
+        }
+        let mut change_ids = Vec::with_capacity(self.remembered.len());
+        let mut users = Vec::with_capacity(self.remembered.len());
+        let mut results = Vec::with_capacity(self.remembered.len());
+        for (change_id, (user, result)) in self.remembered.drain() {
+            results.push(serde_json::to_string(&result)?);
+            change_ids.push(change_id);
+            users.push(user);
+        }
+        self.tx.execute(
+            "INSERT INTO applied_changes (change_id, user_id, result)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+            &[&change_ids, &users, &results],
+        )?;
+        Ok(())
+    }
+
+    fn flush_authors(&mut self) -> Result<()> {
+        if self.authors.is_empty() {
+            return Ok(());
+        }
+        let n = self.authors.len();
+        let (mut entities, mut ids, mut users, mut devices, mut ats) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for ((entity, id), (user, device, at)) in self.authors.drain() {
+            entities.push(entity);
+            ids.push(id);
+            users.push(user);
+            devices.push(device);
+            ats.push(at);
+        }
+        self.tx.execute(
+            "INSERT INTO record_authors (entity, id, user_id, device_id, at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])
+             ON CONFLICT DO NOTHING",
+            &[&entities, &ids, &users, &devices, &ats],
+        )?;
+        Ok(())
+    }
+
+    /// Flushes and hands back the transaction with the counter and clock as they started and
+    /// ended, for the commit (`PgStorage::write`).
+    pub(super) fn finish(mut self) -> Result<(Tx<'c>, i64, i64, HlcClock, HlcClock)> {
+        self.flush()?;
+        Ok((
+            self.tx,
+            self.first_rev,
+            self.next_rev,
+            self.clock_at_start,
+            self.clock,
+        ))
+    }
+
+    /// Revision and echo mark of a record, from this transaction's writes or reads, else the
+    /// database (remembered).
+    fn state(&mut self, entity: &str, id: &str) -> Result<Option<(i64, Option<String>)>> {
+        let k = key(entity, id);
+        if let Some(p) = self.pending.get(&k) {
+            return Ok(Some((p.rec.rev, p.echo.clone())));
+        }
+        if let Some(s) = self.known.get(&k) {
+            return Ok(s.clone());
+        }
+        let s = match self.tx.query_opt(
+            "SELECT rev, echo FROM records WHERE entity = $1 AND id = $2",
+            &[&entity, &id],
+        )? {
+            None => None,
+            Some(r) => Some((r.try_get("rev")?, r.try_get("echo")?)),
+        };
+        self.known.insert(k, s.clone());
+        Ok(s)
+    }
+}
+
 impl RecordTx for PgWriteTx<'_> {
     fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>> {
-        get_record(&mut self.tx, entity, id)
+        let k = key(entity, id);
+        if let Some(p) = self.pending.get(&k) {
+            return Ok(Some(p.rec.clone()));
+        }
+        if matches!(self.known.get(&k), Some(None)) {
+            return Ok(None);
+        }
+        let row = self.tx.query_opt(
+            "SELECT grid_code, rev, hlc, data::text AS data, clocks::text AS clocks, echo
+             FROM records WHERE entity = $1 AND id = $2",
+            &[&entity, &id],
+        )?;
+        match row {
+            None => {
+                self.known.insert(k, None);
+                Ok(None)
+            }
+            Some(r) => {
+                let rec = record_from_row(entity, id, &r)?;
+                self.known.insert(k, Some((rec.rev, r.try_get("echo")?)));
+                Ok(Some(rec))
+            }
+        }
     }
 
     fn grid_of(&mut self, entity: &str, id: &str) -> Result<Option<String>> {
+        if let Some(p) = self.pending.get(&key(entity, id)) {
+            return Ok(Some(p.rec.grid_code.clone()));
+        }
+        if matches!(self.known.get(&key(entity, id)), Some(None)) {
+            return Ok(None);
+        }
         grid_of(&mut self.tx, entity, id)
     }
 
     fn put(&mut self, rec: NewRecord<'_>) -> Result<i64> {
         let rev = self.next_rev;
-        let data = serde_json::to_string(rec.data)?;
-        let clocks = serde_json::to_string(rec.clocks)?;
-        self.tx.execute(
-            "INSERT INTO records (entity, id, grid_code, rev, hlc, data, clocks)
-             VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb)
-             ON CONFLICT (entity, id) DO UPDATE SET grid_code = excluded.grid_code,
-                rev = excluded.rev, hlc = excluded.hlc, data = excluded.data,
-                clocks = excluded.clocks, echo = NULL",
-            &[
-                &rec.entity,
-                &rec.id,
-                &rec.grid_code,
-                &rev,
-                &rec.hlc,
-                &data,
-                &clocks,
-            ],
-        )?;
         if rec.entity == entity::CASE {
             super::console::put_queue_row(&mut self.tx, rec.id, rec.grid_code, rec.data)?;
         }
+        self.pending.insert(
+            key(rec.entity, rec.id),
+            Pending {
+                rec: StoredRecord {
+                    entity: rec.entity.to_string(),
+                    id: rec.id.to_string(),
+                    grid_code: rec.grid_code.to_string(),
+                    rev,
+                    hlc: rec.hlc.to_string(),
+                    data: rec.data.clone(),
+                    clocks: rec.clocks.clone(),
+                },
+                echo: None,
+            },
+        );
         self.next_rev += 1;
         Ok(rev)
     }
 
     fn echo_state(&mut self, entity: &str, id: &str) -> Result<Option<(i64, Option<String>)>> {
-        match self.tx.query_opt(
-            "SELECT rev, echo FROM records WHERE entity = $1 AND id = $2",
-            &[&entity, &id],
-        )? {
-            None => Ok(None),
-            Some(r) => Ok(Some((r.try_get("rev")?, r.try_get("echo")?))),
-        }
+        self.state(entity, id)
     }
 
-    fn mark_echo(&mut self, entity: &str, id: &str, rev: i64, key: &str) -> Result<()> {
+    fn mark_echo(&mut self, entity: &str, id: &str, rev: i64, key_: &str) -> Result<()> {
+        if let Some(p) = self.pending.get_mut(&key(entity, id)) {
+            if p.rec.rev == rev {
+                p.echo = Some(key_.to_string());
+            }
+            return Ok(());
+        }
+        // Written and flushed earlier in this transaction, or an older revision: the row itself.
         self.tx.execute(
             "UPDATE records SET echo = $4 WHERE entity = $1 AND id = $2 AND rev = $3",
-            &[&entity, &id, &rev, &key],
+            &[&entity, &id, &rev, &key_],
         )?;
+        if let Some(Some((r, echo))) = self.known.get_mut(&key(entity, id)) {
+            if *r == rev {
+                *echo = Some(key_.to_string());
+            }
+        }
         Ok(())
     }
 
     fn applied(&mut self, change_id: &str) -> Result<Option<(String, ChangeResult)>> {
+        if let Some((user, result)) = self.remembered.get(change_id) {
+            return Ok(Some((user.clone(), result.clone())));
+        }
         match self.tx.query_opt(
             "SELECT user_id, result FROM applied_changes WHERE change_id = $1",
             &[&change_id],
@@ -78,15 +317,13 @@ impl RecordTx for PgWriteTx<'_> {
     }
 
     fn remember(&mut self, change_id: &str, user_id: &str, result: &ChangeResult) -> Result<()> {
-        let result = serde_json::to_string(result)?;
-        self.tx.execute(
-            "INSERT INTO applied_changes (change_id, user_id, result) VALUES ($1, $2, $3)",
-            &[&change_id, &user_id, &result],
-        )?;
+        self.remembered
+            .insert(change_id.to_string(), (user_id.to_string(), result.clone()));
         Ok(())
     }
 
     fn tasks_for_target(&mut self, grid: &str, target_id: &str) -> Result<Vec<StoredRecord>> {
+        self.flush()?;
         let rows = self.tx.query(
             "SELECT id, grid_code, rev, hlc, data::text AS data, clocks::text AS clocks
              FROM records WHERE entity = 'task' AND grid_code = $1 AND data->>'target_id' = $2
@@ -94,7 +331,7 @@ impl RecordTx for PgWriteTx<'_> {
             &[&grid, &target_id],
         )?;
         rows.iter()
-            .map(|r| super::record_from_row(entity::TASK, r.try_get("id")?, r))
+            .map(|r| record_from_row(entity::TASK, r.try_get("id")?, r))
             .collect()
     }
 
@@ -155,11 +392,9 @@ impl RecordTx for PgWriteTx<'_> {
         device_id: &str,
         now_ms: i64,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO record_authors (entity, id, user_id, device_id, at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            &[&entity, &id, &user_id, &device_id, &now_ms],
-        )?;
+        self.authors
+            .entry(key(entity, id))
+            .or_insert_with(|| (user_id.to_string(), device_id.to_string(), now_ms));
         Ok(())
     }
 }

@@ -104,11 +104,18 @@ impl ScratchDb {
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        let dropped = admin_exec(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-        if let Err(e) = dropped {
+        // FORCE ends this test's connections; an autovacuum worker (a superuser's process) can
+        // still hold the database for a moment, so try again briefly.
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let mut last = None;
+        for _ in 0..60 {
+            match admin_exec(&self.admin_url, &sql) {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        if let Some(e) = last {
             eprintln!("scratch database {} not dropped: {e}", self.name);
         }
     }

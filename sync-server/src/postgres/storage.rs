@@ -328,7 +328,7 @@ impl Storage for PgStorage {
     ) -> Result<PushResponse> {
         let out = self.write(|w| {
             // The device synced now (the console's "last sync"), then its changes.
-            w.tx.execute(
+            w.tx()?.execute(
                 "UPDATE devices SET last_seen = $2 WHERE id = $1",
                 &[&who.device_id, &now_ms],
             )?;
