@@ -297,7 +297,7 @@ impl ConsoleData for PgStorage {
                 Ok(t) => t,
                 Err(reason) => return Ok(Err(reason)),
             };
-            w.tx.execute(
+            w.tx()?.execute(
                 "INSERT INTO warning_tasks (task_id, warning_key, grid_code, created_by, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
