@@ -36,6 +36,7 @@ smoke -p gridwalk-e2e --bench photo_upload
 smoke -p gridwalk-sync-server --bench push
 smoke -p gridwalk-sync-server --bench console_queue
 smoke -p gridwalk-sync-server --bench evening
+smoke -p gridwalk-sync-server --bench evening -- --backend postgres --instances 2
 smoke -p gridwalk-e2e --bench sync
 echo "== iOS app: GridwalkKit view models against a real server (Swift, XCTest)"
 scripts/test-ios.sh

@@ -96,8 +96,13 @@ impl Default for LoginThrottle {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// Folder of `gridwalk.db` (and, later, photo blobs).
+    /// Folder of `gridwalk.db` (and of the photo files unless `blob_dir` says otherwise).
     pub data_dir: PathBuf,
+    /// Folder of photo blobs (`blobs/`) and unfinished uploads (`uploads/`); default the data
+    /// folder. Several instances on one PostgreSQL database mount one shared folder here (a
+    /// network filesystem with working `flock`, e.g. NFSv4): any instance then continues an
+    /// upload another one started.
+    pub blob_dir: Option<PathBuf>,
     pub listen: SocketAddr,
     /// Lifetime of an access token, in seconds.
     pub access_ttl_secs: u64,
@@ -178,6 +183,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./data"),
+            blob_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
@@ -264,6 +270,13 @@ impl Config {
             return Err(Error::invalid("argon2", "out_of_range"));
         }
         Ok(())
+    }
+
+    /// Where photo blobs and unfinished uploads live: `blob_dir`, else the data folder.
+    pub fn blob_root(&self) -> PathBuf {
+        self.blob_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -27,6 +27,7 @@ pub mod sessions;
 pub mod sqlite;
 pub mod storage;
 pub mod throttle;
+mod upload_dir;
 pub mod uploads;
 
 use std::future::Future;
@@ -69,7 +70,7 @@ impl Server {
         };
         let passwords = auth::Passwords::new(config.argon2);
         let dummy_hash = passwords.hash("not-a-real-password")?;
-        let uploads = uploads::Uploads::open(&config.data_dir, config.uploads.clone())?;
+        let uploads = uploads::Uploads::open(&config.blob_root(), config.uploads.clone())?;
         Ok(Server {
             state: AppState {
                 storage,

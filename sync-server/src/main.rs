@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Cheap password hashing: tests only, never in production.
     #[arg(long, env = "GRIDWALK_SERVER_INSECURE_FAST_HASH")]
     insecure_fast_hash: bool,
+    /// Folder of photo blobs and unfinished uploads, shared by every instance of a deployment
+    /// (default: the data folder).
+    #[arg(long, env = "GRIDWALK_SERVER_BLOB_DIR")]
+    blob_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +186,9 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<(), String> {
     }
     if args.insecure_fast_hash {
         config = config.argon2_light();
+    }
+    if let Some(d) = args.blob_dir {
+        config.blob_dir = Some(d);
     }
     let server = Server::open(config).map_err(|e| e.to_string())?;
     if args.demo {

@@ -8,10 +8,14 @@
 //! hash the phone declared before it becomes a blob. The phone deletes its copy only after that
 //! confirmation (`Upload-Complete: true`, or `HEAD /blobs/{sha}` = 200).
 //!
-//! Layout under the data folder: `uploads/<id>.part` (the bytes so far: its length *is* the
-//! offset, appended only with verified chunk data and fsynced per chunk, so after a crash any
-//! prefix is still correct) and `uploads/<id>.json` (sha256, length, photo id, owner user and
-//! device). Complete files move into the [`BlobStore`](crate::blobs::BlobStore).
+//! State: none in process memory. Unfinished uploads live in the blob directory
+//! ([`crate::Config::blob_root`]), which every instance of a deployment shares, so a PATCH may
+//! continue on another instance what a POST started on one: `uploads/<device>/<id>.part` (the
+//! bytes so far: its length *is* the offset, appended only with verified chunk data and
+//! fsynced per chunk, so after a crash any prefix is still correct) and `<id>.json` (sha256,
+//! length, photo id, owner user and device). Appends to one upload are serialised across
+//! processes by a file lock on its part (`upload_dir.rs` has the layout and the locking
+//! rules). Complete files move into the [`BlobStore`](crate::blobs::BlobStore).
 //!
 //! Limits: file size ([`UploadConfig::max_file_bytes`]), chunk size, unfinished uploads per
 //! device. Abandoned uploads expire after [`UploadConfig::expire_after_secs`] without activity:
@@ -27,11 +31,10 @@
 //! the header check ([`crate::photos::sniff_file`]), else the upload is dropped (`415
 //! not_an_image`).
 
-use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -48,11 +51,12 @@ use gridwalk_protocol::uploads::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::blobs::{is_sha256, sync_dir, BlobStore, FsBlobStore};
+use crate::blobs::{is_sha256, BlobStore, FsBlobStore};
 use crate::error::{ApiError, Error, Result};
 use crate::http::{now_ms, WireJson};
 use crate::photos::{self, StorageRights};
 use crate::storage::Principal;
+use crate::upload_dir::{valid_id, LockedUpload, UploadDir, UploadMeta};
 use crate::AppState;
 
 /// Who may use a stored blob without sending it, and who proved they hold one. The database
@@ -93,19 +97,8 @@ impl Default for UploadConfig {
     }
 }
 
-/// The sidecar of an unfinished upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct UploadMeta {
-    id: String,
-    sha256: String,
-    length: u64,
-    photo_id: Option<String>,
-    user_id: String,
-    device_id: String,
-    created_at: i64,
-}
-
-/// Counters (tests and benchmarks read them to prove what was resent).
+/// Counters (tests and benchmarks read them to prove what was resent). Per process: each
+/// instance counts what it received.
 #[derive(Debug, Default)]
 pub struct UploadStats {
     /// PATCH body bytes received (accepted or not).
@@ -118,16 +111,13 @@ pub struct UploadStats {
     pub completed: AtomicU64,
 }
 
-/// Unfinished uploads and the blob store behind them.
+/// Unfinished uploads (in the shared folder, [`UploadDir`]) and the blob store behind them.
+/// Holds no upload state of its own: any instance on the same folder continues any upload.
 pub struct Uploads {
-    dir: PathBuf,
+    dir: UploadDir,
     blobs: Arc<dyn BlobStore>,
     config: UploadConfig,
-    /// Open uploads by id; the lock also serialises creates (per-device limits).
-    open: Mutex<HashMap<String, UploadMeta>>,
-    /// One lock per upload, so two PATCHes of one upload (a client retrying while its first
-    /// attempt is still in flight) never interleave their appends.
-    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// When this instance last swept (each instance sweeps; deleting twice is harmless).
     last_sweep_ms: AtomicI64,
     pub stats: UploadStats,
 }
@@ -140,40 +130,8 @@ impl std::fmt::Debug for Uploads {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding one of these leaves plain data behind: keep going.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Writes a small file atomically (temp, fsync, rename, fsync dir).
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    sync_dir(dir)
-}
-
 fn sha256_b64(bytes: &[u8]) -> String {
     STANDARD.encode(Sha256::digest(bytes))
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What a PATCH did.
@@ -194,16 +152,17 @@ pub enum Appended {
 }
 
 impl Uploads {
-    /// Opens the upload folder under `data_dir` (and the filesystem blob store next to it) and
-    /// sweeps expired and half-created uploads.
-    pub fn open(data_dir: &Path, config: UploadConfig) -> Result<Uploads> {
-        let blobs = Arc::new(FsBlobStore::open(data_dir.join("blobs"))?);
-        Self::with_blob_store(data_dir, config, blobs)
+    /// Opens the upload folder under `root` (the blob directory, shared by every instance:
+    /// [`crate::Config::blob_root`]) and the filesystem blob store next to it, and sweeps
+    /// expired and half-created uploads.
+    pub fn open(root: &Path, config: UploadConfig) -> Result<Uploads> {
+        let blobs = Arc::new(FsBlobStore::open(root.join("blobs"))?);
+        Self::with_blob_store(root, config, blobs)
     }
 
     /// Same, with another blob store (object storage later; tests).
     pub fn with_blob_store(
-        data_dir: &Path,
+        root: &Path,
         config: UploadConfig,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Uploads> {
@@ -213,35 +172,10 @@ impl Uploads {
         {
             return Err(Error::invalid("uploads", "out_of_range"));
         }
-        let dir = data_dir.join("uploads");
-        std::fs::create_dir_all(&dir)?;
-        let mut open = HashMap::new();
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            // A sidecar that does not parse is moved aside, never deleted silently.
-            match std::fs::read(&path)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<UploadMeta>(&b).ok())
-            {
-                Some(m) if is_sha256(&m.sha256) && valid_id(&m.id) => {
-                    open.insert(m.id.clone(), m);
-                }
-                _ => {
-                    tracing::warn!(file = ?path.file_name(), "unreadable upload sidecar moved aside");
-                    std::fs::rename(&path, path.with_extension("json.bad"))?;
-                }
-            }
-        }
         let uploads = Uploads {
-            dir,
+            dir: UploadDir::open(root.join("uploads"))?,
             blobs,
             config,
-            open: Mutex::new(open),
-            locks: Mutex::new(HashMap::new()),
             last_sweep_ms: AtomicI64::new(0),
             stats: UploadStats::default(),
         };
@@ -260,73 +194,38 @@ impl Uploads {
         &self.blobs
     }
 
-    fn part(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.part"))
+    /// Number of unfinished uploads (of every instance on the folder).
+    pub fn open_count(&self) -> Result<usize> {
+        let mut n = 0;
+        self.dir.for_each_owner(|_, uploads, _| {
+            n += uploads.len();
+            Ok(())
+        })?;
+        Ok(n)
     }
 
-    fn sidecar(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
-    }
-
-    fn upload_lock(&self, id: &str) -> Arc<Mutex<()>> {
-        lock(&self.locks)
-            .entry(id.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(())))
-            .clone()
-    }
-
-    /// Number of unfinished uploads.
-    pub fn open_count(&self) -> usize {
-        lock(&self.open).len()
-    }
-
-    /// Deletes uploads idle for longer than the expiry, and part files with no sidecar.
-    /// Returns (expired uploads, stray files).
+    /// Deletes uploads idle for longer than the expiry, and leftovers of creates that died
+    /// half-way. Returns (expired uploads, leftovers). An upload being appended right now (its
+    /// lock held here or by another instance) is not abandoned and stays.
     pub fn sweep(&self, now: i64) -> Result<(usize, usize)> {
         self.last_sweep_ms.store(now, Ordering::Relaxed);
         let max_idle = i64::try_from(self.config.expire_after_secs)
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000);
-        let mut open = lock(&self.open);
-        let mut expired = Vec::new();
-        for m in open.values() {
-            let touched = std::fs::metadata(self.part(&m.id))
-                .and_then(|md| md.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0)
-                .max(m.created_at);
-            if now.saturating_sub(touched) > max_idle {
-                expired.push(m.id.clone());
+        let (mut n_expired, mut stray) = (0, 0);
+        self.dir.for_each_owner(|_owner, uploads, leftovers| {
+            stray += leftovers;
+            for m in uploads {
+                if now.saturating_sub(self.dir.touched_ms(&m)) <= max_idle {
+                    continue;
+                }
+                if let Some(held) = self.dir.try_lock_upload(&m.device_id, &m.id)? {
+                    held.remove()?;
+                    n_expired += 1;
+                }
             }
-        }
-        let mut n_expired = 0;
-        for id in expired {
-            let l = self.upload_lock(&id);
-            // An upload being appended right now is not abandoned.
-            let Ok(_busy) = l.try_lock() else { continue };
-            remove_if_exists(&self.part(&id))?;
-            remove_if_exists(&self.sidecar(&id))?;
-            open.remove(&id);
-            lock(&self.locks).remove(&id);
-            n_expired += 1;
-        }
-        let mut stray = 0;
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let orphan_part = name
-                .strip_suffix(".part")
-                .is_some_and(|id| !open.contains_key(id));
-            if orphan_part || name.ends_with(".tmp") {
-                remove_if_exists(&entry.path())?;
-                stray += 1;
-            }
-        }
-        if n_expired + stray > 0 {
-            sync_dir(&self.dir)?;
-        }
+            Ok(())
+        })?;
         Ok((n_expired, stray))
     }
 
@@ -377,22 +276,19 @@ impl Uploads {
         if self.blobs.len(&req.sha256)? == Some(req.length) && rights.may_use(who, &req.sha256)? {
             return Ok(Ok(None));
         }
-        let mut open = lock(&self.open);
+        // The device's lock: its uploads and the limit stay exact when two instances take two
+        // of its requests at once.
+        let owner = self.dir.lock_owner(&who.device_id)?;
+        let open = self.dir.list(&owner)?;
         // The same device asking again (killed before it saved the location): same upload.
-        if let Some(m) = open.values().find(|m| {
-            m.sha256 == req.sha256
-                && m.device_id == who.device_id
-                && m.user_id == who.user_id
-                && m.length == req.length
-        }) {
-            let offset = part_len(&self.part(&m.id))?;
+        if let Some(m) = open
+            .iter()
+            .find(|m| m.sha256 == req.sha256 && m.user_id == who.user_id && m.length == req.length)
+        {
+            let offset = self.dir.part_len(m)?;
             return Ok(Ok(Some((m.id.clone(), offset))));
         }
-        let mine = open
-            .values()
-            .filter(|m| m.device_id == who.device_id)
-            .count();
-        if mine >= self.config.max_open_per_device {
+        if open.len() >= self.config.max_open_per_device {
             return Ok(Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 upload_codes::TOO_MANY_UPLOADS,
@@ -408,25 +304,22 @@ impl Uploads {
             device_id: who.device_id.clone(),
             created_at: now,
         };
-        // Part first, then the sidecar that makes it an upload: a crash between leaves a stray
-        // part the next sweep removes.
-        std::fs::File::create(self.part(&meta.id))?.sync_all()?;
-        write_atomic(&self.sidecar(&meta.id), &serde_json::to_vec(&meta)?)?;
-        let id = meta.id.clone();
-        open.insert(id.clone(), meta);
-        tracing::info!(upload = %id, user = %who.user_id, "upload created");
-        Ok(Ok(Some((id, 0))))
+        self.dir.create(&owner, &meta)?;
+        tracing::info!(upload = %meta.id, user = %who.user_id, "upload created");
+        Ok(Ok(Some((meta.id, 0))))
     }
 
-    fn owned(&self, who: &Principal, id: &str) -> Option<UploadMeta> {
-        lock(&self.open)
-            .get(id)
-            .filter(|m| m.user_id == who.user_id && m.device_id == who.device_id)
-            .cloned()
+    /// The caller's upload `id`, locked for changing its bytes (waits for a request of this or
+    /// another instance holding it).
+    fn lock_owned(&self, who: &Principal, id: &str) -> Result<Option<LockedUpload>> {
+        Ok(self
+            .dir
+            .lock_upload(&who.device_id, id)?
+            .filter(|u| u.meta.user_id == who.user_id))
     }
 
     /// (offset, length, complete) of an upload of the caller. An upload whose bytes are all
-    /// there but unverified (the server died between the last append and the check) is
+    /// there but unverified (a server died between the last append and the check) is
     /// finished here.
     pub fn offset(
         &self,
@@ -434,65 +327,67 @@ impl Uploads {
         id: &str,
         rights: &dyn BlobRights,
     ) -> Result<Option<(u64, u64, bool)>> {
-        let Some(m) = self.owned(who, id) else {
+        let Some(m) = self
+            .dir
+            .meta(&who.device_id, id)?
+            .filter(|m| m.user_id == who.user_id)
+        else {
             return Ok(None);
         };
-        let l = self.upload_lock(id);
-        let _guard = lock(&l);
-        if !lock(&self.open).contains_key(id) {
-            return Ok(None);
-        }
-        let at = part_len(&self.part(id))?;
+        let at = self.dir.part_len(&m)?;
         if at < m.length {
             return Ok(Some((at, m.length, false)));
         }
-        Ok(match self.finish(who, id, &m, rights)? {
-            Appended::Complete(n) => Some((n, m.length, true)),
-            Appended::NotAnImage => None,
-            _ => Some((0, m.length, false)),
+        let Some(mut held) = self.lock_owned(who, id)? else {
+            return Ok(None);
+        };
+        let at = held.len()?;
+        if at < m.length {
+            return Ok(Some((at, m.length, false)));
+        }
+        let length = held.meta.length;
+        Ok(match self.finish(who, &mut held, rights)? {
+            Finished::Complete => {
+                held.forget_moved()?;
+                Some((length, length, true))
+            }
+            Finished::NotAnImage => {
+                self.drop_not_an_image(held)?;
+                None
+            }
+            Finished::Restarted => Some((0, length, false)),
         })
     }
 
     /// Verifies a full part file and moves it into the blob store (or restarts it at 0, or
-    /// drops it when it is not a JPEG). The caller is recorded as holding the bytes before they
-    /// become a blob, so a failure there leaves a full part file the next HEAD finishes again.
-    /// Call with the upload's lock held.
+    /// tells it is not a JPEG). The caller is recorded as holding the bytes before they become
+    /// a blob, so a failure there leaves a full part file the next HEAD finishes again.
     fn finish(
         &self,
         who: &Principal,
-        id: &str,
-        meta: &UploadMeta,
+        held: &mut LockedUpload,
         rights: &dyn BlobRights,
-    ) -> Result<Appended> {
-        let part = self.part(id);
-        if part_len(&part)? != meta.length || file_sha256(&part)? != meta.sha256 {
+    ) -> Result<Finished> {
+        let id = held.meta.id.clone();
+        if held.len()? != held.meta.length || held.sha256()? != held.meta.sha256 {
             tracing::warn!(upload = %id, "whole-file checksum mismatch; upload restarted");
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&part)?
-                .set_len(0)?;
-            return Ok(Appended::FileChecksum);
+            held.restart()?;
+            return Ok(Finished::Restarted);
         }
-        if photos::sniff_file(&part)?.is_none() {
-            return self.drop_not_an_image(id);
+        if photos::sniff_file(held.part_path())?.is_none() {
+            return Ok(Finished::NotAnImage);
         }
-        rights.grant(who, &meta.sha256)?;
-        self.blobs.put_file(&meta.sha256, &part)?;
-        remove_if_exists(&self.sidecar(id))?;
-        lock(&self.open).remove(id);
-        lock(&self.locks).remove(id);
+        rights.grant(who, &held.meta.sha256)?;
+        self.blobs.put_file(&held.meta.sha256, held.part_path())?;
         self.stats.completed.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(upload = %id, bytes = meta.length, "upload complete");
-        Ok(Appended::Complete(meta.length))
+        tracing::info!(upload = %id, bytes = held.meta.length, "upload complete");
+        Ok(Finished::Complete)
     }
 
-    /// Drops an upload whose bytes are not a photo. Call with the upload's lock held.
-    fn drop_not_an_image(&self, id: &str) -> Result<Appended> {
-        tracing::warn!(upload = %id, "upload is not a JPEG; dropped");
-        remove_if_exists(&self.part(id))?;
-        remove_if_exists(&self.sidecar(id))?;
-        lock(&self.open).remove(id);
-        lock(&self.locks).remove(id);
+    /// Drops an upload whose bytes are not a photo.
+    fn drop_not_an_image(&self, held: LockedUpload) -> Result<Appended> {
+        tracing::warn!(upload = %held.meta.id, "upload is not a JPEG; dropped");
+        held.remove()?;
         Ok(Appended::NotAnImage)
     }
 
@@ -509,21 +404,17 @@ impl Uploads {
         self.stats
             .bytes_received
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        let Some(meta) = self.owned(who, id) else {
+        // Under the lock: a concurrent PATCH (a retry, here or on another instance) may have
+        // appended or completed it meanwhile; the offset is read after waiting.
+        let Some(mut held) = self.lock_owned(who, id)? else {
             return Ok(None);
         };
-        let l = self.upload_lock(id);
-        let _guard = lock(&l);
-        // Re-check under the lock: a concurrent PATCH may have completed it.
-        if !lock(&self.open).contains_key(id) {
-            return Ok(None);
-        }
-        let part = self.part(id);
-        let current = part_len(&part)?;
+        let current = held.len()?;
         if offset != current {
             return Ok(Some(Appended::OffsetMismatch(current)));
         }
-        if offset + chunk.len() as u64 > meta.length {
+        let length = held.meta.length;
+        if offset + chunk.len() as u64 > length {
             return Err(Error::invalid("upload-offset", "out_of_range"));
         }
         if sha256_b64(chunk) != checksum {
@@ -532,55 +423,44 @@ impl Uploads {
         }
         if offset == 0 && !photos::starts_like_jpeg(chunk) {
             // Not worth receiving the rest.
-            return self.drop_not_an_image(id).map(Some);
+            return self.drop_not_an_image(held).map(Some);
         }
-        {
-            let mut f = std::fs::OpenOptions::new().write(true).open(&part)?;
-            f.seek(SeekFrom::Start(offset))?;
-            f.write_all(chunk)?;
-            f.sync_data()?;
-        }
+        held.write_at(offset, chunk)?;
         self.stats
             .bytes_appended
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         let now_at = offset + chunk.len() as u64;
-        if now_at < meta.length {
+        if now_at < length {
             return Ok(Some(Appended::Partial(now_at)));
         }
-        self.finish(who, id, &meta, rights).map(Some)
+        Ok(Some(match self.finish(who, &mut held, rights)? {
+            Finished::Complete => {
+                held.forget_moved()?;
+                Appended::Complete(length)
+            }
+            Finished::NotAnImage => self.drop_not_an_image(held)?,
+            Finished::Restarted => Appended::FileChecksum,
+        }))
     }
 
     /// Abandons an upload of the caller.
     pub fn abort(&self, who: &Principal, id: &str) -> Result<bool> {
-        if self.owned(who, id).is_none() {
+        let Some(held) = self.lock_owned(who, id)? else {
             return Ok(false);
-        }
-        let l = self.upload_lock(id);
-        let _guard = lock(&l);
-        remove_if_exists(&self.part(id))?;
-        remove_if_exists(&self.sidecar(id))?;
-        lock(&self.open).remove(id);
+        };
+        held.remove()?;
         Ok(true)
     }
 }
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn part_len(path: &Path) -> Result<u64> {
-    match std::fs::metadata(path) {
-        Ok(m) => Ok(m.len()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn remove_if_exists(path: &Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+/// How verifying a full part file ended.
+enum Finished {
+    /// Now a blob: the caller forgets the upload.
+    Complete,
+    /// Not a JPEG: the caller drops the upload.
+    NotAnImage,
+    /// The whole file did not hash to the declared SHA-256: back to offset 0.
+    Restarted,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,6 +827,11 @@ mod tests {
     use super::*;
     use crate::photos::test_jpeg;
     use gridwalk_protocol::Role;
+    use std::sync::Mutex;
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
     fn who(device: &str) -> Principal {
         Principal {
@@ -1117,7 +1002,7 @@ mod tests {
         );
         assert_eq!(u.blobs().len(&sha_hex(&fake)).unwrap(), None);
         assert!(lock(&r.0).is_empty(), "no right for a refused file");
-        assert_eq!(u.open_count(), 0);
+        assert_eq!(u.open_count().unwrap(), 0);
     }
 
     #[test]
@@ -1178,6 +1063,126 @@ mod tests {
         let later = now_ms() + 8 * 24 * 3600 * 1000;
         assert_eq!(u.sweep(later).unwrap(), (1, 0));
         assert_eq!(u.offset(&w, &id, &r).unwrap(), None);
-        assert_eq!(u.open_count(), 0);
+        assert_eq!(u.open_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_upload_started_on_one_instance_finishes_on_another() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two instances on one shared folder; rights live in the database, shared too.
+        let a = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let b = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        let r = Rights::default();
+        let w = who("d1");
+        let data = test_jpeg(30, 20, 900);
+        let id = created(&a, &w, &data, &r);
+        // The phone asks again on the other instance: the same upload, not a second one.
+        assert_eq!(created(&b, &w, &data, &r), id);
+        let (x, y) = data.split_at(400);
+        assert_eq!(
+            a.append(&w, &id, 0, &sha256_b64(x), x, &r).unwrap(),
+            Some(Appended::Partial(400))
+        );
+        // The other instance knows the offset and refuses a chunk sent twice.
+        assert_eq!(b.offset(&w, &id, &r).unwrap(), Some((400, 900, false)));
+        assert_eq!(
+            b.append(&w, &id, 0, &sha256_b64(x), x, &r).unwrap(),
+            Some(Appended::OffsetMismatch(400))
+        );
+        assert_eq!(
+            b.append(&w, &id, 400, &sha256_b64(y), y, &r).unwrap(),
+            Some(Appended::Complete(900))
+        );
+        assert_eq!(a.blobs().len(&sha_hex(&data)).unwrap(), Some(900));
+        assert_eq!(a.offset(&w, &id, &r).unwrap(), None, "gone on both");
+        assert_eq!(a.open_count().unwrap(), 0);
+        assert_eq!(a.create(&w, &req(&data), now_ms(), &r).unwrap(), Ok(None));
+    }
+
+    #[test]
+    fn the_same_chunk_racing_on_two_instances_is_appended_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(Uploads::open(dir.path(), UploadConfig::default()).unwrap());
+        let b = Arc::new(Uploads::open(dir.path(), UploadConfig::default()).unwrap());
+        let r = Arc::new(Rights::default());
+        let data = test_jpeg(30, 20, 128 * 1024);
+        let id = created(&a, &who("d1"), &data, &r);
+        for round in 0..16 {
+            let chunk = &data[round * 8192..(round + 1) * 8192];
+            let offset = (round * 8192) as u64;
+            let start = Arc::new(std::sync::Barrier::new(6));
+            let threads: Vec<_> = [
+                a.clone(),
+                b.clone(),
+                a.clone(),
+                b.clone(),
+                a.clone(),
+                b.clone(),
+            ]
+            .into_iter()
+            .map(|u| {
+                let (r, id, chunk) = (r.clone(), id.clone(), chunk.to_vec());
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    u.append(&who("d1"), &id, offset, &sha256_b64(&chunk), &chunk, &*r)
+                        .unwrap()
+                })
+            })
+            .collect();
+            let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            let done = outcomes
+                .iter()
+                .filter(|o| matches!(o, Some(Appended::Partial(_) | Appended::Complete(_))))
+                .count();
+            assert_eq!(done, 1, "round {round}: {outcomes:?}");
+        }
+        assert_eq!(a.blobs().len(&sha_hex(&data)).unwrap(), Some(128 * 1024));
+        let (mut f, _) = a.blobs().open(&sha_hex(&data)).unwrap().unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn uploads_of_the_older_flat_layout_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Rights::default();
+        let w = who("d1");
+        let data = test_jpeg(8, 8, 100);
+        let up = dir.path().join("uploads");
+        std::fs::create_dir_all(&up).unwrap();
+        let meta = UploadMeta {
+            id: "0190aaaabbbbcccc".into(),
+            sha256: sha_hex(&data),
+            length: 100,
+            photo_id: None,
+            user_id: "u1".into(),
+            device_id: "d1".into(),
+            created_at: now_ms(),
+        };
+        std::fs::write(up.join("0190aaaabbbbcccc.part"), &data[..30]).unwrap();
+        std::fs::write(
+            up.join("0190aaaabbbbcccc.json"),
+            serde_json::to_vec(&meta).unwrap(),
+        )
+        .unwrap();
+        let u = Uploads::open(dir.path(), UploadConfig::default()).unwrap();
+        assert_eq!(
+            u.offset(&w, "0190aaaabbbbcccc", &r).unwrap(),
+            Some((30, 100, false))
+        );
+        assert_eq!(
+            u.append(
+                &w,
+                "0190aaaabbbbcccc",
+                30,
+                &sha256_b64(&data[30..]),
+                &data[30..],
+                &r
+            )
+            .unwrap(),
+            Some(Appended::Complete(100))
+        );
     }
 }

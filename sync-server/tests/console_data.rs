@@ -621,13 +621,16 @@ async fn a_tampered_audit_log_fails_verification_naming_the_entry() {
             .await;
         assert_eq!(st, StatusCode::OK);
     }
+    // The binary checks the stored log of either backend.
     let data_dir = t.server.config().data_dir.clone();
+    let database = t.server.config().database.clone();
     let run = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
-            .args(["audit", "verify", "--data"])
-            .arg(&data_dir)
-            .output()
-            .unwrap()
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gridwalk-server"));
+        cmd.args(["audit", "verify", "--data"]).arg(&data_dir);
+        if let Some(url) = &database {
+            cmd.args(["--database", url]);
+        }
+        cmd.output().unwrap()
     };
     let out = run();
     assert!(
@@ -637,26 +640,59 @@ async fn a_tampered_audit_log_fails_verification_naming_the_entry() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("4"));
 
-    let db = rusqlite::Connection::open(t.server.config().db_path()).unwrap();
+    // Tampering straight in the database, as someone with access to it would.
+    let db = Tamper::open(&t).await;
     // An edited reason breaks entry 2.
-    db.execute("UPDATE audit_log SET reason = '改' WHERE seq = 2", [])
-        .unwrap();
+    db.exec("UPDATE audit_log SET reason = '改' WHERE seq = 2")
+        .await;
     let out = run();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("entry 2 does not match its hash"), "{err}");
-    db.execute("UPDATE audit_log SET reason = '二' WHERE seq = 2", [])
-        .unwrap();
+    db.exec("UPDATE audit_log SET reason = '二' WHERE seq = 2")
+        .await;
     assert!(run().status.success(), "restored");
     // A removed middle entry shows as a gap; a removed last entry against the head.
-    db.execute("DELETE FROM audit_log WHERE seq = 4", [])
-        .unwrap();
+    db.exec("DELETE FROM audit_log WHERE seq = 4").await;
     let err = String::from_utf8_lossy(&run().stderr).to_string();
     assert!(err.contains("the last append was entry 4"), "{err}");
-    db.execute("DELETE FROM audit_log WHERE seq = 2", [])
-        .unwrap();
+    db.exec("DELETE FROM audit_log WHERE seq = 2").await;
     let err = String::from_utf8_lossy(&run().stderr).to_string();
     assert!(err.contains("entry 2 is missing before entry 3"), "{err}");
+}
+
+/// A direct connection to the test server's database (SQLite file or PostgreSQL).
+enum Tamper {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Tamper {
+    async fn open(t: &TestServer) -> Tamper {
+        match t.server.config().database.clone() {
+            Some(url) => {
+                let (c, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                Tamper::Postgres(c)
+            }
+            None => {
+                Tamper::Sqlite(rusqlite::Connection::open(t.server.config().db_path()).unwrap())
+            }
+        }
+    }
+
+    async fn exec(&self, sql: &str) {
+        match self {
+            Tamper::Sqlite(c) => {
+                c.execute(sql, []).unwrap();
+            }
+            Tamper::Postgres(c) => {
+                c.batch_execute(sql).await.unwrap();
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -10,28 +10,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// A small file that passes the server's JPEG header check (SOI, APP0, DQT, SOF0, SOS, EOI),
-/// distinct per `seed`.
-fn jpeg(seed: u8) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
-    b.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-    b.extend([0xFF, 0xDB, 0x00, 0x04, 0x00, 0x01]);
-    b.extend([
-        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x01, 0x01, 0x11, 0x00,
-    ]);
-    b.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
-    b.extend((0..2000u32).map(|i| ((i * 31 + u32::from(seed) * 7) % 250) as u8));
-    b.extend([0xFF, 0xD9]);
-    b
-}
-
-fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn photo_payload(visit: &str, bytes: &[u8]) -> Value {
     json!({"owner_kind": "visit", "owner_id": visit, "sha256": sha(bytes),
            "byte_len": bytes.len(), "mime": "image/jpeg", "taken_at": now(),
@@ -378,4 +356,66 @@ async fn photo_record_fields_are_checked() {
         )
         .await;
     assert_eq!(res.results[0].reason.as_ref().unwrap().code, "invalid");
+}
+
+/// Two instances behind a load balancer share the database and the blob directory: a phone's
+/// upload started on one continues and completes on the other, and both serve the file.
+#[tokio::test]
+async fn an_upload_started_on_one_instance_completes_on_the_other() {
+    let shared = tempfile::tempdir().unwrap();
+    let blob_dir = shared.path().to_path_buf();
+    let a = start_with(move |mut c| {
+        c.blob_dir = Some(blob_dir);
+        c
+    })
+    .await;
+    let b = start_instance(a.server.config().clone()).await;
+    let wang = a.login("wangfang", "dev-w").await.access_token;
+    let v = visit(&a, &wang, DEMO_GRID).await;
+    let bytes = jpeg(9);
+    let (p, r) = photo_record(&a, &wang, &v, &bytes).await;
+    assert_eq!(r.outcome, Outcome::Applied);
+
+    let (st, body) = create(&a, &wang, &sha(&bytes), bytes.len()).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let loc = body["location"].as_str().unwrap().to_string();
+    let (x, y) = bytes.split_at(1000);
+    assert_eq!(patch(&a, &wang, &loc, 0, x).await.status(), 204);
+    // The connection dropped; the phone's next request reaches the other instance.
+    let head = b.req(Method::HEAD, &loc, Some(&wang)).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["upload-offset"], "1000");
+    // Asking to create it again there names the same upload.
+    let (st, again) = create(&b, &wang, &sha(&bytes), bytes.len()).await;
+    assert_eq!(
+        (st, &again["location"]),
+        (StatusCode::CREATED, &body["location"])
+    );
+    assert_eq!(again["offset"], 1000);
+    // A chunk sent twice is refused there with the true offset; the rest completes there.
+    let dup = patch(&b, &wang, &loc, 0, x).await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert_eq!(dup.headers()["upload-offset"], "1000");
+    let done = patch(&b, &wang, &loc, 1000, y).await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    assert_eq!(done.headers()["upload-complete"], "true");
+
+    for t in [&a, &b] {
+        let res = download(t, &wang, &sha(&bytes), &p).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().to_vec(), bytes);
+        assert_eq!(head_blob(t, &wang, &sha(&bytes)).await, StatusCode::OK);
+        let gone = t.req(Method::HEAD, &loc, Some(&wang)).send().await.unwrap();
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND, "finished everywhere");
+    }
+    // The files are in the shared folder, none under the data folder.
+    let blob = shared
+        .path()
+        .join("blobs")
+        .join(&sha(&bytes)[0..2])
+        .join(&sha(&bytes)[2..4])
+        .join(sha(&bytes));
+    assert!(blob.is_file());
+    assert!(!a.server.config().data_dir.join("blobs").exists());
+    assert!(!a.server.config().data_dir.join("uploads").exists());
 }

@@ -51,6 +51,21 @@ pub async fn start_with(f: impl FnOnce(Config) -> Config) -> TestServer {
     let config = f(config);
     let server = Server::open(config).unwrap();
     server.admin().seed_demo().unwrap();
+    serve_on_free_port(server, dir, db).await
+}
+
+/// Another instance on `config` (the database and blob directory of a running one), served on
+/// its own port: what a load balancer would put next to it.
+pub async fn start_instance(config: Config) -> TestServer {
+    let server = Server::open(config).unwrap();
+    serve_on_free_port(server, tempfile::tempdir().unwrap(), None).await
+}
+
+async fn serve_on_free_port(
+    server: Server,
+    dir: tempfile::TempDir,
+    db: Option<gridwalk_sync_server::postgres::scratch::ScratchDb>,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -205,4 +220,27 @@ pub fn case_payload(grid: &str) -> Value {
         "grid_code": grid, "outside_grid": false, "household_id": null, "patrol_id": null,
         "reporter": "王芳", "created_at": now() - 1000, "submitted_at": now(), "photos": []
     })
+}
+
+/// A small file that passes the server's JPEG header check (SOI, APP0, DQT, SOF0, SOS, EOI),
+/// distinct per `seed`.
+pub fn jpeg(seed: u8) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    b.extend(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    b.extend([0xFF, 0xDB, 0x00, 0x04, 0x00, 0x01]);
+    b.extend([
+        0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x01, 0x01, 0x11, 0x00,
+    ]);
+    b.extend([0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
+    b.extend((0..2000u32).map(|i| ((i * 31 + u32::from(seed) * 7) % 250) as u8));
+    b.extend([0xFF, 0xD9]);
+    b
+}
+
+pub fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
