@@ -131,6 +131,10 @@ pub struct Config {
     pub database: Option<String>,
     /// Most connections to PostgreSQL this process opens (default 16).
     pub database_pool: usize,
+    /// Sync write transactions (pushes, case actions) one process runs on PostgreSQL at once
+    /// (default 2). They all queue on the one `sync_state` row anyway; the rest wait in the
+    /// process without holding a pool connection, so sign-ins and pulls still get one.
+    pub database_writers: usize,
 }
 
 /// Browser sessions of the web console (`src/console/`).
@@ -175,6 +179,7 @@ impl std::fmt::Debug for Config {
                 &self.database.as_deref().map(crate::postgres::redact_url),
             )
             .field("database_pool", &self.database_pool)
+            .field("database_writers", &self.database_writers)
             .finish()
     }
 }
@@ -197,6 +202,7 @@ impl Default for Config {
             push_group_limit: 64,
             database: None,
             database_pool: 16,
+            database_writers: 2,
         }
     }
 }
@@ -255,6 +261,9 @@ impl Config {
         }
         if !(1..=1024).contains(&self.database_pool) {
             return Err(Error::invalid("database_pool", "out_of_range"));
+        }
+        if !(1..=self.database_pool).contains(&self.database_writers) {
+            return Err(Error::invalid("database_writers", "out_of_range"));
         }
         if !(60..=30 * 24 * 3600).contains(&self.console.session_ttl_secs) {
             return Err(Error::invalid("console.session_ttl_secs", "out_of_range"));

@@ -134,6 +134,7 @@ pub fn push_batch(
     seen: Seen,
     now_ms: i64,
 ) -> Result<gridwalk_protocol::PushResponse> {
+    prefetch(tx, changes)?;
     let mut results = Vec::with_capacity(changes.len());
     for c in changes {
         results.push(apply_change(tx, who, c, seen, now_ms)?);
@@ -142,6 +143,46 @@ pub fn push_batch(
         results,
         server_hlc: tx.clock().current_at(now_ms),
     })
+}
+
+/// Tells the backend every record and change id the batch's rules can ask about: each
+/// change's own record and every parent its payload names (references, a photo's owner).
+/// Keys that turn out unused cost nothing but a row in the answer.
+fn prefetch(tx: &mut dyn RecordTx, changes: &[Change]) -> Result<()> {
+    let mut records: Vec<(&str, &str)> = Vec::new();
+    let mut change_ids: Vec<&str> = Vec::with_capacity(changes.len());
+    for c in changes {
+        change_ids.push(&c.change_id);
+        records.push((&c.entity, &c.entity_id));
+        let named = |field: &str| c.payload.get(field).and_then(Value::as_str);
+        if let Some(spec) = entities::entity(&c.entity) {
+            for field in spec.fields {
+                if let (Some(parent), Some(id)) = (field.refers, named(field.name)) {
+                    records.push((parent, id));
+                }
+            }
+        }
+        for (field, parent) in [
+            ("household_id", entity::HOUSEHOLD),
+            ("patrol_id", entity::PATROL),
+        ] {
+            if let Some(id) = named(field) {
+                records.push((parent, id));
+            }
+        }
+        if let Some(owner) = named("owner_id") {
+            let parent = match named("owner_kind") {
+                None | Some("verification") => entity::CASE,
+                Some(kind) => entities::photo_owner_entity(kind).unwrap_or(kind),
+            };
+            records.push((parent, owner));
+        }
+    }
+    records.sort_unstable();
+    records.dedup();
+    change_ids.sort_unstable();
+    change_ids.dedup();
+    tx.prefetch(&records, &change_ids)
 }
 
 use entities::id_ok;

@@ -62,7 +62,10 @@ impl Server {
     pub fn open(config: Config) -> Result<Server> {
         config.check()?;
         let storage: Arc<dyn Storage> = match &config.database {
-            Some(url) => Arc::new(crate::postgres::PgStorage::open(url, config.database_pool)?),
+            Some(url) => Arc::new(
+                crate::postgres::PgStorage::open(url, config.database_pool)?
+                    .with_writers(config.database_writers),
+            ),
             None => Arc::new(
                 sqlite::SqliteStorage::open(&config.db_path(), config.readers)?
                     .with_group_limit(config.push_group_limit),

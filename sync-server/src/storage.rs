@@ -106,6 +106,14 @@ pub struct NewRecord<'a> {
 
 /// The primitives the sync rules need inside one write transaction.
 pub trait RecordTx {
+    /// Told once, before the rules of a batch run, every record (`(entity, id)`) and change id
+    /// the batch can ask about, so a backend whose reads are round trips can fetch them in one
+    /// query per table. Later reads of a prefetched key must still see this transaction's own
+    /// writes. The default does nothing (SQLite's reads are local).
+    fn prefetch(&mut self, records: &[(&str, &str)], change_ids: &[&str]) -> Result<()> {
+        let _ = (records, change_ids);
+        Ok(())
+    }
     fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>>;
     /// The grid of a record, without reading its data.
     fn grid_of(&mut self, entity: &str, id: &str) -> Result<Option<String>>;

@@ -61,6 +61,82 @@ mod postgres {
         assert!(epochs.iter().all(|e| e == &epochs[0]), "{epochs:?}");
     }
 
+    /// A read of a prefetched record after this transaction wrote it answers the write, before
+    /// and after the write is flushed; a prefetched miss becomes the record once written; a
+    /// change remembered here is applied even though the prefetch found it absent.
+    #[test]
+    fn prefetched_reads_see_the_transactions_own_writes() {
+        use gridwalk_protocol::{ChangeResult, Outcome};
+        use gridwalk_sync_server::storage::{NewRecord, RecordTx};
+        use serde_json::{json, Map, Value};
+
+        let Some(url) = scratch::test_url("prefetched_reads_see_the_transactions_own_writes")
+        else {
+            return;
+        };
+        let db = ScratchDb::create(&url).expect("create the scratch database");
+        let storage = PgStorage::open(&db.url, 2).expect("open");
+        let obj = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let (old, new) = (
+            obj(json!({"address": "1号"})),
+            obj(json!({"address": "2号"})),
+        );
+        let none = Map::new();
+        let put = |w: &mut dyn RecordTx, id: &str, grid: &str, data: &Map<String, Value>| {
+            w.put(NewRecord {
+                entity: "household",
+                id,
+                grid_code: grid,
+                hlc: "0000000000001-0000-a",
+                data,
+                clocks: &none,
+            })
+        };
+        storage
+            .write(|w| put(w, "h1", "g1", &old).map(|_| ()))
+            .expect("first write");
+        storage
+            .write(|w| {
+                w.prefetch(&[("household", "h1"), ("household", "h2")], &["c1"])?;
+                let data = |r: Option<gridwalk_sync_server::storage::StoredRecord>| {
+                    r.map(|r| (r.grid_code, r.data))
+                };
+                assert_eq!(
+                    data(w.get("household", "h1")?),
+                    Some(("g1".into(), old.clone()))
+                );
+                assert_eq!(w.grid_of("household", "h2")?, None);
+                assert!(w.applied("c1")?.is_none());
+                let rev = put(w, "h1", "g2", &new)?;
+                put(w, "h2", "g2", &new)?;
+                for flushed in [false, true] {
+                    if flushed {
+                        w.flush()?;
+                    }
+                    let want = Some(("g2".to_string(), new.clone()));
+                    assert_eq!(data(w.get("household", "h1")?), want, "flushed {flushed}");
+                    assert_eq!(data(w.get("household", "h2")?), want, "flushed {flushed}");
+                    assert_eq!(w.grid_of("household", "h1")?.as_deref(), Some("g2"));
+                    assert_eq!(w.echo_state("household", "h1")?.map(|s| s.0), Some(rev));
+                }
+                let result = ChangeResult {
+                    change_id: "c1".into(),
+                    outcome: Outcome::Applied,
+                    rev: Some(rev),
+                    replayed: false,
+                    reason: None,
+                    conflicts: Vec::new(),
+                };
+                w.remember("c1", "u1", &result)?;
+                assert_eq!(w.applied("c1")?.map(|a| a.0).as_deref(), Some("u1"));
+                Ok(())
+            })
+            .expect("second write");
+    }
+
     /// The revision contract with writers and readers on two instances of one database.
     #[test]
     fn revision_contract_across_two_instances() {

@@ -31,7 +31,7 @@
 //! WAL readers). No TLS: the database is expected on the same host or private network (say so
 //! when deploying; `docs/scaling.md`).
 
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 
 use gridwalk_protocol::hlc::HlcClock;
 use serde_json::{Map, Value};
@@ -65,6 +65,19 @@ pub struct PgStorage {
     /// The newest clock stamp this process saw (answers `server_hlc`; the database is authoritative).
     hlc: RwLock<String>,
     stats: Mutex<WriteStats>,
+    /// The write gate: sync write transactions running now, and how many may run at once.
+    writers: Mutex<(usize, usize)>,
+    writer_freed: Condvar,
+}
+
+/// A place in the write gate, given back when dropped (also on error or panic).
+struct WriterSlot<'a>(&'a PgStorage);
+
+impl Drop for WriterSlot<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.writers).0 -= 1;
+        self.0.writer_freed.notify_one();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -124,6 +137,8 @@ impl PgStorage {
             epoch: String::new(),
             hlc: RwLock::new(String::new()),
             stats: Mutex::new(WriteStats::default()),
+            writers: Mutex::new((0, 2)),
+            writer_freed: Condvar::new(),
         };
         let (epoch, hlc) = storage.read(|tx| {
             let epoch: String = tx
@@ -141,6 +156,23 @@ impl PgStorage {
             hlc: RwLock::new(clock.current()),
             ..storage
         })
+    }
+
+    /// At most `n` (at least 1) sync write transactions of this process at once; the others
+    /// wait in the process before taking a pool connection (`Config::database_writers`).
+    pub fn with_writers(self, n: usize) -> PgStorage {
+        lock(&self.writers).1 = n.max(1);
+        self
+    }
+
+    /// Waits for a place in the write gate.
+    fn writer_slot(&self) -> WriterSlot<'_> {
+        let mut w = lock(&self.writers);
+        while w.0 >= w.1 {
+            w = self.writer_freed.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+        w.0 += 1;
+        WriterSlot(self)
     }
 
     /// Runs `f` in a read-only transaction on one snapshot.
@@ -168,6 +200,7 @@ impl PgStorage {
     /// `Ok`; an `Err` rolls everything back, counter and clock included.
     pub fn write<T>(&self, f: impl FnOnce(&mut PgWriteTx<'_>) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
+        let _slot = self.writer_slot();
         let mut pooled = self.pool.get()?;
         let mut tx = pooled.conn()?.begin(IsolationLevel::ReadCommitted, false)?;
         let row = tx.query_one(

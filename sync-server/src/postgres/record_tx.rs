@@ -12,6 +12,13 @@
 //! record read from the database is remembered with its revision and echo mark. Anything that
 //! reads records by another key than `(entity, id)` (`tasks_for_target`, or SQL through
 //! [`PgWriteTx::tx`]) flushes first, so it always sees this transaction's writes.
+//!
+//! **Prefetch.** `engine::push_batch` names every record and change id a batch can ask about
+//! before its rules run ([`RecordTx::prefetch`]); they are read here in one query per table
+//! (`unnest` of keys) into `fetched` / `fetched_applied`. A prefetched key missing from the
+//! answer is absent (no second query). The order of answers stays: this transaction's own
+//! writes (`pending`, `remembered`) first, then the prefetch; a `put` drops the key from the
+//! prefetch, so after the write is flushed a read goes to the database again and sees it.
 
 use std::collections::HashMap;
 
@@ -47,6 +54,11 @@ pub struct PgWriteTx<'c> {
     remembered: HashMap<String, (String, ChangeResult)>,
     /// Authors of created records (first wins).
     authors: HashMap<Key, (String, String, i64)>,
+    /// Records read by [`RecordTx::prefetch`] and not written since (absent ones are `None`
+    /// in `known`).
+    fetched: HashMap<Key, StoredRecord>,
+    /// Change results read by [`RecordTx::prefetch`] (None: never applied).
+    fetched_applied: HashMap<String, Option<(String, ChangeResult)>>,
 }
 
 fn key(entity: &str, id: &str) -> Key {
@@ -65,6 +77,8 @@ impl<'c> PgWriteTx<'c> {
             known: HashMap::new(),
             remembered: HashMap::new(),
             authors: HashMap::new(),
+            fetched: HashMap::new(),
+            fetched_applied: HashMap::new(),
         }
     }
 
@@ -72,6 +86,8 @@ impl<'c> PgWriteTx<'c> {
     /// are sent (so a query sees them).
     pub fn tx(&mut self) -> Result<&mut Tx<'c>> {
         self.flush()?;
+        // Statements of one's own may write records: the prefetch no longer speaks for them.
+        self.fetched.clear();
         Ok(&mut self.tx)
     }
 
@@ -216,10 +232,69 @@ impl<'c> PgWriteTx<'c> {
 }
 
 impl RecordTx for PgWriteTx<'_> {
+    fn prefetch(&mut self, records: &[(&str, &str)], change_ids: &[&str]) -> Result<()> {
+        let wanted: Vec<(&str, &str)> = records
+            .iter()
+            .copied()
+            .filter(|(e, i)| {
+                let k = key(e, i);
+                !self.pending.contains_key(&k)
+                    && !self.known.contains_key(&k)
+                    && !self.fetched.contains_key(&k)
+            })
+            .collect();
+        if !wanted.is_empty() {
+            let entities: Vec<&str> = wanted.iter().map(|(e, _)| *e).collect();
+            let ids: Vec<&str> = wanted.iter().map(|(_, i)| *i).collect();
+            let rows = self.tx.query(
+                "SELECT r.entity, r.id, r.grid_code, r.rev, r.hlc, r.data::text AS data,
+                        r.clocks::text AS clocks, r.echo
+                 FROM unnest($1::text[], $2::text[]) AS k(entity, id)
+                 JOIN records r ON r.entity = k.entity AND r.id = k.id",
+                &[&entities, &ids],
+            )?;
+            for (e, i) in &wanted {
+                self.known.insert(key(e, i), None);
+            }
+            for r in &rows {
+                let rec = record_from_row(r.try_get("entity")?, r.try_get("id")?, r)?;
+                let k = key(&rec.entity, &rec.id);
+                self.known
+                    .insert(k.clone(), Some((rec.rev, r.try_get("echo")?)));
+                self.fetched.insert(k, rec);
+            }
+        }
+        let ids: Vec<&str> = change_ids
+            .iter()
+            .copied()
+            .filter(|c| !self.remembered.contains_key(*c) && !self.fetched_applied.contains_key(*c))
+            .collect();
+        if !ids.is_empty() {
+            let rows = self.tx.query(
+                "SELECT change_id, user_id, result FROM applied_changes
+                 WHERE change_id = ANY($1::text[])",
+                &[&ids],
+            )?;
+            for c in &ids {
+                self.fetched_applied.insert(c.to_string(), None);
+            }
+            for r in &rows {
+                let result: &str = r.try_get("result")?;
+                let c: String = r.try_get("change_id")?;
+                let stored = (r.try_get("user_id")?, serde_json::from_str(result)?);
+                self.fetched_applied.insert(c, Some(stored));
+            }
+        }
+        Ok(())
+    }
+
     fn get(&mut self, entity: &str, id: &str) -> Result<Option<StoredRecord>> {
         let k = key(entity, id);
         if let Some(p) = self.pending.get(&k) {
             return Ok(Some(p.rec.clone()));
+        }
+        if let Some(rec) = self.fetched.get(&k) {
+            return Ok(Some(rec.clone()));
         }
         if matches!(self.known.get(&k), Some(None)) {
             return Ok(None);
@@ -246,6 +321,9 @@ impl RecordTx for PgWriteTx<'_> {
         if let Some(p) = self.pending.get(&key(entity, id)) {
             return Ok(Some(p.rec.grid_code.clone()));
         }
+        if let Some(rec) = self.fetched.get(&key(entity, id)) {
+            return Ok(Some(rec.grid_code.clone()));
+        }
         if matches!(self.known.get(&key(entity, id)), Some(None)) {
             return Ok(None);
         }
@@ -257,6 +335,8 @@ impl RecordTx for PgWriteTx<'_> {
         if rec.entity == entity::CASE {
             super::console::put_queue_row(&mut self.tx, rec.id, rec.grid_code, rec.data)?;
         }
+        // Once written, the prefetched row is stale: `pending`, then the flushed row, answer.
+        self.fetched.remove(&key(rec.entity, rec.id));
         self.pending.insert(
             key(rec.entity, rec.id),
             Pending {
@@ -303,6 +383,9 @@ impl RecordTx for PgWriteTx<'_> {
     fn applied(&mut self, change_id: &str) -> Result<Option<(String, ChangeResult)>> {
         if let Some((user, result)) = self.remembered.get(change_id) {
             return Ok(Some((user.clone(), result.clone())));
+        }
+        if let Some(stored) = self.fetched_applied.get(change_id) {
+            return Ok(stored.clone());
         }
         match self.tx.query_opt(
             "SELECT user_id, result FROM applied_changes WHERE change_id = $1",
