@@ -22,7 +22,9 @@
 //! sqlite), `--instances N` (`GRIDWALK_EVENING_INSTANCES`, default 1; PostgreSQL only): N
 //! server instances on the one database and one shared blob directory, each on its own port and
 //! runtime, device *i* talking to instance *i mod N* (a round-robin load balancer); `--pool N`
-//! (`GRIDWALK_EVENING_POOL`): PostgreSQL connections per instance (default the server's, 16).
+//! (`GRIDWALK_EVENING_POOL`): PostgreSQL connections per instance (default the server's, 16);
+//! `--writers N` (`GRIDWALK_EVENING_WRITERS`): sync write transactions at once per instance
+//! (default the server's, 2; the pool size turns the gate off).
 //! PostgreSQL: a fresh database on the server of `GRIDWALK_TEST_POSTGRES`
 //! (`scripts/setup-postgres.sh --print-url`), dropped afterwards.
 //! `GRIDWALK_BENCH_QUICK=1`: 40 devices over 5 s with light hashing (a smoke run; figures not
@@ -66,6 +68,8 @@ struct Settings {
     instances: usize,
     /// PostgreSQL connections per instance (`Config.database_pool` when not given).
     pool: Option<usize>,
+    /// Sync write transactions at once per instance (`Config.database_writers` when not given).
+    writers: Option<usize>,
 }
 
 /// A setting from `--flag value` on the command line, else the environment variable.
@@ -116,6 +120,13 @@ fn settings() -> BenchResult<Settings> {
             Some(v) => Some(
                 v.parse()
                     .map_err(|_| format!("--pool: not a number: {v}"))?,
+            ),
+            None => None,
+        },
+        writers: match setting(&args, "--writers", "GRIDWALK_EVENING_WRITERS") {
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|_| format!("--writers: not a number: {v}"))?,
             ),
             None => None,
         },
@@ -534,6 +545,9 @@ fn run() -> BenchResult<usize> {
             if let Some(n) = s.pool {
                 config.database_pool = n;
             }
+            if let Some(n) = s.writers {
+                config.database_writers = n;
+            }
             Some(db)
         }
     };
@@ -559,8 +573,11 @@ fn run() -> BenchResult<usize> {
                 "group commit up to {} pushes",
                 server.config().push_group_limit
             ),
-            Backend::Postgres =>
-                format!("{} connections per instance", server.config().database_pool),
+            Backend::Postgres => format!(
+                "{} connections and {} writers per instance",
+                server.config().database_pool,
+                server.config().database_writers
+            ),
         },
         load(),
         if s.quick { " (quick)" } else { "" }
