@@ -24,6 +24,12 @@
 //! (`docs/scaling.md`). Writes that touch no record (sign-in, sessions, throttling, the console)
 //! do not take it and run concurrently, with row locks where they read-modify-write.
 //!
+//! **The write gate.** A sync write waits for the row lock holding a pool connection, so at
+//! most `Config::database_writers` of this process's sync writes take one at a time; the rest
+//! wait in the process ([`PgStorage::with_writers`]) and sign-ins and pulls keep the pool.
+//! The reads a push needs are prefetched under the lock (`record_tx.rs`); taking the lock only
+//! after them would need every read row locked or re-checked, and is not done.
+//!
 //! **The clock.** The HLC is read from `sync_state` under the same lock, advanced by the rules
 //! and written back before commit, so two instances never issue stamps out of order.
 //!
