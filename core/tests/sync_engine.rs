@@ -804,16 +804,20 @@ fn cancellation_stops_between_requests_and_keeps_what_was_done() {
         )
         .unwrap_err();
     assert!(matches!(e, SyncError::Cancelled));
-    assert_eq!(
-        pending(&a),
-        3,
-        "the first batch is committed, the rest kept"
+    // The second batch goes out while the first one's answers are written (and reported), so
+    // the cancel may find it already on the wire: then its answers are written too. Either
+    // way no third request is sent, and nothing answered or unsent is lost.
+    let left = pending(&a);
+    assert!(
+        left == 3 || left == 1,
+        "the batches answered are committed, the rest kept: {left} pending"
     );
     // (A device that never pulled takes its snapshot first: the push's first report is later.)
     let first_push = seen.iter().find(|p| p.phase == SyncPhase::Push);
     assert_eq!(first_push.and_then(|p| p.total), Some(5));
     let r = sync(&a, &fake);
-    assert_eq!(r.pushed, 3);
+    assert_eq!(r.pushed as i64, left);
+    assert_eq!(pending(&a), 0);
 
     // Cancelling during a backoff pause ends the run too.
     a.add_household(&household("x")).unwrap();
