@@ -40,7 +40,7 @@ dpkg -s libjna-jni >/dev/null 2>&1 || need_apt+=(libjna-jni)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
-if [ ! -x "$VENV/bin/pytest" ]; then
+if ! "$VENV/bin/pytest" --version >/dev/null 2>&1; then
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -60,8 +60,9 @@ if [ ! -x "$KOTLIN_HOME/bin/kotlinc" ]; then
     mv "$tmp" "$CACHE/kotlin-$KOTLIN_VERSION"
 fi
 
-# ---- pytest in a virtualenv
-if [ ! -x "$VENV/bin/pytest" ]; then
+# ---- pytest in a virtualenv (made again when it no longer runs: a venv moved with its cache
+# keeps the old path in its scripts)
+if ! "$VENV/bin/pytest" --version >/dev/null 2>&1; then
     log "installing pytest $PYTEST_VERSION from PyPI"
     # A venv records its own path, so it is made in place; `bin/pytest` appears only when the
     # install finished, and its absence makes the next run start over.
