@@ -16,6 +16,7 @@
 # fonts-noto-cjk for the screenshots. Prints counts; exits non-zero when a test fails or none ran.
 #
 #   scripts/test-android.sh [presentation|ui ...]        (default: both)
+#   scripts/test-android.sh fetch                        (install and download only)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -32,7 +33,7 @@ JARS_CACHE="${GRIDWALK_ANDROID_JARS:-$HOME/.cache/gridwalk/android-jars}"
 MAVEN_REPO="$HOME/.cache/gridwalk/maven-repo"
 need_apt=()
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
-fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || need_apt+=(fonts-noto-cjk)
+fc-list 2>/dev/null | grep 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-noto-cjk)
 command -v fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
 # skiko's native library links these even when it renders in software.
 for pkg in libgl1 libx11-6 libfontconfig1; do dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg"); done
@@ -65,6 +66,12 @@ jars_for() {
     find "$dir" -name '*.jar' | sort | paste -sd:
 }
 mkdir -p "$JARS_CACHE"
+# `fetch`: only install and download (the test command runs it in the background while Rust
+# compiles); no build, no test.
+if [ "${parts[*]}" = fetch ]; then
+    jars_for presentation >/dev/null && jars_for ui >/dev/null
+    exit $?
+fi
 
 # ---- the library, its Kotlin bindings, the sync server ------------------------------------
 out="$CARGO_TARGET_DIR/bindings"
