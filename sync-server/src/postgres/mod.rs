@@ -44,6 +44,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::IsolationLevel;
 
 use crate::error::{Error, Result};
+use crate::group::PushQueue;
 use crate::storage::{StoredRecord, WriteStats};
 
 /// The console's queries (`console::store::ConsoleStorage`).
@@ -74,6 +75,8 @@ pub struct PgStorage {
     /// The write gate: sync write transactions running now, and how many may run at once.
     writers: Mutex<(usize, usize)>,
     writer_freed: Condvar,
+    /// Pushes waiting for a place in the write gate and the row (group commit, `group.rs`).
+    pushes: PushQueue,
 }
 
 /// A place in the write gate, given back when dropped (also on error or panic).
@@ -145,6 +148,7 @@ impl PgStorage {
             stats: Mutex::new(WriteStats::default()),
             writers: Mutex::new((0, 2)),
             writer_freed: Condvar::new(),
+            pushes: PushQueue::new(crate::group::DEFAULT_GROUP_LIMIT),
         };
         let (epoch, hlc) = storage.read(|tx| {
             let epoch: String = tx
@@ -168,6 +172,13 @@ impl PgStorage {
     /// wait in the process before taking a pool connection (`Config::database_writers`).
     pub fn with_writers(self, n: usize) -> PgStorage {
         lock(&self.writers).1 = n.max(1);
+        self
+    }
+
+    /// At most `limit` queued pushes committed in one transaction (group commit,
+    /// `Config::push_group_limit`); 1 commits every push on its own.
+    pub fn with_group_limit(mut self, limit: usize) -> PgStorage {
+        self.pushes = PushQueue::new(limit);
         self
     }
 
@@ -207,6 +218,16 @@ impl PgStorage {
     pub fn write<T>(&self, f: impl FnOnce(&mut PgWriteTx<'_>) -> Result<T>) -> Result<T> {
         let asked = std::time::Instant::now();
         let _slot = self.writer_slot();
+        self.write_in_slot(asked, f)
+    }
+
+    /// [`Self::write`] for a caller that already holds a place in the write gate (a group
+    /// commit's leader); `asked` is when it started waiting.
+    fn write_in_slot<T>(
+        &self,
+        asked: std::time::Instant,
+        f: impl FnOnce(&mut PgWriteTx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut pooled = self.pool.get()?;
         let mut tx = pooled.conn()?.begin(IsolationLevel::ReadCommitted, false)?;
         let row = tx.query_one(

@@ -27,6 +27,7 @@ use gridwalk_protocol::{entity, ChangeResult};
 
 use super::{grid_of, record_from_row, scope_grids, Tx};
 use crate::error::Result;
+use crate::group::GroupTx;
 use crate::storage::{NewRecord, RecordTx, StoredRecord};
 
 /// A record written by this transaction, not yet sent.
@@ -59,6 +60,8 @@ pub struct PgWriteTx<'c> {
     fetched: HashMap<Key, StoredRecord>,
     /// Change results read by [`RecordTx::prefetch`] (None: never applied).
     fetched_applied: HashMap<String, Option<(String, ChangeResult)>>,
+    /// The counter and clock at the current push's savepoint (group commit).
+    saved: Option<(i64, HlcClock)>,
 }
 
 fn key(entity: &str, id: &str) -> Key {
@@ -79,6 +82,7 @@ impl<'c> PgWriteTx<'c> {
             authors: HashMap::new(),
             fetched: HashMap::new(),
             fetched_applied: HashMap::new(),
+            saved: None,
         }
     }
 
@@ -228,6 +232,49 @@ impl<'c> PgWriteTx<'c> {
         };
         self.known.insert(k, s.clone());
         Ok(s)
+    }
+}
+
+/// A push's savepoint inside a group commit (`group.rs`). The buffered writes of the pushes
+/// before it are sent before the savepoint starts and this push's before it is released, so a
+/// rollback to it undoes exactly this push; the caches may hold what the undone push wrote or
+/// read after writing, so they are dropped with it (rare: only an error undoes a push).
+impl GroupTx for PgWriteTx<'_> {
+    fn begin_push(&mut self) -> Result<()> {
+        self.flush()?;
+        self.tx.batch("SAVEPOINT push")?;
+        self.saved = Some((self.next_rev, self.clock.clone()));
+        Ok(())
+    }
+
+    fn keep_push(&mut self) -> Result<()> {
+        self.flush()?;
+        self.tx.batch("RELEASE push")?;
+        self.saved = None;
+        Ok(())
+    }
+
+    fn undo_push(&mut self) -> Result<()> {
+        self.tx.batch("ROLLBACK TO push; RELEASE push")?;
+        if let Some((rev, clock)) = self.saved.take() {
+            self.next_rev = rev;
+            self.clock = clock;
+        }
+        self.pending.clear();
+        self.remembered.clear();
+        self.authors.clear();
+        self.known.clear();
+        self.fetched.clear();
+        self.fetched_applied.clear();
+        Ok(())
+    }
+
+    fn device_seen(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE devices SET last_seen = $2 WHERE id = $1",
+            &[&device_id, &now_ms],
+        )?;
+        Ok(())
     }
 }
 
