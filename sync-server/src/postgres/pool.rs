@@ -91,7 +91,11 @@ impl PgConn {
                 .read_only(read_only)
                 .start(),
         )?;
-        Ok(Tx { tx, stmts })
+        Ok(Tx {
+            tx,
+            stmts,
+            spent: (0, 0),
+        })
     }
 
     /// Runs statements outside a transaction (no parameters).
@@ -114,40 +118,57 @@ impl PgConn {
 pub struct Tx<'c> {
     tx: tokio_postgres::Transaction<'c>,
     stmts: &'c mut HashMap<String, Statement>,
+    /// Time spent waiting for the database's answers (ns) and the round trips made (write
+    /// timings).
+    spent: (u64, u64),
+}
+
+/// Waits for one answer of the database, adding its time and the round trip to `spent`.
+fn timed<F: Future>(spent: &mut (u64, u64), fut: F) -> F::Output {
+    let started = std::time::Instant::now();
+    let out = wait(fut);
+    spent.0 += started.elapsed().as_nanos() as u64;
+    spent.1 += 1;
+    out
 }
 
 /// Query parameters.
 pub type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl Tx<'_> {
+    /// Time spent waiting for the database (ns) and round trips made in this transaction.
+    pub fn spent(&self) -> (u64, u64) {
+        self.spent
+    }
+
     fn stmt(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = wait(self.tx.prepare(sql))?;
+        let s = timed(&mut self.spent, self.tx.prepare(sql))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     pub fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query(&s, params))?)
+        Ok(timed(&mut self.spent, self.tx.query(&s, params))?)
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query_opt(&s, params))?)
+        Ok(timed(&mut self.spent, self.tx.query_opt(&s, params))?)
     }
 
     pub fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query_one(&s, params))?)
+        Ok(timed(&mut self.spent, self.tx.query_one(&s, params))?)
     }
 
     /// Rows changed.
     pub fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.execute(&s, params))?)
+        Ok(timed(&mut self.spent, self.tx.execute(&s, params))?)
     }
 
     /// Whether the query returns a row.
@@ -157,7 +178,7 @@ impl Tx<'_> {
 
     /// Runs statements without parameters (no statement cache).
     pub fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(wait(self.tx.batch_execute(sql))?)
+        Ok(timed(&mut self.spent, self.tx.batch_execute(sql))?)
     }
 
     pub fn commit(self) -> Result<()> {
