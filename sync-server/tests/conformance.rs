@@ -1,5 +1,7 @@
 //! The storage conformance suite (`src/conformance.rs`) against every backend: the revision
-//! contract under concurrent pushes and pulls, no echo, pages, idempotent pushes.
+//! contract under concurrent pushes and pulls, no echo, pages, idempotent pushes, and group
+//! commit keeping queued pushes isolated (each backend's `WriterHooks` hold the writer from
+//! another connection and make the database fail one record with a trigger).
 //!
 //! SQLite always runs. PostgreSQL runs on a fresh database per test made on the server named by
 //! `GRIDWALK_TEST_POSTGRES` (`scripts/setup-postgres.sh --print-url`) and dropped afterwards;
