@@ -123,7 +123,8 @@ pub struct Config {
     /// The supervisors' web console (`/console/`).
     pub console: ConsoleConfig,
     /// Most pushes committed in one transaction when they queue for the writer (group commit,
-    /// `group.rs`; SQLite and PostgreSQL); 1 commits every push on its own.
+    /// `group.rs`; SQLite and PostgreSQL, where it is capped at `postgres::MAX_GROUP`); 1
+    /// commits every push on its own.
     pub push_group_limit: usize,
     /// A `postgres://` URL: store everything in that PostgreSQL database (several server
     /// instances may share it) instead of `gridwalk.db` under `data_dir`. None (the default):
