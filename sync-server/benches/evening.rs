@@ -9,9 +9,11 @@
 //! Afterwards it checks the database: every acknowledged change is stored exactly once (counts
 //! per kind equal seeded + acknowledged; every acknowledged id present; `applied_changes` holds
 //! each change id once). Prints p50/p99/max of sign-in, push and pull, throughput, the bytes of
-//! the pull after the push, errors, refused, lost and duplicated changes, the machine's load, and
+//! the pull after the push, errors, refused, lost and duplicated changes, the machine's load,
 //! where the server's writes spent their time (waiting for the writer, inside the transaction,
-//! committing).
+//! committing), and the CPU budget: CPU seconds of the server instances, the generator and
+//! PostgreSQL during the evening (from `/proc`), per device, against what the machine's cores
+//! give at the arrival rate.
 //!
 //! Run: `cargo bench -p gridwalk-sync-server --bench evening [-- FLAGS]`. Settings (flags, or
 //! the environment variables in brackets):
@@ -597,8 +599,8 @@ fn run() -> BenchResult<usize> {
         argon
     })
     .hash(PASSWORD)?;
-    let mut seeded: Vec<Vec<String>> = Vec::with_capacity(s.devices);
-    for i in 0..s.devices {
+    // Four threads at once (untimed, but 10,000 workers one by one take minutes).
+    let seed_one = |i: usize| -> BenchResult<Vec<String>> {
         let user = format!("w{i:05}");
         storage.add_user(
             &NewUser {
@@ -630,8 +632,30 @@ fn run() -> BenchResult<usize> {
         if res.results.iter().any(|r| r.outcome != Outcome::Applied) {
             return Err(format!("seed refused: {:?}", res.results[0].reason).into());
         }
-        seeded.push(changes.into_iter().map(|c| c.entity_id).collect());
-    }
+        Ok(changes.into_iter().map(|c| c.entity_id).collect())
+    };
+    const SEEDERS: usize = 4;
+    let mut seeded: Vec<Vec<String>> = vec![Vec::new(); s.devices];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..SEEDERS)
+            .map(|w| {
+                let seed_one = &seed_one;
+                let devices = s.devices;
+                scope.spawn(move || {
+                    (w..devices)
+                        .step_by(SEEDERS)
+                        .map(|i| Ok((i, seed_one(i)?)))
+                        .collect::<BenchResult<Vec<_>>>()
+                })
+            })
+            .collect();
+        for w in workers {
+            for (i, ids) in w.join().map_err(|_| "a seeding thread panicked")?? {
+                seeded[i] = ids;
+            }
+        }
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    })?;
     // Each instance on its own port and its own runtime (its own blocking pool), as separate
     // processes would be; the phones' client on a runtime of its own.
     let mut bases = Vec::new();
@@ -642,6 +666,7 @@ fn run() -> BenchResult<usize> {
         bases.push(format!("http://{}", listener.local_addr()?));
         let srt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("server")
             .enable_all()
             .build()?;
         let srv = srv.clone();
@@ -654,6 +679,7 @@ fn run() -> BenchResult<usize> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(PHONES)
         .enable_all()
         .build()?;
     let clients: Vec<Arc<Client>> = bases
@@ -671,15 +697,25 @@ fn run() -> BenchResult<usize> {
     // Yesterday's sync: every device's cursor (a session issued without hashing, untimed).
     let admin = server.admin();
     let cursors: Vec<Option<String>> = rt.block_on(async {
-        let mut out = Vec::new();
-        for i in 0..s.devices {
-            let session = admin
-                .issue_session_for_tests(&format!("w{i:05}"), &format!("phone-{i}"))
-                .map_err(|e| e.to_string())?;
-            let mut lat = Vec::new();
-            let (cursor, _) =
-                pull_all(&client_of(i), &session.access_token, None, &mut lat).await?;
-            out.push(cursor);
+        let mut out = Vec::with_capacity(s.devices);
+        // Sixteen devices at a time.
+        for first in (0..s.devices).step_by(16) {
+            let mut pulls = Vec::new();
+            for i in first..(first + 16).min(s.devices) {
+                let session = admin
+                    .issue_session_for_tests(&format!("w{i:05}"), &format!("phone-{i}"))
+                    .map_err(|e| e.to_string())?;
+                let client = client_of(i);
+                pulls.push(tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    pull_all(&client, &session.access_token, None, &mut lat)
+                        .await
+                        .map(|(cursor, _)| cursor)
+                }));
+            }
+            for p in pulls {
+                out.push(p.await.map_err(|e| e.to_string())??);
+            }
         }
         Ok::<_, String>(out)
     })?;
@@ -713,12 +749,15 @@ fn run() -> BenchResult<usize> {
                 wait_ns: a.wait_ns + w.wait_ns,
                 work_ns: a.work_ns + w.work_ns,
                 commit_ns: a.commit_ns + w.commit_ns,
+                db_ns: a.db_ns + w.db_ns,
+                statements: a.statements + w.statements,
                 grouped_writes: a.grouped_writes + w.grouped_writes,
                 grouped_pushes: a.grouped_pushes + w.grouped_pushes,
             }
         })
     };
     let stats0 = write_stats();
+    let cpu0 = Cpu::now();
     let t0 = Instant::now();
     let gap = s.window.as_secs_f64() / s.devices.max(1) as f64;
     let outcomes: Vec<DeviceOutcome> = rt.block_on(async {
@@ -748,6 +787,7 @@ fn run() -> BenchResult<usize> {
         out
     });
     let elapsed = t0.elapsed().as_secs_f64();
+    let cpu = Cpu::now().since(&cpu0);
     let load_end = load();
 
     // --- Figures.
@@ -805,6 +845,8 @@ fn run() -> BenchResult<usize> {
         wait_ns: w.wait_ns - w0.wait_ns,
         work_ns: w.work_ns - w0.work_ns,
         commit_ns: w.commit_ns - w0.commit_ns,
+        db_ns: w.db_ns - w0.db_ns,
+        statements: w.statements - w0.statements,
         grouped_writes: w.grouped_writes - w0.grouped_writes,
         grouped_pushes: w.grouped_pushes - w0.grouped_pushes,
     };
@@ -818,7 +860,17 @@ fn run() -> BenchResult<usize> {
             w.work_ns as f64 / w.writes as f64 / 1e6,
             w.commit_ns as f64 / w.writes as f64 / 1e6,
         );
+        if w.grouped_pushes > 0 {
+            println!(
+                "per push: in the transaction {:.2} ms, of which waiting for the database {:.2} ms ({:.1} statements); commit {:.2} ms",
+                w.work_ns as f64 / w.grouped_pushes as f64 / 1e6,
+                w.db_ns as f64 / w.grouped_pushes as f64 / 1e6,
+                w.statements as f64 / w.grouped_pushes as f64,
+                w.commit_ns as f64 / w.grouped_pushes as f64 / 1e6,
+            );
+        }
     }
+    cpu.print(s.devices, elapsed);
     for o in outcomes.iter().filter(|o| !o.errors.is_empty()).take(3) {
         println!("  e.g. {}", o.errors[0]);
     }
@@ -859,6 +911,117 @@ fn run() -> BenchResult<usize> {
         + usize::from(refused > 0)
         + usize::from(lost > 0)
         + usize::from(duplicated > 0))
+}
+
+/// Name of the phones' (the load generator's) runtime threads, told apart from the servers'.
+const PHONES: &str = "phones";
+
+/// Clock ticks per second of `/proc` CPU times (Linux's `USER_HZ`, 100 on every architecture
+/// it runs on: part of the kernel's ABI).
+const TICKS: f64 = 100.0;
+
+/// CPU seconds spent so far, from `/proc`: this process (server instances and phones), the
+/// phones' runtime threads alone, every PostgreSQL process (with its exited backends, counted
+/// in the postmaster's children time) and the whole machine (busy and total).
+#[derive(Debug, Default, Clone, Copy)]
+struct Cpu {
+    process: f64,
+    phones: f64,
+    postgres: f64,
+    machine_busy: f64,
+    machine_total: f64,
+}
+
+/// utime, stime, cutime, cstime (seconds) and the command name of a `/proc/.../stat` file.
+fn stat_times(path: &std::path::Path) -> Option<(String, [f64; 4])> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (head, rest) = text.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    // Fields after the command: state is field 3, utime 14 … cstime 17.
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / TICKS
+    };
+    Some((comm, [t(14), t(15), t(16), t(17)]))
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        let mut cpu = Cpu::default();
+        if let Some((_, t)) = stat_times(std::path::Path::new("/proc/self/stat")) {
+            cpu.process = t[0] + t[1];
+        }
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for task in tasks.flatten() {
+                if let Some((comm, t)) = stat_times(&task.path().join("stat")) {
+                    if comm.starts_with(PHONES) {
+                        cpu.phones += t[0] + t[1];
+                    }
+                }
+            }
+        }
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for p in procs.flatten() {
+                if let Some((comm, t)) = stat_times(&p.path().join("stat")) {
+                    if comm == "postgres" {
+                        cpu.postgres += t.iter().sum::<f64>();
+                    }
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string("/proc/stat") {
+            if let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) {
+                let v: Vec<f64> = line
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+                cpu.machine_total = v.iter().sum::<f64>() / TICKS;
+                cpu.machine_busy = cpu.machine_total - idle / TICKS;
+            }
+        }
+        cpu
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu {
+            process: self.process - before.process,
+            phones: self.phones - before.phones,
+            postgres: self.postgres - before.postgres,
+            machine_busy: self.machine_busy - before.machine_busy,
+            machine_total: self.machine_total - before.machine_total,
+        }
+    }
+
+    /// The CPU budget of the run: seconds spent, per device, and what the machine had.
+    fn print(&self, devices: usize, elapsed: f64) {
+        let n = devices.max(1) as f64;
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+        let ours = self.process + self.postgres;
+        println!(
+            "cpu: {:.1} s servers, {:.1} s phones (the generator), {:.1} s PostgreSQL = {:.1} s in {elapsed:.1} s; per device {:.0} ms servers, {:.0} ms PostgreSQL, {:.0} ms with the generator",
+            self.process - self.phones,
+            self.phones,
+            self.postgres,
+            ours,
+            (self.process - self.phones) / n * 1e3,
+            self.postgres / n * 1e3,
+            ours / n * 1e3,
+        );
+        println!(
+            "cpu budget: the machine was {:.0} % busy ({:.1} of {:.1} core-seconds; {:.1} s not ours); {cores} cores carry {:.1} devices/s at {:.0} ms per device (10,000 in ten minutes need 16.7/s)",
+            100.0 * self.machine_busy / self.machine_total.max(1e-9),
+            self.machine_busy,
+            self.machine_total,
+            (self.machine_busy - ours).max(0.0),
+            cores / (ours / n).max(1e-9),
+            ours / n * 1e3,
+        );
+    }
 }
 
 /// The database the checks read: the SQLite file, or the PostgreSQL database of the instances.

@@ -122,8 +122,9 @@ pub struct Config {
     pub console_tile_url: Option<String>,
     /// The supervisors' web console (`/console/`).
     pub console: ConsoleConfig,
-    /// Most pushes committed in one SQLite transaction when they queue for the writer (group
-    /// commit, `sqlite/group.rs`); 1 commits every push on its own.
+    /// Most pushes committed in one transaction when they queue for the writer (group commit,
+    /// `group.rs`; SQLite and PostgreSQL, where it is capped at `postgres::MAX_GROUP`); 1
+    /// commits every push on its own.
     pub push_group_limit: usize,
     /// A `postgres://` URL: store everything in that PostgreSQL database (several server
     /// instances may share it) instead of `gridwalk.db` under `data_dir`. None (the default):

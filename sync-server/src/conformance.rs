@@ -10,7 +10,9 @@
 //! - **no echo**: a push that carries the device's cursor is left out of that device's pulls
 //!   with a cursor, and only of those; another writer's later revision comes back down;
 //! - **pages**: bounded in records and bytes (a larger record alone), in scope, ending;
-//! - **idempotent pushes**: a change id is applied once and answered the same when replayed.
+//! - **idempotent pushes**: a change id is applied once and answered the same when replayed;
+//! - **group commit keeps pushes isolated** ([`group_commit_isolation`], with hooks into the
+//!   backend's database): one push failing among queued ones fails alone.
 //!
 //! The functions return `Err(description)` instead of panicking so a backend's own test harness
 //! decides how to report; the macro turns them into `#[test]`s.
@@ -541,6 +543,135 @@ pub fn idempotent_push(storage: Arc<dyn Storage>) -> Check {
     drain(s, &a, &mut 0, 100, false, &mut got)?;
     if got.get(&c.entity_id) != f.rev.as_ref() {
         return Err("the record is not in the feed at its revision".into());
+    }
+    Ok(())
+}
+
+/// What [`group_commit_isolation`] needs from a backend's test harness: its database, reached
+/// from outside the storage.
+pub trait WriterHooks {
+    /// Takes the writer from outside (SQLite: a `BEGIN IMMEDIATE` on another connection;
+    /// PostgreSQL: the `sync_state` row `FOR UPDATE` in another transaction), returning once it
+    /// is held; the returned function lets it go.
+    fn hold_writer(&self) -> Result<Box<dyn FnOnce() + Send>, String>;
+    /// Makes the database refuse to write record `id` from now on (a trigger raising an error),
+    /// as a constraint, a full disk or a bug would fail one push.
+    fn poison_record(&self, id: &str) -> Result<(), String>;
+}
+
+/// Group commit keeps pushes isolated: five pushes queued behind a held writer are committed
+/// together; the one the database fails is answered an error alone and stores nothing, the
+/// other four are stored and acknowledged exactly once (a replay answers `replayed`, at the
+/// same revisions), and the failed push's other changes were not remembered (pushed again,
+/// they apply).
+pub fn group_commit_isolation(storage: Arc<dyn Storage>, hooks: &dyn WriterHooks) -> Check {
+    const PUSHES: usize = 5;
+    const BAD: usize = 2;
+    seed(&storage)?;
+    let who: Vec<Principal> = (0..PUSHES)
+        .map(|i| principal(&*storage, "wangfang", &format!("group-{i}")))
+        .collect::<Result<_, _>>()?;
+    let batches: Vec<Vec<Change>> = (0..PUSHES)
+        .map(|i| {
+            (0..3)
+                .map(|_| household_create(DEMO_GRID, now_ms() - 1000, &format!("g{i}")))
+                .collect()
+        })
+        .collect();
+    let poisoned = batches[BAD][1].entity_id.clone();
+    hooks.poison_record(&poisoned)?;
+    let before = storage.write_stats();
+    let release = hooks.hold_writer()?;
+    let pushers: Vec<_> = (0..PUSHES)
+        .map(|i| {
+            let (s, w, b) = (storage.clone(), who[i].clone(), batches[i].clone());
+            std::thread::spawn(move || s.push(&w, &b, Seen::default(), now_ms()))
+        })
+        .collect();
+    // Every push queues behind the held writer; then one leader takes them all.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    release();
+    let answers: Vec<_> = pushers
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "pusher panicked".to_string()))
+        .collect::<Result<_, _>>()?;
+    let after = storage.write_stats();
+    let (groups, pushed) = (
+        after.grouped_writes - before.grouped_writes,
+        after.grouped_pushes - before.grouped_pushes,
+    );
+    if groups != 1 || pushed != PUSHES as u64 {
+        return Err(format!(
+            "{PUSHES} queued pushes went in {groups} commits carrying {pushed}, not one group"
+        ));
+    }
+    let mut acked: BTreeMap<String, i64> = BTreeMap::new();
+    for (i, answer) in answers.iter().enumerate() {
+        match (i == BAD, answer) {
+            (true, Ok(r)) => return Err(format!("the poisoned push was answered {r:?}")),
+            (true, Err(_)) => {}
+            (false, Err(e)) => return Err(format!("push {i} failed with the poisoned one: {e}")),
+            (false, Ok(r)) => {
+                for (c, res) in batches[i].iter().zip(&r.results) {
+                    match (res.outcome, res.rev) {
+                        (Outcome::Applied, Some(rev)) => {
+                            acked.insert(c.entity_id.clone(), rev);
+                        }
+                        _ => return Err(format!("push {i}: {res:?}")),
+                    }
+                }
+            }
+        }
+    }
+    // Exactly the four good pushes are stored, at their acknowledged revisions.
+    let mut got = BTreeMap::new();
+    drain(&*storage, &who[0], &mut 0, 1000, false, &mut got)?;
+    for (id, rev) in &acked {
+        if got.get(id) != Some(rev) {
+            return Err(format!(
+                "acknowledged {id} at {rev}, stored {:?}",
+                got.get(id)
+            ));
+        }
+    }
+    if let Some(c) = batches[BAD].iter().find(|c| got.contains_key(&c.entity_id)) {
+        return Err(format!("the failed push's {} was stored", c.entity_id));
+    }
+    let mut revs: Vec<i64> = acked.values().copied().collect();
+    revs.sort_unstable();
+    revs.dedup();
+    if revs.len() != acked.len() {
+        return Err("two records acknowledged at one revision".into());
+    }
+    // Acknowledged once: a replay changes nothing.
+    for i in (0..PUSHES).filter(|i| *i != BAD) {
+        let again = storage
+            .push(&who[i], &batches[i], Seen::default(), now_ms())
+            .map_err(err)?;
+        for (c, res) in batches[i].iter().zip(&again.results) {
+            if !res.replayed || res.rev != acked.get(&c.entity_id).copied() {
+                return Err(format!("replay of push {i}: {res:?}"));
+            }
+        }
+    }
+    // The failed push left nothing behind: its good changes apply when pushed again.
+    let rest: Vec<Change> = batches[BAD]
+        .iter()
+        .filter(|c| c.entity_id != poisoned)
+        .cloned()
+        .collect();
+    let retried = storage
+        .push(&who[BAD], &rest, Seen::default(), now_ms())
+        .map_err(err)?;
+    if retried
+        .results
+        .iter()
+        .any(|r| r.outcome != Outcome::Applied || r.replayed)
+    {
+        return Err(format!(
+            "the failed push's changes again: {:?}",
+            retried.results
+        ));
     }
     Ok(())
 }

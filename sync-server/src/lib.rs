@@ -19,6 +19,7 @@ pub mod console;
 pub mod cursor;
 pub mod engine;
 pub mod error;
+mod group;
 pub mod http;
 mod memo;
 pub mod photos;
@@ -64,7 +65,8 @@ impl Server {
         let storage: Arc<dyn Storage> = match &config.database {
             Some(url) => Arc::new(
                 crate::postgres::PgStorage::open(url, config.database_pool)?
-                    .with_writers(config.database_writers),
+                    .with_writers(config.database_writers)
+                    .with_group_limit(config.push_group_limit),
             ),
             None => Arc::new(
                 sqlite::SqliteStorage::open(&config.db_path(), config.readers)?

@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::cases::{self, ActionRequest, TaskRequest};
 use crate::config::ThrottleRule;
 use crate::error::{Error, Result};
+use crate::group::{GroupTx, PushQueue};
 use crate::sessions::{self, AccessState, DeviceStep, RefreshState, RefreshStep};
 use crate::storage::{
     CaseFilter, LoginUser, NewRecord, NewUser, Principal, PullPage, RecordTx, SessionRefusal,
@@ -51,8 +52,6 @@ const UPGRADES: &[(i64, &str)] = &[
 
 /// The console's queries (`console::store::ConsoleStorage` for SQLite).
 mod console;
-/// Group commit of pushes.
-mod group;
 
 struct Writer {
     conn: Connection,
@@ -68,10 +67,8 @@ pub struct SqliteStorage {
     epoch: String,
     hlc: RwLock<String>,
     stats: Mutex<WriteStats>,
-    /// Pushes waiting for the writer (group commit, `sqlite/group.rs`).
-    pushes: Mutex<Vec<group::PushJob>>,
-    /// Most pushes committed together; 1 turns group commit off.
-    group_limit: usize,
+    /// Pushes waiting for the writer (group commit, `group.rs`).
+    pushes: PushQueue,
 }
 
 /// Page cache of each connection, in KiB (negative: a size, not a page count). The records
@@ -177,14 +174,13 @@ impl SqliteStorage {
             max_readers: readers.max(1),
             epoch,
             stats: Mutex::new(WriteStats::default()),
-            pushes: Mutex::new(Vec::new()),
-            group_limit: group::DEFAULT_GROUP_LIMIT,
+            pushes: PushQueue::new(crate::group::DEFAULT_GROUP_LIMIT),
         })
     }
 
     /// Sets the most pushes one commit carries (group commit); 1 turns it off.
     pub fn with_group_limit(mut self, limit: usize) -> SqliteStorage {
-        self.group_limit = limit.max(1);
+        self.pushes = PushQueue::new(limit);
         self
     }
 
@@ -248,6 +244,7 @@ impl SqliteStorage {
             tx,
             next_rev: w.next_rev,
             clock: w.clock.clone(),
+            saved: None,
         };
         let out = f(&mut wtx)?;
         let worked = std::time::Instant::now();
@@ -255,6 +252,7 @@ impl SqliteStorage {
             tx,
             next_rev,
             clock,
+            ..
         } = wtx;
         let stamp = clock.current();
         if clock != w.clock {
@@ -282,6 +280,38 @@ pub struct WriteTx<'c> {
     tx: Transaction<'c>,
     next_rev: i64,
     clock: HlcClock,
+    /// The counter and clock at the current push's savepoint (group commit).
+    saved: Option<(i64, HlcClock)>,
+}
+
+impl GroupTx for WriteTx<'_> {
+    fn begin_push(&mut self) -> Result<()> {
+        self.tx.execute_batch("SAVEPOINT push")?;
+        self.saved = Some((self.next_rev, self.clock.clone()));
+        Ok(())
+    }
+
+    fn keep_push(&mut self) -> Result<()> {
+        self.tx.execute_batch("RELEASE push")?;
+        self.saved = None;
+        Ok(())
+    }
+
+    fn undo_push(&mut self) -> Result<()> {
+        self.tx.execute_batch("ROLLBACK TO push; RELEASE push")?;
+        if let Some((rev, clock)) = self.saved.take() {
+            self.next_rev = rev;
+            self.clock = clock;
+        }
+        Ok(())
+    }
+
+    fn device_seen(&mut self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
+            .execute(params![device_id, now_ms])?;
+        Ok(())
+    }
 }
 
 fn parse_obj(text: &str) -> Result<Map<String, Value>> {
@@ -1122,7 +1152,18 @@ impl Storage for SqliteStorage {
         seen: crate::engine::Seen,
         now_ms: i64,
     ) -> Result<PushResponse> {
-        self.group_push(who, changes, seen, now_ms)
+        self.pushes.push(who, changes, seen, now_ms, |group| {
+            let asked = std::time::Instant::now();
+            let mut writer = lock(&self.writer);
+            if !group.has_work() {
+                return Ok(());
+            }
+            self.write_locked(&mut writer, asked, |w| group.run(w))?;
+            let mut s = lock(&self.stats);
+            s.grouped_writes += u64::from(group.len() > 0);
+            s.grouped_pushes += group.len() as u64;
+            Ok(())
+        })
     }
 
     fn pull(

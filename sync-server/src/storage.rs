@@ -268,6 +268,10 @@ pub struct WriteStats {
     pub work_ns: u64,
     /// Committing (with the clock's row).
     pub commit_ns: u64,
+    /// Of `work_ns`, waiting for the database's answers, and the round trips (statements)
+    /// made inside the transactions (PostgreSQL; 0 on SQLite, whose statements run in-process).
+    pub db_ns: u64,
+    pub statements: u64,
     /// Transactions that carried pushes, and the pushes they carried (more pushes than
     /// transactions: group commit at work).
     pub grouped_writes: u64,

@@ -1,5 +1,7 @@
 //! The storage conformance suite (`src/conformance.rs`) against every backend: the revision
-//! contract under concurrent pushes and pulls, no echo, pages, idempotent pushes.
+//! contract under concurrent pushes and pulls, no echo, pages, idempotent pushes, and group
+//! commit keeping queued pushes isolated (each backend's `WriterHooks` hold the writer from
+//! another connection and make the database fail one record with a trigger).
 //!
 //! SQLite always runs. PostgreSQL runs on a fresh database per test made on the server named by
 //! `GRIDWALK_TEST_POSTGRES` (`scripts/setup-postgres.sh --print-url`) and dropped afterwards;
@@ -18,6 +20,68 @@ mod sqlite {
     }
 
     gridwalk_sync_server::storage_conformance_tests!(sqlite());
+
+    /// The database file, reached from outside the storage (`conformance::WriterHooks`).
+    struct File(std::path::PathBuf);
+
+    impl gridwalk_sync_server::conformance::WriterHooks for File {
+        fn hold_writer(&self) -> Result<Box<dyn FnOnce() + Send>, String> {
+            let path = self.0.clone();
+            let (held, release) = hold(move |held, release| {
+                let conn = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+                conn.execute_batch("BEGIN IMMEDIATE")
+                    .map_err(|e| e.to_string())?;
+                let _ = held.send(());
+                let _ = release.recv();
+                conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+            });
+            held.recv()
+                .map_err(|_| "the writer was not taken".to_string())?;
+            Ok(release)
+        }
+
+        fn poison_record(&self, id: &str) -> Result<(), String> {
+            let conn = rusqlite::Connection::open(&self.0).map_err(|e| e.to_string())?;
+            conn.execute_batch(&format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON records WHEN NEW.id = '{id}'
+                 BEGIN SELECT RAISE(ABORT, 'poisoned record'); END"
+            ))
+            .map_err(|e| e.to_string())
+        }
+    }
+
+    /// Runs `body` on a thread that signals when it holds something and waits for the release;
+    /// returns the signal's receiver and the release (which joins the thread).
+    pub fn hold(
+        body: impl FnOnce(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>) -> Result<(), String>
+            + Send
+            + 'static,
+    ) -> (std::sync::mpsc::Receiver<()>, Box<dyn FnOnce() + Send>) {
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || body(held_tx, release_rx));
+        let release = Box::new(move || {
+            let _ = release_tx.send(());
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("holding the writer: {e}"),
+                Err(_) => panic!("the thread holding the writer panicked"),
+            }
+        });
+        (held, release)
+    }
+
+    #[test]
+    fn group_commit_isolation() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("server.db");
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&path, 4).expect("open"));
+        if let Err(e) =
+            gridwalk_sync_server::conformance::group_commit_isolation(storage, &File(path))
+        {
+            panic!("group commit isolation: {e}");
+        }
+    }
 }
 
 mod postgres {
@@ -39,6 +103,67 @@ mod postgres {
         Some(made) => made,
         None => return,
     });
+
+    /// The database, reached from outside the storage (`conformance::WriterHooks`).
+    struct Database(String);
+
+    impl Database {
+        fn pool(&self) -> Result<gridwalk_sync_server::postgres::Pool, String> {
+            let config: tokio_postgres::Config = self.0.parse().map_err(|e| format!("{e}"))?;
+            gridwalk_sync_server::postgres::Pool::new(config, 1).map_err(|e| e.to_string())
+        }
+    }
+
+    impl gridwalk_sync_server::conformance::WriterHooks for Database {
+        fn hold_writer(&self) -> Result<Box<dyn FnOnce() + Send>, String> {
+            let pool = self.pool()?;
+            let (held, release) = super::sqlite::hold(move |held, release| {
+                let mut pooled = pool.get().map_err(|e| e.to_string())?;
+                let conn = pooled.conn().map_err(|e| e.to_string())?;
+                let mut tx = conn
+                    .begin(tokio_postgres::IsolationLevel::ReadCommitted, false)
+                    .map_err(|e| e.to_string())?;
+                tx.query_one(
+                    "SELECT next_rev FROM sync_state WHERE id = 1 FOR UPDATE",
+                    &[],
+                )
+                .map_err(|e| e.to_string())?;
+                let _ = held.send(());
+                let _ = release.recv();
+                tx.commit().map_err(|e| e.to_string())
+            });
+            held.recv()
+                .map_err(|_| "the writer was not taken".to_string())?;
+            Ok(release)
+        }
+
+        fn poison_record(&self, id: &str) -> Result<(), String> {
+            let pool = self.pool()?;
+            let mut pooled = pool.get().map_err(|e| e.to_string())?;
+            let conn = pooled.conn().map_err(|e| e.to_string())?;
+            conn.batch(&format!(
+                "CREATE FUNCTION refuse_poisoned() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF NEW.id = '{id}' THEN RAISE EXCEPTION 'poisoned record'; END IF;
+                     RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER poison BEFORE INSERT OR UPDATE ON records
+                     FOR EACH ROW EXECUTE FUNCTION refuse_poisoned();"
+            ))
+            .map_err(|e| e.to_string())
+        }
+    }
+
+    #[test]
+    fn group_commit_isolation() {
+        let Some((storage, db)) = postgres() else {
+            return;
+        };
+        let hooks = Database(db.url.clone());
+        if let Err(e) = gridwalk_sync_server::conformance::group_commit_isolation(storage, &hooks) {
+            panic!("group commit isolation: {e}");
+        }
+    }
 
     /// Several instances opening one new database at once: the migration runs once (advisory
     /// lock), every instance sees the same epoch.

@@ -33,22 +33,13 @@ use crate::error::Result;
 use crate::storage::Principal;
 
 /// Adds `delta` to the count of one grid × status × category × urgency.
-fn count(
-    tx: &mut Tx<'_>,
-    (grid, status, category, urgency): (&str, &str, &str, &str),
-    delta: i64,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO case_counts (grid_code, status, category_code, urgency, n)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (grid_code, status, category_code, urgency)
-         DO UPDATE SET n = case_counts.n + excluded.n",
-        &[&grid, &status, &category, &urgency, &delta],
-    )?;
-    Ok(())
-}
+const COUNT: &str = "INSERT INTO case_counts (grid_code, status, category_code, urgency, n)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (grid_code, status, category_code, urgency)
+     DO UPDATE SET n = case_counts.n + excluded.n";
 
-/// Writes the queue row of a case record and moves its count (called by every case write).
+/// Writes the queue row of a case record and moves its count (called by every case write):
+/// the old row is read, then the counts and the row are written in one round trip.
 pub(super) fn put_queue_row(
     tx: &mut Tx<'_>,
     id: &str,
@@ -69,21 +60,49 @@ pub(super) fn put_queue_row(
             r.try_get::<_, String>("urgency")?,
         )),
     };
-    let new = (
-        grid_code,
-        q.status.as_str(),
-        q.category_code.as_str(),
-        q.urgency.as_str(),
-    );
-    match &old {
-        Some((g, s, c, u)) if (g.as_str(), s.as_str(), c.as_str(), u.as_str()) == new => {}
-        Some((g, s, c, u)) => {
-            count(tx, (g, s, c, u), -1)?;
-            count(tx, new, 1)?;
+    let (minus, plus) = (-1i64, 1i64);
+    let added: [&(dyn ToSql + Sync); 5] =
+        [&grid_code, &q.status, &q.category_code, &q.urgency, &plus];
+    let queue_row: [&(dyn ToSql + Sync); 12] = [
+        &id,
+        &grid_code,
+        &q.status,
+        &q.category_code,
+        &q.type_code,
+        &q.urgency,
+        &q.reporter_user,
+        &q.received_at,
+        &q.start_at,
+        &q.due_at,
+        &q.sort_key,
+        &q.updated_at,
+    ];
+    let removed: Option<[&(dyn ToSql + Sync); 5]> = old.as_ref().map(|(g, s, c, u)| {
+        [
+            g as &(dyn ToSql + Sync),
+            s as &(dyn ToSql + Sync),
+            c as &(dyn ToSql + Sync),
+            u as &(dyn ToSql + Sync),
+            &minus as &(dyn ToSql + Sync),
+        ]
+    });
+    let same = old.as_ref().is_some_and(|(g, s, c, u)| {
+        (g.as_str(), s.as_str(), c.as_str(), u.as_str())
+            == (
+                grid_code,
+                q.status.as_str(),
+                q.category_code.as_str(),
+                q.urgency.as_str(),
+            )
+    });
+    let mut stmts: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::new();
+    if !same {
+        if let Some(removed) = &removed {
+            stmts.push((COUNT, removed));
         }
-        None => count(tx, new, 1)?,
+        stmts.push((COUNT, &added));
     }
-    tx.execute(
+    stmts.push((
         "INSERT INTO case_queue (id, grid_code, status, category_code, type_code, urgency,
             reporter_user, received_at, start_at, due_at, sort_key, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -93,21 +112,9 @@ pub(super) fn put_queue_row(
             reporter_user = excluded.reporter_user, received_at = excluded.received_at,
             start_at = excluded.start_at, due_at = excluded.due_at,
             sort_key = excluded.sort_key, updated_at = excluded.updated_at",
-        &[
-            &id,
-            &grid_code,
-            &q.status,
-            &q.category_code,
-            &q.type_code,
-            &q.urgency,
-            &q.reporter_user,
-            &q.received_at,
-            &q.start_at,
-            &q.due_at,
-            &q.sort_key,
-            &q.updated_at,
-        ],
-    )?;
+        &queue_row,
+    ));
+    tx.execute_many(&stmts)?;
     Ok(())
 }
 

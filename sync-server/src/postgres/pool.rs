@@ -11,8 +11,14 @@
 //!
 //! The pool is a mutex, a condition variable and a list of idle connections (callers hold one
 //! for a single transaction). Each connection keeps the statements it prepared, keyed by SQL
-//! text, so a query costs one round trip. A broken connection (server restart, network) is
-//! dropped instead of returned and the next caller opens a fresh one.
+//! text, so a query costs one round trip; statements that do not need each other's answers go
+//! out together and share one round trip ([`Tx::execute_many`], [`Tx::query_many`],
+//! [`Tx::defer`]: tokio-postgres pipelines requests whose futures are polled together). Under
+//! the `sync_state` lock a round trip is time every other writer waits, more so when the
+//! machine is busy and each answer waits for the database process to be scheduled.
+//!
+//! A broken connection (server restart, network) is dropped instead of returned and the next
+//! caller opens a fresh one.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,7 +97,12 @@ impl PgConn {
                 .read_only(read_only)
                 .start(),
         )?;
-        Ok(Tx { tx, stmts })
+        Ok(Tx {
+            tx,
+            stmts,
+            spent: (0, 0),
+            deferred: Vec::new(),
+        })
     }
 
     /// Runs statements outside a transaction (no parameters).
@@ -114,40 +125,149 @@ impl PgConn {
 pub struct Tx<'c> {
     tx: tokio_postgres::Transaction<'c>,
     stmts: &'c mut HashMap<String, Statement>,
+    /// Time spent waiting for the database's answers (ns) and the round trips made (write
+    /// timings).
+    spent: (u64, u64),
+    /// Statements without parameters sent ahead of the next one, in its round trip
+    /// ([`Tx::defer`]).
+    deferred: Vec<&'static str>,
+}
+
+/// Polls `first` (the deferred statements, if any) and every future of `futs` until all are
+/// done. Requests to one connection go out in the order their futures are first polled and are
+/// answered in that order, so they share one round trip (tokio-postgres pipelines them). After
+/// an error the rest fail too (the transaction is aborted); the first error is returned.
+fn pipelined<T, P, F>(spent: &mut (u64, u64), first: Option<P>, futs: Vec<F>) -> Result<Vec<T>>
+where
+    P: Future<Output = std::result::Result<(), tokio_postgres::Error>>,
+    F: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+{
+    use std::task::Poll;
+    let mut first = first.map(Box::pin);
+    let mut first_out = None;
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut outs: Vec<Option<std::result::Result<T, tokio_postgres::Error>>> =
+        futs.iter().map(|_| None).collect();
+    timed(
+        spent,
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            if let (Some(f), None) = (first.as_mut(), first_out.as_ref()) {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(r) => first_out = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+            for (f, out) in futs.iter_mut().zip(outs.iter_mut()) {
+                if out.is_none() {
+                    match f.as_mut().poll(cx) {
+                        Poll::Ready(r) => *out = Some(r),
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        }),
+    );
+    if let Some(r) = first_out {
+        r?;
+    }
+    outs.into_iter()
+        .map(|o| match o {
+            Some(r) => Ok(r?),
+            None => Err(Error::Io(std::io::Error::other(
+                "a pipelined statement never ran",
+            ))),
+        })
+        .collect()
+}
+
+/// Waits for one answer of the database, adding its time and the round trip to `spent`.
+fn timed<F: Future>(spent: &mut (u64, u64), fut: F) -> F::Output {
+    let started = std::time::Instant::now();
+    let out = wait(fut);
+    spent.0 += started.elapsed().as_nanos() as u64;
+    spent.1 += 1;
+    out
 }
 
 /// Query parameters.
 pub type Params<'p> = [&'p (dyn ToSql + Sync)];
 
 impl Tx<'_> {
+    /// Time spent waiting for the database (ns) and round trips made in this transaction.
+    pub fn spent(&self) -> (u64, u64) {
+        self.spent
+    }
+
+    /// Sends `sql` (no parameters; a savepoint) ahead of the next statement, in its round trip.
+    /// Its error, if any, is that statement's.
+    pub fn defer(&mut self, sql: &'static str) {
+        self.deferred.push(sql);
+    }
+
+    /// The deferred statements as one simple query.
+    fn take_deferred(&mut self) -> Option<String> {
+        if self.deferred.is_empty() {
+            return None;
+        }
+        let sql = self.deferred.join("; ");
+        self.deferred.clear();
+        Some(sql)
+    }
+
     fn stmt(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.stmts.get(sql) {
             return Ok(s.clone());
         }
-        let s = wait(self.tx.prepare(sql))?;
+        let s = timed(&mut self.spent, self.tx.prepare(sql))?;
         self.stmts.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     pub fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query(&s, params))?)
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let mut out = pipelined(&mut self.spent, first, vec![tx.query(&s, params)])?;
+        out.pop()
+            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query_opt(&s, params))?)
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let mut out = pipelined(&mut self.spent, first, vec![tx.query_opt(&s, params)])?;
+        out.pop()
+            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
     }
 
     pub fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.query_one(&s, params))?)
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let mut out = pipelined(&mut self.spent, first, vec![tx.query_one(&s, params)])?;
+        out.pop()
+            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
     }
 
     /// Rows changed.
     pub fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
         let s = self.stmt(sql)?;
-        Ok(wait(self.tx.execute(&s, params))?)
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let mut out = pipelined(&mut self.spent, first, vec![tx.execute(&s, params)])?;
+        out.pop()
+            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
     }
 
     /// Whether the query returns a row.
@@ -155,12 +275,53 @@ impl Tx<'_> {
         Ok(self.query_opt(sql, params)?.is_some())
     }
 
-    /// Runs statements without parameters (no statement cache).
-    pub fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(wait(self.tx.batch_execute(sql))?)
+    /// Statements one after the other in one round trip (pipelined); rows changed by each.
+    pub fn execute_many(&mut self, stmts: &[(&str, &Params<'_>)]) -> Result<Vec<u64>> {
+        let prepared = stmts
+            .iter()
+            .map(|(sql, _)| self.stmt(sql))
+            .collect::<Result<Vec<_>>>()?;
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let futs = prepared
+            .iter()
+            .zip(stmts)
+            .map(|(s, (_, params))| tx.execute(s, params))
+            .collect();
+        pipelined(&mut self.spent, first, futs)
     }
 
-    pub fn commit(self) -> Result<()> {
+    /// Queries one after the other in one round trip (pipelined); the rows of each.
+    pub fn query_many(&mut self, queries: &[(&str, &Params<'_>)]) -> Result<Vec<Vec<Row>>> {
+        let prepared = queries
+            .iter()
+            .map(|(sql, _)| self.stmt(sql))
+            .collect::<Result<Vec<_>>>()?;
+        let pre = self.take_deferred();
+        let tx = &self.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let futs = prepared
+            .iter()
+            .zip(queries)
+            .map(|(s, (_, params))| tx.query(s, params))
+            .collect();
+        pipelined(&mut self.spent, first, futs)
+    }
+
+    /// Runs statements without parameters (no statement cache), after the deferred ones.
+    pub fn batch(&mut self, sql: &str) -> Result<()> {
+        let sql = match self.take_deferred() {
+            Some(pre) => format!("{pre}; {sql}"),
+            None => sql.to_string(),
+        };
+        Ok(timed(&mut self.spent, self.tx.batch_execute(&sql))?)
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(pre) = self.take_deferred() {
+            wait(self.tx.batch_execute(&pre))?;
+        }
         Ok(wait(self.tx.commit())?)
     }
 }

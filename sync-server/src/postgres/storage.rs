@@ -326,18 +326,20 @@ impl Storage for PgStorage {
         seen: crate::engine::Seen,
         now_ms: i64,
     ) -> Result<PushResponse> {
-        let out = self.write(|w| {
-            // The device synced now (the console's "last sync"), then its changes.
-            w.tx()?.execute(
-                "UPDATE devices SET last_seen = $2 WHERE id = $1",
-                &[&who.device_id, &now_ms],
-            )?;
-            crate::engine::push_batch(w, who, changes, seen, now_ms)
-        })?;
-        let mut s = super::lock(&self.stats);
-        s.grouped_writes += 1;
-        s.grouped_pushes += 1;
-        Ok(out)
+        // Group commit (`group.rs`): the leader takes the queued pushes only once it holds the
+        // row, so the pushes that arrived while it waited for it share its commit.
+        self.pushes.push(who, changes, seen, now_ms, |group| {
+            let asked = std::time::Instant::now();
+            let _slot = self.writer_slot();
+            if !group.has_work() {
+                return Ok(());
+            }
+            self.write_in_slot(asked, |w| group.run(w))?;
+            let mut s = super::lock(&self.stats);
+            s.grouped_writes += u64::from(group.len() > 0);
+            s.grouped_pushes += group.len() as u64;
+            Ok(())
+        })
     }
 
     fn pull(
