@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 6).
+-- Gridwalk device store: the full current schema (user_version 7).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -243,7 +243,12 @@ CREATE TABLE outbox (
     -- concurrent edit (a conflict) from a sequential one. NULL for creates.
     base       TEXT
 );
-CREATE INDEX outbox_entity ON outbox(entity, entity_id);
+-- Version 7: a record's changes are found by its id alone (ids are UUIDv7: a new record's land
+-- on the index's last page, where (entity, entity_id) had one insertion point per entity and
+-- split full pages in its middle on every tap); the case events the daily list and verification
+-- look for have a partial index of their own.
+CREATE INDEX outbox_entity_id ON outbox(entity_id);
+CREATE INDEX outbox_case_events ON outbox(seq) WHERE entity = 'case_event';
 
 -- Visit frequency rules by care tier. A tier may have several rules (盐池: a phone or messaging
 -- contact every 15 days AND a home visit every 30 days). Supervisors change these.
@@ -263,6 +268,10 @@ INSERT INTO visit_policies (care_tier, rule, modes, interval_days) VALUES
 -- search_docs holds one lowercased text per record, maintained from Rust in the same transaction
 -- as the record; search_index is an external-content FTS5 index over it (queries of 3+
 -- characters), and 1-2 character queries scan search_docs directly.
+-- Version 7: a new record's text goes into search_docs at once but into search_index and
+-- search_grams in batches: the docs above meta 'search_folded' are pending, and queries read
+-- their bodies directly (search.rs). A fresh store has folded nothing yet (mark 0).
+INSERT INTO meta (key, value) VALUES ('search_folded', '0');
 CREATE TABLE search_docs (
     doc    INTEGER PRIMARY KEY,
     kind   TEXT NOT NULL,

@@ -180,6 +180,11 @@ pub fn diff_fields(
         .collect()
 }
 
+/// The `clocks` JSON of a record written whole by one change (a create): every field has the
+/// row's own stamp, so none is kept ([`bump_clocks`] of all the fields over `{}` gives the same;
+/// a test checks it).
+pub const NEW_RECORD_CLOCKS: &str = "{}";
+
 /// The `clocks` JSON of a household or resident after an edit stamped `hlc` changed `changed`
 /// (`clocks_json` and `row_hlc`: the row's before the edit), in the compact encoding the store
 /// keeps (`docs/protocol.md`, "Compact records"): a field without a clock has the row's stamp,
@@ -244,7 +249,7 @@ mod tests {
         // A new record: no clock at all.
         let all = json!({"phone": 1, "name": "x"});
         let out = bump_clocks("resident", "{}", "3", all.as_object().unwrap(), "3").unwrap();
-        assert_eq!(out, "{}");
+        assert_eq!(out, NEW_RECORD_CLOCKS);
         // Compact in, compact out: a field already at another stamp stays; one at the row's
         // old stamp is written out.
         let out = bump_clocks("resident", r#"{"notes":"0"}"#, "2", changed, "4").unwrap();

@@ -357,6 +357,7 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
         // The same file as a version-5 build left it: no due days, the household indexes
         // version 6 dropped, user_version 5.
         let c = Connection::open(&p).unwrap();
+        back_to_version_6(&c);
         c.execute_batch(
             "DROP TABLE visit_due;
              DELETE FROM meta WHERE key = 'visit_due_offset';
@@ -366,11 +367,7 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
              CREATE INDEX households_tier ON households(care_tier, status);",
         )
         .unwrap();
-        c.pragma_update(None, "user_version", 5).unwrap();
-        let v5 = Connection::open(dir.path().join("v5_schema.db")).unwrap();
-        assert_eq!(HISTORY[4].0, 5);
-        v5.execute_batch(HISTORY[4].1).unwrap();
-        assert_eq!(describe(&c), describe(&v5), "a faithful version-5 file");
+        assert_faithful(&c, dir.path(), 5);
     }
     let s = open(&p);
     assert_eq!(
@@ -388,4 +385,95 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
         describe(&Connection::open(&p).unwrap()),
         fresh_schema(dir.path())
     );
+}
+
+/// Undoes what version 7 changed in a file the current build wrote: every record in the FTS
+/// index and the two-character table (a version-6 build indexed each at once), no search mark,
+/// the outbox indexed by (entity, entity_id).
+fn back_to_version_6(c: &Connection) {
+    gridwalk_core::search::rebuild_all(c).unwrap();
+    c.execute_batch(
+        "DELETE FROM meta WHERE key = 'search_folded';
+         DROP INDEX outbox_entity_id;
+         DROP INDEX outbox_case_events;
+         CREATE INDEX outbox_entity ON outbox(entity, entity_id);",
+    )
+    .unwrap();
+}
+
+/// Marks `c` as `version` and checks its schema is that version's, verbatim.
+fn assert_faithful(c: &Connection, dir: &Path, version: i64) {
+    c.pragma_update(None, "user_version", version).unwrap();
+    let (v, sql) = HISTORY[version as usize - 1];
+    assert_eq!(v, version);
+    let old = Connection::open(dir.join(format!("v{version}_schema.db"))).unwrap();
+    old.execute_batch(sql).unwrap();
+    assert_eq!(
+        describe(c),
+        describe(&old),
+        "a faithful version-{version} file"
+    );
+}
+
+#[test]
+fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v6.db");
+    let (outbox, people) = {
+        let s = Store::open(&p).unwrap();
+        s.upsert_org_units(&common::org()).unwrap();
+        let mut people = Vec::new();
+        for (room, name) in [("101", "王秀英"), ("102", "李建国"), ("103", "张桂兰")] {
+            let h = s.add_household(&common::household(room)).unwrap();
+            people.push(
+                s.add_resident(&common::resident(&h.id, name, None))
+                    .unwrap()
+                    .id,
+            );
+        }
+        (s.read(changes::counts).unwrap(), people)
+    };
+    {
+        // The same file as a version-6 build left it.
+        let c = Connection::open(&p).unwrap();
+        back_to_version_6(&c);
+        assert_faithful(&c, dir.path(), 6);
+    }
+    let s = Store::open(&p).unwrap();
+    assert_eq!(
+        s.read(gridwalk_core::schema::user_version).unwrap(),
+        VERSION
+    );
+    assert_eq!(s.read(changes::counts).unwrap(), outbox, "outbox kept");
+    let (mark, docs): (i64, i64) = s
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_folded'),
+                        (SELECT max(doc) FROM search_docs)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        mark, docs,
+        "every doc a version-6 store indexed counts as folded"
+    );
+    // Found through the indexes (a two-character and a trigram query), not the pending scan.
+    for (q, id) in [
+        ("秀英", &people[0]),
+        ("李建国", &people[1]),
+        ("桂兰", &people[2]),
+    ] {
+        let hits = s.search(q, 5).unwrap();
+        assert_eq!(hits.len(), 1, "{q}");
+        assert_eq!(&hits[0].id, id);
+    }
+    // A record written after the upgrade is pending, and found.
+    let h = s.add_household(&common::household("104")).unwrap();
+    s.add_resident(&common::resident(&h.id, "赵淑珍", None))
+        .unwrap();
+    assert_eq!(s.search("淑珍", 5).unwrap().len(), 1);
+    assert_eq!(s.search("赵淑珍", 5).unwrap().len(), 1);
+    assert_eq!(s.integrity_check().unwrap(), "ok");
 }
