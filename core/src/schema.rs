@@ -3,9 +3,10 @@
 //! A fresh database is built from `sql/schema.sql` in one step; an older one is brought forward
 //! by the `sql/upgrade_NNN.sql` scripts (plus a Rust step where data must be rebuilt), all in one
 //! transaction: a crash mid-upgrade leaves the old version intact. A database from a newer app is
-//! refused before anything is written to it. Upgrades never drop the outbox or any row a worker
-//! entered; `tests/migrations.rs` upgrades every historic version and compares the result with a
-//! fresh schema.
+//! refused before anything is written to it. Upgrades never lose an outbox row or any row a
+//! worker entered (version 7 rebuilds the outbox and the move history with other keys: every row
+//! is copied, with the outbox's seq counter); `tests/migrations.rs` upgrades every historic
+//! version and compares the result with a fresh schema, keys included.
 
 use rusqlite::{Connection, Transaction};
 

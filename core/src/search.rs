@@ -140,9 +140,14 @@ fn set_mark_to_newest(conn: &Connection) -> Result<()> {
 /// A doc was added: folds the pending docs when there are [`FOLD_AT`] of them. A doc at or
 /// below the mark (cannot happen while the mark follows removals, see [`unindex`]) is indexed
 /// at once, so it is never left out.
-fn doc_added(conn: &Connection, doc: i64, body: &str) -> Result<()> {
+fn doc_added(conn: &Connection, doc: i64) -> Result<()> {
     match folded_upto(conn)? {
-        Some(mark) if doc <= mark => index_doc(conn, doc, body),
+        Some(mark) if doc <= mark => {
+            let body: String = conn
+                .prepare_cached("SELECT body FROM search_docs WHERE doc = ?1")?
+                .query_row([doc], |r| r.get("body"))?;
+            index_doc(conn, doc, &body)
+        }
         Some(mark) if doc - mark < FOLD_AT => Ok(()),
         _ => fold(conn),
     }
@@ -156,19 +161,21 @@ fn index_doc(conn: &Connection, doc: i64, body: &str) -> Result<()> {
 }
 
 /// Indexes a record that has just been created: its body goes into `search_docs` straight
-/// from its row (one statement, returning the new doc), pending (see the module docs). A
-/// record that somehow had an entry already is brought up to date by [`reindex`] instead.
+/// from its row in one statement, pending (see the module docs). A record that somehow had an
+/// entry already is brought up to date by [`reindex`] instead. (Not `RETURNING`: SQLite
+/// collects returned rows in a temporary B-tree it makes for each statement, which cost more
+/// than the insert itself.)
 fn index_added(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
-    let added: Option<(i64, String)> = conn
+    let added = conn
         .prepare_cached(&format!(
             "INSERT INTO search_docs (kind, ref_id, body) {body_sql} WHERE id = ?1
-             ON CONFLICT (ref_id) DO NOTHING RETURNING doc, body"
+             ON CONFLICT (ref_id) DO NOTHING"
         ))?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match added {
-        Some((doc, body)) => doc_added(conn, doc, &body),
-        None => reindex(conn, body_sql, id),
+        .execute([id])?;
+    if added == 1 {
+        doc_added(conn, conn.last_insert_rowid())
+    } else {
+        reindex(conn, body_sql, id)
     }
 }
 
@@ -208,7 +215,7 @@ fn reindex(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
                 "INSERT INTO search_docs (kind, ref_id, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![kind, id, body])?;
-            doc_added(conn, conn.last_insert_rowid(), &body)?;
+            doc_added(conn, conn.last_insert_rowid())?;
         }
     }
     Ok(())
