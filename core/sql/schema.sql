@@ -228,10 +228,12 @@ CREATE INDEX tasks_open ON tasks(status, due_on);
 -- The sync engine pushes rows in seq order; change_id makes a retried push idempotent.
 -- state: 'pending' (not yet acknowledged) | 'attention' (server rejected it; kept, shown to the
 -- worker, never dropped). Acknowledged rows are deleted only after the server confirmed them.
--- AUTOINCREMENT: a seq is never used twice, even after the newest rows left (the import journal
--- keeps seq ranges).
+-- A seq is never used twice, even after the newest rows left (the import journal keeps seq
+-- ranges): version 7 keeps the highest seq ever given in meta 'outbox_seq' (changes.rs), on the
+-- page every write rewrites anyway for the clock, instead of AUTOINCREMENT's sqlite_sequence
+-- page, one more page every tap wrote.
 CREATE TABLE outbox (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     change_id  TEXT NOT NULL,
     entity     TEXT NOT NULL,
     entity_id  TEXT NOT NULL,
@@ -278,6 +280,7 @@ INSERT INTO visit_policies (care_tier, rule, modes, interval_days) VALUES
 -- search_grams in batches: the docs above meta 'search_folded' are pending, and queries read
 -- their bodies directly (search.rs). A fresh store has folded nothing yet (mark 0).
 INSERT INTO meta (key, value) VALUES ('search_folded', '0');
+INSERT INTO meta (key, value) VALUES ('outbox_seq', '0');
 CREATE TABLE search_docs (
     doc    INTEGER PRIMARY KEY,
     kind   TEXT NOT NULL,

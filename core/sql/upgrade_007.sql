@@ -11,9 +11,10 @@ INSERT OR REPLACE INTO meta (key, value)
 -- rows are looked up by it, through a partial index) and without the (entity, entity_id) index,
 -- which took an insertion point per entity and split full pages in its middle on every tap: a
 -- record's changes are found by its id, case events by a partial index. Rows are copied with
--- their seq, and the AUTOINCREMENT counter with them, so no seq is ever used twice.
+-- their seq; the highest seq ever given (AUTOINCREMENT's counter) moves to meta 'outbox_seq'
+-- (changes.rs), on the page every write rewrites for the clock, so no seq is ever used twice.
 CREATE TABLE outbox_v7 (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     change_id  TEXT NOT NULL,
     entity     TEXT NOT NULL,
     entity_id  TEXT NOT NULL,
@@ -31,11 +32,10 @@ INSERT INTO outbox_v7 (seq, change_id, entity, entity_id, op, payload, hlc, crea
     SELECT seq, change_id, entity, entity_id, op, payload, hlc, created_at, state, attempts,
         last_error, base
     FROM outbox ORDER BY seq;
-DELETE FROM sqlite_sequence WHERE name = 'outbox_v7';
-INSERT INTO sqlite_sequence (name, seq)
-    SELECT 'outbox_v7', max(seq) FROM (
-        SELECT seq FROM sqlite_sequence WHERE name = 'outbox'
-        UNION ALL SELECT coalesce(max(seq), 0) FROM outbox_v7);
+-- (AUTOINCREMENT's counter is read before this script and raised into meta after it, by
+-- schema.rs: a counter above the rows left survives.)
+INSERT OR REPLACE INTO meta (key, value)
+    SELECT 'outbox_seq', CAST(coalesce(max(seq), 0) AS TEXT) FROM outbox_v7;
 DROP TABLE outbox;
 ALTER TABLE outbox_v7 RENAME TO outbox;
 CREATE INDEX outbox_entity_id ON outbox(entity_id);

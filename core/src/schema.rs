@@ -38,7 +38,8 @@ const UPGRADES: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../sql/upgrade_006.sql"),
         Some(upgrade_006_data),
     ),
-    (7, include_str!("../sql/upgrade_007.sql"), None),
+    // The script runs inside the step (it needs what the old outbox's counter was).
+    (7, "", Some(upgrade_007)),
 ];
 
 /// Fills the visit summary version 2 derives from existing rows. The search index version 2
@@ -58,6 +59,34 @@ fn upgrade_005_data(tx: &Transaction) -> Result<()> {
 /// store holds.
 fn upgrade_006_data(tx: &Transaction) -> Result<()> {
     crate::due::rebuild_all(tx)
+}
+
+/// Version 7 rebuilds the outbox without AUTOINCREMENT: the highest seq ever given moves from
+/// `sqlite_sequence` (read before the script drops the old table) to `meta`, so a seq of an
+/// acknowledged and deleted change is never given again. A file without the counter (none was
+/// ever given) keeps the highest seq of its rows.
+fn upgrade_007(tx: &Transaction) -> Result<()> {
+    let has_counter: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence')",
+        [],
+        |r| r.get(0),
+    )?;
+    let counter: i64 = if has_counter {
+        tx.query_row(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )?
+    } else {
+        0
+    };
+    tx.execute_batch(include_str!("../sql/upgrade_007.sql"))?;
+    tx.execute(
+        "UPDATE meta SET value = CAST(?1 AS TEXT)
+         WHERE key = 'outbox_seq' AND CAST(value AS INTEGER) < ?1",
+        [counter],
+    )?;
+    Ok(())
 }
 
 /// Historic full schemas, oldest first, for upgrade tests.

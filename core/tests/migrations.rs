@@ -420,8 +420,9 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
 
 /// Undoes what version 7 changed in a file the current build wrote: every record in the FTS
 /// index and the two-character table (a version-6 build indexed each at once), no search mark,
-/// the outbox with a UNIQUE change_id and indexed by (entity, entity_id), the move history with
-/// a rowid — each table as version 6 declared it, rows and AUTOINCREMENT counter kept.
+/// the outbox with a UNIQUE change_id, indexed by (entity, entity_id) and its seq counter in
+/// AUTOINCREMENT's `sqlite_sequence`, the move history with a rowid — each table as version 6
+/// declared it, rows and counter kept.
 fn back_to_version_6(c: &Connection) {
     gridwalk_core::search::rebuild_all(c).unwrap();
     let v6 = HISTORY[5].1;
@@ -436,8 +437,10 @@ fn back_to_version_6(c: &Connection) {
         "DELETE FROM meta WHERE key = 'search_folded';
          {outbox}
          INSERT INTO outbox_v6 SELECT * FROM outbox;
-         UPDATE sqlite_sequence SET seq = (SELECT seq FROM sqlite_sequence WHERE name = 'outbox')
+         UPDATE sqlite_sequence
+           SET seq = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_seq')
            WHERE name = 'outbox_v6';
+         DELETE FROM meta WHERE key = 'outbox_seq';
          DROP TABLE outbox;
          ALTER TABLE outbox_v6 RENAME TO outbox;
          CREATE INDEX outbox_entity ON outbox(entity, entity_id);
@@ -483,8 +486,8 @@ fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_a
         }
         people
     };
-    // Every column of the outbox and the move history, and the outbox's AUTOINCREMENT counter.
-    let unsent = |c: &Connection| -> (Vec<Vec<String>>, i64) {
+    // Every column of the outbox and the move history.
+    let unsent = |c: &Connection| -> Vec<Vec<String>> {
         let mut rows = Vec::new();
         for sql in [
             "SELECT json_array(seq, change_id, entity, entity_id, op, payload, hlc, created_at,
@@ -496,14 +499,7 @@ fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_a
             let r = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
             rows.push(r.map(|r| r.unwrap()).collect::<Vec<_>>());
         }
-        let counter = c
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        (rows, counter)
+        rows
     };
     let before = {
         // The same file as a version-6 build left it, after a sync acknowledged the newest
@@ -516,7 +512,18 @@ fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_a
             [],
         )
         .unwrap();
-        unsent(&c)
+        let counter: i64 = c
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let newest: i64 = c
+            .query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert!(counter > newest, "AUTOINCREMENT remembers the deleted row");
+        (unsent(&c), counter)
     };
     assert_eq!(before.0[1].len(), 3, "three move-in lines");
     let s = Store::open(&p).unwrap();
@@ -526,7 +533,7 @@ fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_a
     );
     assert_eq!(
         s.read(|c| Ok(unsent(c))).unwrap(),
-        before,
+        before.0,
         "outbox and moves kept"
     );
     let (mark, docs): (i64, i64) = s

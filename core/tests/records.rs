@@ -715,3 +715,35 @@ fn search_finds_pending_records_and_folds_them_into_the_index_in_batches() {
     assert_eq!((search_mark(&s), in_fts), (docs - 2, docs - 2), "pending");
     assert_eq!(s.integrity_check().unwrap(), "ok");
 }
+
+#[test]
+fn an_outbox_seq_is_never_used_twice() {
+    let (s, _) = store();
+    let seq_of = |id: &str| -> i64 {
+        s.read(|c| {
+            Ok(
+                c.query_row("SELECT seq FROM outbox WHERE entity_id = ?1", [id], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap()
+    };
+    let a = s.add_household(&household("101")).unwrap();
+    let b = s.add_household(&household("102")).unwrap();
+    let newest = seq_of(&b.id);
+    assert!(newest > seq_of(&a.id));
+    // The server acknowledged the newest change: its row leaves the outbox.
+    s.write(|ctx| {
+        ctx.tx
+            .execute("DELETE FROM outbox WHERE seq = ?1", [newest])?;
+        Ok(())
+    })
+    .unwrap();
+    let c = s.add_household(&household("103")).unwrap();
+    assert_eq!(
+        seq_of(&c.id),
+        newest + 1,
+        "the next seq after the highest ever given"
+    );
+}
