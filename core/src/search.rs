@@ -439,7 +439,8 @@ impl Store {
         // a substring; households' bodies carry their blank-free text too). Two with a non-ASCII
         // one: the two-character index. Both indexes hold the docs up to the mark; the pending
         // ones above it (a few hundred at most, see the module docs) are read with `instr`,
-        // which finds the same substrings. Fewer, or two ASCII characters: scan the docs table.
+        // which finds the same substrings (the blank-free copy of a body is only made for one
+        // that holds the query's first character). Fewer, or two ASCII characters: scan the docs table.
         // ?1 is the query, ?3 how many matches are ranked.
         let matches = if chars >= 3 {
             "SELECT * FROM (SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
@@ -455,17 +456,20 @@ impl Store {
              WHERE g.gram = ?1 AND g.doc <= (SELECT upto FROM mark) LIMIT ?3)
              UNION ALL
              SELECT * FROM (SELECT kind, ref_id FROM search_docs
-             WHERE doc > (SELECT upto FROM mark) AND instr(replace(body, ' ', ''), ?1) > 0
+             WHERE doc > (SELECT upto FROM mark) AND instr(body, substr(?1, 1, 1)) > 0
+               AND instr(replace(body, ' ', ''), ?1) > 0
              LIMIT ?3)"
         } else {
             "SELECT kind, ref_id FROM search_docs
              WHERE instr(replace(body, ' ', ''), ?1) > 0 LIMIT ?3"
         };
+        // `m` is read by both halves of the UNION below: MATERIALIZED finds the matches once
+        // (the pending scan included).
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "WITH mark AS (SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta
                                  WHERE key = '{FOLDED_KEY}'), 0) AS upto),
-                 m AS ({matches})
+                 m AS MATERIALIZED ({matches})
                  SELECT m.kind, r.id, h.id, r.name,
                         h.community || ' ' || h.building || coalesce(' ' || h.unit, '')
                           || coalesce(' ' || h.room, ''),
