@@ -32,6 +32,10 @@
 //! Bulk writes (a pulled page, the ledger import) fold at their end. Durability is unchanged:
 //! the body is in `search_docs` when the tap returns, and search finds it from then on.
 //!
+//! `instr` over a pending body finds what the indexes would, with one nuance: the FTS5
+//! trigram tokenizer folds the case of every letter, the body (SQL `lower`) only ASCII's, so an
+//! accented capital typed in another case (É, é) is found once its doc is folded.
+//!
 //! A record edited while its doc is pending only has its body replaced; an edit of a folded
 //! doc updates both indexes at once, as before. Docs at or below the mark are always folded:
 //! removing the newest docs (an undone import) lowers the mark with them, so a doc number
