@@ -14,6 +14,18 @@
 //! cheap phone runs with the camera and GPS on. Each line names its mode and the machine's load
 //! average at the time; the targets are judged on both.
 //!
+//! Per-tap writes (one transaction each, synchronous=FULL) are bound by the disk's fsync, which
+//! on a shared machine swings from tap to tap; the API and the raw baseline therefore alternate
+//! in small chunks (5 households, about 14 taps a side), so a burst of someone else's I/O falls
+//! on both. The headline ratio is still all API rows/s over all raw rows/s, so it includes
+//! everything a tap costs now and then: the API's search-index fold every 256 new records and
+//! both sides' WAL checkpoints. Each run is long enough for several of those (the populated
+//! store takes 200 households, about 700 taps a side per mode; 50 households, fewer taps than
+//! one checkpoint cycle of the raw side, swung 0.33–1.19× from run to run). Next to it: the
+//! median and range of the chunks' ratios, the ratio of per-call medians, and the pages each
+//! side wrote to the WAL per tap (`SQLITE_DBSTATUS_CACHE_WRITE`) — what each commit waits for,
+//! and the same on any disk.
+//!
 //! The SIGKILL stress run lives in the kill test: `GRIDWALK_KILL_TRIALS=2000 cargo test -p
 //! gridwalk-core --release --test kill`.
 
@@ -47,8 +59,10 @@ const SEARCH_LIMIT: usize = 20;
 
 struct Config {
     quick: bool,
-    /// Households written one tap at a time (their residents too).
+    /// Households written one tap at a time (their residents too), into an empty store and into
+    /// the populated one.
     tap_households: usize,
+    populated_tap_households: usize,
     /// Households per chunk of the interleaved API / raw per-tap runs.
     tap_chunk: usize,
     /// Households of the batched import (one ledger row per resident).
@@ -72,7 +86,8 @@ impl Config {
             Config {
                 quick,
                 tap_households: 24,
-                tap_chunk: 8,
+                populated_tap_households: 12,
+                tap_chunk: 4,
                 batch_households: 120,
                 batch_rounds: 1,
                 ledger_rows: 600,
@@ -88,7 +103,8 @@ impl Config {
             Config {
                 quick,
                 tap_households: 200,
-                tap_chunk: 20,
+                populated_tap_households: 200,
+                tap_chunk: 5,
                 batch_households: 1_600,
                 batch_rounds: 3,
                 ledger_rows: 10_000,
@@ -366,6 +382,13 @@ struct TapRun {
     api_calls: Vec<StdDuration>,
     raw_rows: usize,
     raw_time: StdDuration,
+    /// Latency of each raw transaction.
+    raw_calls: Vec<StdDuration>,
+    /// API rows/s over raw rows/s of each chunk.
+    chunk_ratios: Vec<f64>,
+    /// Pages each side wrote to the WAL (`SQLITE_DBSTATUS_CACHE_WRITE`), when SQLite reports it.
+    api_pages: Option<i64>,
+    raw_pages: Option<i64>,
     /// This thread's CPU time in the API calls and in the raw inserts (the rest of the wall
     /// time is waiting: for the disk's fsync, or for a core).
     api_cpu: StdDuration,
@@ -385,6 +408,8 @@ fn tap_compare(
         households: homes.len(),
         ..Default::default()
     };
+    let api_pages_before = api.read(|c| Ok(pages_written(c)))?;
+    let raw_pages_before = pages_written(raw);
     for chunk in homes.chunks(chunk_len) {
         // (table, id) in the order the API wrote them.
         let mut written: Vec<(&str, String)> = Vec::new();
@@ -404,7 +429,8 @@ fn tap_compare(
                 written.push(("residents", p.id));
             }
         }
-        run.api_time += t.elapsed();
+        let api_chunk = t.elapsed();
+        run.api_time += api_chunk;
         run.api_cpu += cpu_since(c).unwrap_or_default();
         run.api_rows += written.len();
 
@@ -429,21 +455,49 @@ fn tap_compare(
         let c = thread_cpu();
         let t = Instant::now();
         for (table, cols, row) in &rows {
+            let c = Instant::now();
             let tx = raw.transaction_with_behavior(TransactionBehavior::Immediate)?;
             raw_insert(&tx, table, cols, row)?;
             tx.commit()?;
+            run.raw_calls.push(c.elapsed());
         }
-        run.raw_time += t.elapsed();
+        let raw_chunk = t.elapsed();
+        run.raw_time += raw_chunk;
         run.raw_cpu += cpu_since(c).unwrap_or_default();
         run.raw_rows += rows.len();
+        // Same rows on both sides: the ratio of rates is the ratio of times.
+        run.chunk_ratios
+            .push(raw_chunk.as_secs_f64() / api_chunk.as_secs_f64());
     }
+    let api_pages_after = api.read(|c| Ok(pages_written(c)))?;
+    run.api_pages = api_pages_before.zip(api_pages_after).map(|(a, b)| b - a);
+    run.raw_pages = raw_pages_before.zip(pages_written(raw)).map(|(a, b)| b - a);
     Ok(run)
+}
+
+/// Pages this connection has written to its WAL so far (`SQLITE_DBSTATUS_CACHE_WRITE`): what
+/// every tap's commit must get to the disk before it returns, the same on any disk. `None` when
+/// SQLite does not report it.
+fn pages_written(conn: &Connection) -> Option<i64> {
+    let (mut cur, mut high) = (0, 0);
+    // SAFETY: the handle is the live connection's; SQLite only writes the two ints.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_WRITE,
+            &mut cur,
+            &mut high,
+            0,
+        )
+    };
+    (rc == rusqlite::ffi::SQLITE_OK).then_some(i64::from(cur))
 }
 
 fn print_tap(title: &str, run: &TapRun, loaded: bool) {
     let api_rate = run.api_rows as f64 / run.api_time.as_secs_f64();
     let raw_rate = run.raw_rows as f64 / run.raw_time.as_secs_f64();
     let p = percentiles(&run.api_calls);
+    let rp = percentiles(&run.raw_calls);
     println!(
         "{title} ({} households + {} residents, one transaction each) [{}]:",
         run.households,
@@ -451,15 +505,34 @@ fn print_tap(title: &str, run: &TapRun, loaded: bool) {
         load::label(loaded)
     );
     println!(
-        "  API  add_household/add_resident   {api_rate:>9.0} rows/s  (per call p50 {:.2} ms, p99 {:.2} ms; row + outbox + search index + clock)",
+        "  API  add_household/add_resident   {api_rate:>9.0} rows/s  (per call p50 {:.2} ms, p99 {:.2} ms; row + outbox + search doc + clock)",
         ms(p.p50),
         ms(p.p99)
     );
     println!(
-        "  raw  rusqlite INSERT             {raw_rate:>9.0} rows/s  ({:.2} ms/row, entity row only)",
-        ms(run.raw_time) / run.raw_rows as f64
+        "  raw  rusqlite INSERT             {raw_rate:>9.0} rows/s  (per call p50 {:.2} ms, p99 {:.2} ms; entity row only)",
+        ms(rp.p50),
+        ms(rp.p99)
     );
     ratio_line("per-tap ratio", api_rate, raw_rate);
+    let mut ratios = run.chunk_ratios.clone();
+    ratios.sort_by(f64::total_cmp);
+    if let (Some(lo), Some(hi)) = (ratios.first(), ratios.last()) {
+        println!(
+            "  chunk by chunk ({} chunks of {} API and raw taps each, interleaved): median {:.2}x, range {lo:.2}-{hi:.2}x; per call p50 {:.2}x",
+            ratios.len(),
+            run.api_rows / ratios.len().max(1),
+            ratios[ratios.len() / 2],
+            ms(rp.p50) / ms(p.p50)
+        );
+    }
+    if let (Some(a), Some(r)) = (run.api_pages, run.raw_pages) {
+        println!(
+            "  pages written to the WAL per tap: API {:.1}, raw {:.1} (each commit waits for them to reach the disk)",
+            a as f64 / run.api_rows as f64,
+            r as f64 / run.raw_rows as f64
+        );
+    }
     println!(
         "  CPU time per row: API {:.3} ms, raw {:.3} ms (the rest of each tap waits for fsync or a core)",
         ms(run.api_cpu) / run.api_rows as f64,
@@ -516,7 +589,8 @@ fn bench_tap_populated(
     let before = store_count(api, "households")? + store_count(api, "residents")?;
     let today = local_today(api)?;
     let seed = if loaded { 304 } else { 303 };
-    let mut homes = sample::sample_households(seed, &built.my_grid, cfg.tap_households / 4, today);
+    let mut homes =
+        sample::sample_households(seed, &built.my_grid, cfg.populated_tap_households, today);
     // Leave out people whose (sample) ID number the store already holds.
     api.read(|c| {
         let mut stmt = c.prepare("SELECT 1 FROM residents WHERE id_number = ?1")?;

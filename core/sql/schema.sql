@@ -1,4 +1,4 @@
--- Gridwalk device store: the full current schema (user_version 6).
+-- Gridwalk device store: the full current schema (user_version 7).
 -- A fresh database is created from this file alone. Older databases are brought here by the
 -- upgrade_*.sql files; tests/migrations.rs checks both paths produce the same schema.
 --
@@ -80,7 +80,8 @@ CREATE INDEX residents_household ON residents(household_id);
 -- Not UNIQUE: a pull may bring a duplicate the server accepted; the check is in Rust.
 CREATE INDEX residents_id_number ON residents(id_number) WHERE id_number IS NOT NULL;
 
--- Append-only history of moves in and out.
+-- Append-only history of moves in and out. Version 7: stored by id (WITHOUT ROWID), so a new
+-- resident's move-in line writes one B-tree for its row and id instead of two.
 CREATE TABLE resident_moves (
     id           TEXT PRIMARY KEY NOT NULL,
     resident_id  TEXT NOT NULL REFERENCES residents(id),
@@ -92,7 +93,7 @@ CREATE TABLE resident_moves (
     hlc          TEXT NOT NULL,
     server_rev   INTEGER,
     sync_state   TEXT NOT NULL DEFAULT 'local'
-);
+) WITHOUT ROWID;
 CREATE INDEX resident_moves_resident ON resident_moves(resident_id);
 
 CREATE TABLE visits (
@@ -227,9 +228,13 @@ CREATE INDEX tasks_open ON tasks(status, due_on);
 -- The sync engine pushes rows in seq order; change_id makes a retried push idempotent.
 -- state: 'pending' (not yet acknowledged) | 'attention' (server rejected it; kept, shown to the
 -- worker, never dropped). Acknowledged rows are deleted only after the server confirmed them.
+-- A seq is never used twice, even after the newest rows left (the import journal keeps seq
+-- ranges): version 7 keeps the highest seq ever given in meta 'outbox_seq' (changes.rs), on the
+-- page every write rewrites anyway for the clock, instead of AUTOINCREMENT's sqlite_sequence
+-- page, one more page every tap wrote.
 CREATE TABLE outbox (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    change_id  TEXT NOT NULL UNIQUE,
+    seq        INTEGER PRIMARY KEY,
+    change_id  TEXT NOT NULL,
     entity     TEXT NOT NULL,
     entity_id  TEXT NOT NULL,
     op         TEXT NOT NULL,
@@ -243,7 +248,15 @@ CREATE TABLE outbox (
     -- concurrent edit (a conflict) from a sequential one. NULL for creates.
     base       TEXT
 );
-CREATE INDEX outbox_entity ON outbox(entity, entity_id);
+-- Version 7: a record's changes are found by its id alone (ids are UUIDv7: a new record's land
+-- on the index's last page, where (entity, entity_id) had one insertion point per entity and
+-- split full pages in its middle on every tap); the case events the daily list and verification
+-- look for have a partial index of their own. change_id (a UUIDv7 made with the row) is no longer
+-- UNIQUE, an index every tap wrote: the only rows looked up by it are the refused ones the worker
+-- retries or discards, and those have a partial index.
+CREATE INDEX outbox_entity_id ON outbox(entity_id);
+CREATE INDEX outbox_case_events ON outbox(seq) WHERE entity = 'case_event';
+CREATE INDEX outbox_attention ON outbox(change_id) WHERE state = 'attention';
 
 -- Visit frequency rules by care tier. A tier may have several rules (盐池: a phone or messaging
 -- contact every 15 days AND a home visit every 30 days). Supervisors change these.
@@ -263,6 +276,11 @@ INSERT INTO visit_policies (care_tier, rule, modes, interval_days) VALUES
 -- search_docs holds one lowercased text per record, maintained from Rust in the same transaction
 -- as the record; search_index is an external-content FTS5 index over it (queries of 3+
 -- characters), and 1-2 character queries scan search_docs directly.
+-- Version 7: a new record's text goes into search_docs at once but into search_index and
+-- search_grams in batches: the docs above meta 'search_folded' are pending, and queries read
+-- their bodies directly (search.rs). A fresh store has folded nothing yet (mark 0).
+INSERT INTO meta (key, value) VALUES ('search_folded', '0');
+INSERT INTO meta (key, value) VALUES ('outbox_seq', '0');
 CREATE TABLE search_docs (
     doc    INTEGER PRIMARY KEY,
     kind   TEXT NOT NULL,

@@ -155,8 +155,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &HouseholdInput) -> Result<Household> {
         sync_status: SyncStatus::LocalOnly,
     };
     let f = fields(&h);
-    let clocks = changes::bump_clocks(entity::HOUSEHOLD, "{}", &hlc, &f, &hlc)?;
-    write_row(ctx, &h, &hlc, &clocks, true)?;
+    write_row(ctx, &h, &hlc, changes::NEW_RECORD_CLOCKS, true)?;
     changes::record(
         ctx,
         entity::HOUSEHOLD,

@@ -180,8 +180,7 @@ pub fn insert(ctx: &mut Tx<'_>, input: &ResidentInput) -> Result<Resident> {
         sync_status: SyncStatus::LocalOnly,
     };
     let f = fields(&p);
-    let clocks = changes::bump_clocks(entity::RESIDENT, "{}", &hlc, &f, &hlc)?;
-    write_row(ctx, &p, &hlc, &clocks, true)?;
+    write_row(ctx, &p, &hlc, changes::NEW_RECORD_CLOCKS, true)?;
     changes::record(
         ctx,
         entity::RESIDENT,

@@ -19,16 +19,38 @@
 //! removed by (window, doc), so keeping both current costs the same at 100 households as at
 //! 10,000.
 //!
+//! New records are indexed in batches (schema version 7). A new record's body goes into
+//! `search_docs` in the transaction that creates it, as always, but not yet into the FTS index
+//! or `search_grams`: the docs above the mark `meta.search_folded` are *pending*, and every
+//! query reads them too, by `instr` over their bodies (at most [`FOLD_AT`] short rows). Why:
+//! one household's entry in the two indexes dirtied about 12 pages (FTS5 writes a segment,
+//! its structure and size rows at every commit; its two-character windows land on as many
+//! B-tree leaves), about 40% of the pages of the whole tap, and a tap on a phone waits for
+//! every page it writes to reach the disk (synchronous=FULL). When a write leaves
+//! [`FOLD_AT`] docs pending, it folds them into both indexes in one pass ([`fold`]): one FTS5
+//! segment for all of them, and shared windows (a community's name, a building) written once.
+//! Bulk writes (a pulled page, the ledger import) fold at their end. Durability is unchanged:
+//! the body is in `search_docs` when the tap returns, and search finds it from then on.
+//!
+//! `instr` over a pending body finds what the indexes would, with one nuance: the FTS5
+//! trigram tokenizer folds the case of every letter, the body (SQL `lower`) only ASCII's, so an
+//! accented capital typed in another case (É, é) is found once its doc is folded.
+//!
+//! A record edited while its doc is pending only has its body replaced; an edit of a folded
+//! doc updates both indexes at once, as before. Docs at or below the mark are always folded:
+//! removing the newest docs (an undone import) lowers the mark with them, so a doc number
+//! used again is pending again.
+//!
 //! The index body is built by one SQL expression per kind (below), used both when a row changes
 //! and when the index is rebuilt by a schema upgrade, so the two can never disagree.
 
 use std::collections::BTreeSet;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Error, Result};
-use crate::store::{Store, Tx};
+use crate::store::{get_meta, set_meta, Store, Tx};
 
 /// A household's searchable text (lowercased), as one SQL expression.
 macro_rules! household_text {
@@ -76,24 +98,89 @@ fn set_grams(conn: &Connection, doc: i64, body: &str, add: bool) -> Result<()> {
     Ok(())
 }
 
-/// Indexes a record that has just been created: its body goes into `search_docs` straight
-/// from its row (one statement, returning the new doc), then into the FTS index and the
-/// two-character windows. A record that somehow had an entry already is brought up to date by
-/// [`reindex`] instead.
-fn index_added(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
-    let added: Option<(i64, String)> = conn
-        .prepare_cached(&format!(
-            "INSERT INTO search_docs (kind, ref_id, body) {body_sql} WHERE id = ?1
-             ON CONFLICT (ref_id) DO NOTHING RETURNING doc, body"
-        ))?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((doc, body)) = added else {
-        return reindex(conn, body_sql, id);
+/// `meta` key of the highest doc whose body the FTS index and `search_grams` hold (see the
+/// module docs): docs above it are pending.
+pub(crate) const FOLDED_KEY: &str = "search_folded";
+
+/// How many pending docs make a write fold them into the index. Search reads the pending bodies
+/// one by one, so they stay few; a fold costs less per doc the more docs it takes (one FTS5
+/// segment, shared windows written once).
+pub const FOLD_AT: i64 = 256;
+
+/// The mark: docs at or below it are in both indexes. `None` when the store has none (or a
+/// broken one): then nothing is trusted to be indexed, search reads every body and the next
+/// fold rebuilds the index.
+fn folded_upto(conn: &Connection) -> Result<Option<i64>> {
+    Ok(get_meta(conn, FOLDED_KEY)?.and_then(|v| v.parse().ok()))
+}
+
+/// Whether `doc` is pending under `mark`.
+fn pending(mark: Option<i64>, doc: i64) -> bool {
+    mark.is_none_or(|m| doc > m)
+}
+
+/// Folds every pending doc into the FTS index and `search_grams` and moves the mark to the
+/// newest doc. Without a mark, rebuilds the whole index.
+pub(crate) fn fold(conn: &Connection) -> Result<()> {
+    let Some(mark) = folded_upto(conn)? else {
+        return rebuild_all(conn);
     };
+    conn.prepare_cached(
+        "INSERT INTO search_index (rowid, body) SELECT doc, body FROM search_docs WHERE doc > ?1",
+    )?
+    .execute([mark])?;
+    grams_after(conn, mark)?;
+    set_mark_to_newest(conn)
+}
+
+/// The mark at the newest doc (every doc folded).
+fn set_mark_to_newest(conn: &Connection) -> Result<()> {
+    let newest: i64 = conn
+        .prepare_cached("SELECT coalesce(max(doc), 0) FROM search_docs")?
+        .query_row([], |r| r.get(0))?;
+    set_meta(conn, FOLDED_KEY, &newest.to_string())
+}
+
+/// A doc was added: folds the pending docs when there are [`FOLD_AT`] of them. A doc at or
+/// below the mark (cannot happen while the mark follows removals, see [`unindex`]) is indexed
+/// at once, so it is never left out.
+fn doc_added(conn: &Connection, doc: i64) -> Result<()> {
+    match folded_upto(conn)? {
+        Some(mark) if doc <= mark => {
+            let body: String = conn
+                .prepare_cached("SELECT body FROM search_docs WHERE doc = ?1")?
+                .query_row([doc], |r| r.get("body"))?;
+            index_doc(conn, doc, &body)
+        }
+        Some(mark) if doc - mark < FOLD_AT => Ok(()),
+        _ => fold(conn),
+    }
+}
+
+/// Writes one doc's body into the FTS index and its windows into `search_grams`.
+fn index_doc(conn: &Connection, doc: i64, body: &str) -> Result<()> {
     conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
         .execute(params![doc, body])?;
-    set_grams(conn, doc, &body, true)
+    set_grams(conn, doc, body, true)
+}
+
+/// Indexes a record that has just been created: its body goes into `search_docs` straight
+/// from its row in one statement, pending (see the module docs). A record that somehow had an
+/// entry already is brought up to date by [`reindex`] instead. (Not `RETURNING`: SQLite
+/// collects returned rows in a temporary B-tree it makes for each statement, which cost more
+/// than the insert itself.)
+fn index_added(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
+    let added = conn
+        .prepare_cached(&format!(
+            "INSERT INTO search_docs (kind, ref_id, body) {body_sql} WHERE id = ?1
+             ON CONFLICT (ref_id) DO NOTHING"
+        ))?
+        .execute([id])?;
+    if added == 1 {
+        doc_added(conn, conn.last_insert_rowid())
+    } else {
+        reindex(conn, body_sql, id)
+    }
 }
 
 /// Brings the index row of one record up to date. Reads and writes by primary key only, so the
@@ -113,26 +200,26 @@ fn reindex(conn: &Connection, body_sql: &str, id: &str) -> Result<()> {
     match old {
         Some((_, old_body)) if old_body == body => {}
         Some((doc, old_body)) => {
-            conn.prepare_cached(
-                "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
-            )?
-            .execute(params![doc, old_body])?;
+            let folded = !pending(folded_upto(conn)?, doc);
+            if folded {
+                conn.prepare_cached(
+                    "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
+                )?
+                .execute(params![doc, old_body])?;
+            }
             conn.prepare_cached("UPDATE search_docs SET body = ?2 WHERE doc = ?1")?
                 .execute(params![doc, body])?;
-            conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
-                .execute(params![doc, body])?;
-            set_grams(conn, doc, &old_body, false)?;
-            set_grams(conn, doc, &body, true)?;
+            if folded {
+                set_grams(conn, doc, &old_body, false)?;
+                index_doc(conn, doc, &body)?;
+            }
         }
         None => {
             conn.prepare_cached(
                 "INSERT INTO search_docs (kind, ref_id, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![kind, id, body])?;
-            let doc = conn.last_insert_rowid();
-            conn.prepare_cached("INSERT INTO search_index (rowid, body) VALUES (?1, ?2)")?
-                .execute(params![doc, body])?;
-            set_grams(conn, doc, &body, true)?;
+            doc_added(conn, conn.last_insert_rowid())?;
         }
     }
     Ok(())
@@ -210,7 +297,8 @@ pub(crate) fn resident_added(ctx: &mut Tx<'_>, id: &str) -> Result<()> {
     record_written(ctx, false, id, true)
 }
 
-/// Writes the deferred entries, each record once, and goes back to writing at once.
+/// Writes the deferred entries, each record once, folds every pending doc (a bulk write leaves
+/// none behind), and goes back to writing at once.
 pub(crate) fn flush_deferred(ctx: &mut Tx<'_>) -> Result<()> {
     let Some(d) = ctx.deferred_search.take() else {
         return Ok(());
@@ -226,21 +314,19 @@ pub(crate) fn flush_deferred(ctx: &mut Tx<'_>) -> Result<()> {
             index_resident(ctx.tx, id)?;
         }
     }
-    Ok(())
+    fold(ctx.tx)
 }
 
 /// Indexes many records that have no index row yet (a pulled page's new households or
-/// residents) in two statements instead of four per record: their bodies go into `search_docs`
-/// in one `INSERT … SELECT`, and the FTS index takes the rows just added. An id that already had
-/// an index row (or whose record is missing) is brought up to date one by one instead, so the
-/// result is exactly what [`index_household`] / [`index_resident`] per id would give.
+/// residents) in a few statements instead of four per record: their bodies go into
+/// `search_docs` in one `INSERT … SELECT`, and [`fold`] takes them (with any other pending doc)
+/// into the FTS index and `search_grams`. An id that already had an index row (or whose record
+/// is missing) is brought up to date one by one instead, so the result is exactly what
+/// [`index_household`] / [`index_resident`] per id would give.
 fn index_new(conn: &Connection, body_sql: &str, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let before: i64 = conn
-        .prepare_cached("SELECT coalesce(max(doc), 0) FROM search_docs")?
-        .query_row([], |r| r.get(0))?;
     let list = serde_json::to_string(ids)?;
     let added = conn
         .prepare_cached(&format!(
@@ -249,11 +335,7 @@ fn index_new(conn: &Connection, body_sql: &str, ids: &[String]) -> Result<()> {
              ON CONFLICT (ref_id) DO NOTHING"
         ))?
         .execute([&list])?;
-    conn.prepare_cached(
-        "INSERT INTO search_index (rowid, body) SELECT doc, body FROM search_docs WHERE doc > ?1",
-    )?
-    .execute([before])?;
-    grams_after(conn, before)?;
+    fold(conn)?;
     if added < ids.len() {
         for id in ids {
             reindex(conn, body_sql, id)?;
@@ -272,26 +354,40 @@ pub(crate) fn index_new_residents(conn: &Connection, ids: &[String]) -> Result<(
     index_new(conn, RESIDENT_BODY, ids)
 }
 
-/// Removes the index row of a record that is being deleted (an undone import).
+/// Removes the index row of a record that is being deleted (an undone import). A pending doc
+/// is only in `search_docs`. When the newest docs go, the mark comes down with them: the next
+/// new doc takes the number after the newest one left, and must be pending.
 pub(crate) fn unindex(conn: &Connection, id: &str) -> Result<()> {
     let old: Option<(i64, String)> = conn
         .prepare_cached("SELECT doc, body FROM search_docs WHERE ref_id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((doc, body)) = old {
-        conn.prepare_cached(
-            "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
-        )?
-        .execute(params![doc, body])?;
+        let mark = folded_upto(conn)?;
+        if !pending(mark, doc) {
+            conn.prepare_cached(
+                "INSERT INTO search_index (search_index, rowid, body) VALUES ('delete', ?1, ?2)",
+            )?
+            .execute(params![doc, body])?;
+            set_grams(conn, doc, &body, false)?;
+        }
         conn.prepare_cached("DELETE FROM search_docs WHERE doc = ?1")?
             .execute([doc])?;
-        set_grams(conn, doc, &body, false)?;
+        if let Some(mark) = mark {
+            let newest: i64 = conn
+                .prepare_cached("SELECT coalesce(max(doc), 0) FROM search_docs")?
+                .query_row([], |r| r.get(0))?;
+            if newest < mark {
+                set_meta(conn, FOLDED_KEY, &newest.to_string())?;
+            }
+        }
     }
     Ok(())
 }
 
-/// Rebuilds the whole index from the tables (schema upgrades, bulk loads, repair).
-pub fn rebuild_all(tx: &Transaction) -> Result<()> {
+/// Rebuilds the whole index from the tables (schema upgrades, bulk loads, repair); every doc
+/// ends folded.
+pub fn rebuild_all(tx: &Connection) -> Result<()> {
     tx.execute("DELETE FROM search_grams", [])?;
     tx.execute("DELETE FROM search_docs", [])?;
     tx.execute(
@@ -307,7 +403,7 @@ pub fn rebuild_all(tx: &Transaction) -> Result<()> {
         [],
     )?;
     grams_after(tx, 0)?;
-    Ok(())
+    set_mark_to_newest(tx)
 }
 
 /// One search result. `title` is what a list shows (a name or an address).
@@ -345,22 +441,39 @@ impl Store {
         let chars = needle.chars().count();
         // Three or more characters: a phrase query on the trigram index (a phrase of trigrams is
         // a substring; households' bodies carry their blank-free text too). Two with a non-ASCII
-        // one: the two-character index. Fewer, or two ASCII characters: scan the docs table.
+        // one: the two-character index. Both indexes hold the docs up to the mark; the pending
+        // ones above it (a few hundred at most, see the module docs) are read with `instr`,
+        // which finds the same substrings (the blank-free copy of a body is only made for one
+        // that holds the query's first character). Fewer, or two ASCII characters: scan the docs table.
         // ?1 is the query, ?3 how many matches are ranked.
         let matches = if chars >= 3 {
-            "SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
+            "SELECT * FROM (SELECT d.kind, d.ref_id FROM search_index JOIN search_docs d
                ON d.doc = search_index.rowid
-             WHERE search_index MATCH '\"' || replace(?1, '\"', '\"\"') || '\"' LIMIT ?3"
+             WHERE search_index MATCH '\"' || replace(?1, '\"', '\"\"') || '\"'
+               AND d.doc <= (SELECT upto FROM mark) LIMIT ?3)
+             UNION ALL
+             SELECT * FROM (SELECT kind, ref_id FROM search_docs
+             WHERE doc > (SELECT upto FROM mark) AND instr(body, ?1) > 0 LIMIT ?3)"
         } else if chars == 2 && !needle.is_ascii() {
-            "SELECT d.kind, d.ref_id FROM search_grams g JOIN search_docs d ON d.doc = g.doc
-             WHERE g.gram = ?1 LIMIT ?3"
+            "SELECT * FROM (SELECT d.kind, d.ref_id FROM search_grams g
+               JOIN search_docs d ON d.doc = g.doc
+             WHERE g.gram = ?1 AND g.doc <= (SELECT upto FROM mark) LIMIT ?3)
+             UNION ALL
+             SELECT * FROM (SELECT kind, ref_id FROM search_docs
+             WHERE doc > (SELECT upto FROM mark) AND instr(body, substr(?1, 1, 1)) > 0
+               AND instr(replace(body, ' ', ''), ?1) > 0
+             LIMIT ?3)"
         } else {
             "SELECT kind, ref_id FROM search_docs
              WHERE instr(replace(body, ' ', ''), ?1) > 0 LIMIT ?3"
         };
+        // `m` is read by both halves of the UNION below: MATERIALIZED finds the matches once
+        // (the pending scan included).
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "WITH m AS ({matches})
+                "WITH mark AS (SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta
+                                 WHERE key = '{FOLDED_KEY}'), 0) AS upto),
+                 m AS MATERIALIZED ({matches})
                  SELECT m.kind, r.id, h.id, r.name,
                         h.community || ' ' || h.building || coalesce(' ' || h.unit, '')
                           || coalesce(' ' || h.room, ''),

@@ -49,6 +49,37 @@ fn describe(conn: &Connection) -> Vec<String> {
                 .map(|r| r.unwrap())
                 .collect();
             out.extend(c);
+            // Its keys and unique constraints (autoindexes have no SQL above, and their names
+            // follow the table's name at creation): a WITHOUT ROWID table shows its primary key.
+            let mut keys: Vec<String> = conn
+                .prepare(&format!("PRAGMA index_list(\"{name}\")"))
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>("name")?,
+                        r.get::<_, bool>("unique")?,
+                        r.get::<_, String>("origin")?,
+                        r.get::<_, bool>("partial")?,
+                    ))
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .map(|(index, unique, origin, partial)| {
+                    let cols: Vec<String> = conn
+                        .prepare(&format!("PRAGMA index_info(\"{index}\")"))
+                        .unwrap()
+                        .query_map([], |r| r.get::<_, Option<String>>("name"))
+                        .unwrap()
+                        .map(|r| r.unwrap().unwrap_or_default())
+                        .collect();
+                    let shown = if origin == "c" { index } else { String::new() };
+                    format!(
+                        "  key {shown} unique={unique} origin={origin} partial={partial} {cols:?}"
+                    )
+                })
+                .collect();
+            keys.sort();
+            out.extend(keys);
         }
     }
     out
@@ -357,6 +388,7 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
         // The same file as a version-5 build left it: no due days, the household indexes
         // version 6 dropped, user_version 5.
         let c = Connection::open(&p).unwrap();
+        back_to_version_6(&c);
         c.execute_batch(
             "DROP TABLE visit_due;
              DELETE FROM meta WHERE key = 'visit_due_offset';
@@ -366,11 +398,7 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
              CREATE INDEX households_tier ON households(care_tier, status);",
         )
         .unwrap();
-        c.pragma_update(None, "user_version", 5).unwrap();
-        let v5 = Connection::open(dir.path().join("v5_schema.db")).unwrap();
-        assert_eq!(HISTORY[4].0, 5);
-        v5.execute_batch(HISTORY[4].1).unwrap();
-        assert_eq!(describe(&c), describe(&v5), "a faithful version-5 file");
+        assert_faithful(&c, dir.path(), 5);
     }
     let s = open(&p);
     assert_eq!(
@@ -388,4 +416,165 @@ fn a_version_5_store_with_unsynced_work_upgrades_and_lists_the_same_day() {
         describe(&Connection::open(&p).unwrap()),
         fresh_schema(dir.path())
     );
+}
+
+/// Undoes what version 7 changed in a file the current build wrote: every record in the FTS
+/// index and the two-character table (a version-6 build indexed each at once), no search mark,
+/// the outbox with a UNIQUE change_id, indexed by (entity, entity_id) and its seq counter in
+/// AUTOINCREMENT's `sqlite_sequence`, the move history with a rowid — each table as version 6
+/// declared it, rows and counter kept.
+fn back_to_version_6(c: &Connection) {
+    gridwalk_core::search::rebuild_all(c).unwrap();
+    let v6 = HISTORY[5].1;
+    let declared = |table: &str| {
+        let start = v6
+            .find(&format!("CREATE TABLE {table} ("))
+            .unwrap_or_else(|| panic!("{table} in v006.sql"));
+        let end = start + v6[start..].find(");").unwrap() + 2;
+        v6[start..end].replace(&format!("TABLE {table} ("), &format!("TABLE {table}_v6 ("))
+    };
+    c.execute_batch(&format!(
+        "DELETE FROM meta WHERE key = 'search_folded';
+         {outbox}
+         INSERT INTO outbox_v6 SELECT * FROM outbox;
+         UPDATE sqlite_sequence
+           SET seq = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_seq')
+           WHERE name = 'outbox_v6';
+         DELETE FROM meta WHERE key = 'outbox_seq';
+         DROP TABLE outbox;
+         ALTER TABLE outbox_v6 RENAME TO outbox;
+         CREATE INDEX outbox_entity ON outbox(entity, entity_id);
+         {moves}
+         INSERT INTO resident_moves_v6 SELECT * FROM resident_moves;
+         DROP TABLE resident_moves;
+         ALTER TABLE resident_moves_v6 RENAME TO resident_moves;
+         CREATE INDEX resident_moves_resident ON resident_moves(resident_id);",
+        outbox = declared("outbox"),
+        moves = declared("resident_moves"),
+    ))
+    .unwrap();
+}
+
+/// Marks `c` as `version` and checks its schema is that version's, verbatim.
+fn assert_faithful(c: &Connection, dir: &Path, version: i64) {
+    c.pragma_update(None, "user_version", version).unwrap();
+    let (v, sql) = HISTORY[version as usize - 1];
+    assert_eq!(v, version);
+    let old = Connection::open(dir.join(format!("v{version}_schema.db"))).unwrap();
+    old.execute_batch(sql).unwrap();
+    assert_eq!(
+        describe(c),
+        describe(&old),
+        "a faithful version-{version} file"
+    );
+}
+
+#[test]
+fn a_version_6_store_keeps_its_search_index_and_indexes_new_records_in_batches_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v6.db");
+    let people = {
+        let s = Store::open(&p).unwrap();
+        s.upsert_org_units(&common::org()).unwrap();
+        let mut people = Vec::new();
+        for (room, name) in [("101", "王秀英"), ("102", "李建国"), ("103", "张桂兰")] {
+            let h = s.add_household(&common::household(room)).unwrap();
+            let mut r = common::resident(&h.id, name, None);
+            r.moved_in_on =
+                Some(s.settings().unwrap().local_date(s.now()) - chrono::Duration::days(30));
+            people.push(s.add_resident(&r).unwrap().id);
+        }
+        people
+    };
+    // Every column of the outbox and the move history.
+    let unsent = |c: &Connection| -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT json_array(seq, change_id, entity, entity_id, op, payload, hlc, created_at,
+                state, attempts, last_error, base) FROM outbox ORDER BY seq",
+            "SELECT json_array(id, resident_id, kind, household_id, on_date, note, created_at, hlc,
+                server_rev, sync_state) FROM resident_moves ORDER BY id",
+        ] {
+            let mut stmt = c.prepare(sql).unwrap();
+            let r = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+            rows.push(r.map(|r| r.unwrap()).collect::<Vec<_>>());
+        }
+        rows
+    };
+    let before = {
+        // The same file as a version-6 build left it, after a sync acknowledged the newest
+        // change (its seq must never come back).
+        let c = Connection::open(&p).unwrap();
+        back_to_version_6(&c);
+        assert_faithful(&c, dir.path(), 6);
+        c.execute(
+            "DELETE FROM outbox WHERE seq = (SELECT max(seq) FROM outbox)",
+            [],
+        )
+        .unwrap();
+        let counter: i64 = c
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let newest: i64 = c
+            .query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert!(counter > newest, "AUTOINCREMENT remembers the deleted row");
+        (unsent(&c), counter)
+    };
+    assert_eq!(before.0[1].len(), 3, "three move-in lines");
+    let s = Store::open(&p).unwrap();
+    assert_eq!(
+        s.read(gridwalk_core::schema::user_version).unwrap(),
+        VERSION
+    );
+    assert_eq!(
+        s.read(|c| Ok(unsent(c))).unwrap(),
+        before.0,
+        "outbox and moves kept"
+    );
+    let (mark, docs): (i64, i64) = s
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_folded'),
+                        (SELECT max(doc) FROM search_docs)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(
+        mark, docs,
+        "every doc a version-6 store indexed counts as folded"
+    );
+    // Found through the indexes (a two-character and a trigram query), not the pending scan.
+    for (q, id) in [
+        ("秀英", &people[0]),
+        ("李建国", &people[1]),
+        ("桂兰", &people[2]),
+    ] {
+        let hits = s.search(q, 5).unwrap();
+        assert_eq!(hits.len(), 1, "{q}");
+        assert_eq!(&hits[0].id, id);
+    }
+    // A record written after the upgrade is pending, and found.
+    let h = s.add_household(&common::household("104")).unwrap();
+    s.add_resident(&common::resident(&h.id, "赵淑珍", None))
+        .unwrap();
+    let newest: i64 = s
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT min(seq) FROM outbox WHERE entity_id = ?1",
+                [&h.id],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert!(newest > before.1, "a seq is never used twice");
+    assert_eq!(s.search("淑珍", 5).unwrap().len(), 1);
+    assert_eq!(s.search("赵淑珍", 5).unwrap().len(), 1);
+    assert_eq!(s.integrity_check().unwrap(), "ok");
 }

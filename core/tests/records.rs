@@ -581,3 +581,169 @@ fn patrol_lists_carry_their_cases() {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].case_ids, vec![c.id]);
 }
+
+/// The search mark (`meta.search_folded`, schema version 7): docs above it are pending.
+fn search_mark(s: &Store) -> i64 {
+    s.read(|c| {
+        Ok(c.query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_folded'",
+            [],
+            |r| r.get(0),
+        )?)
+    })
+    .unwrap()
+}
+
+/// (docs, docs in the FTS index, docs with two-character windows above the mark).
+fn index_counts(s: &Store) -> (i64, i64, i64) {
+    s.read(|c| {
+        Ok(c.query_row(
+            "SELECT (SELECT count(*) FROM search_docs),
+                    (SELECT count(*) FROM search_index_docsize),
+                    (SELECT count(*) FROM search_grams WHERE doc > (SELECT CAST(value AS INTEGER)
+                       FROM meta WHERE key = 'search_folded'))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    })
+    .unwrap()
+}
+
+#[test]
+fn search_finds_pending_records_and_folds_them_into_the_index_in_batches() {
+    let (s, _) = store();
+    let fold_at = gridwalk_core::search::FOLD_AT;
+    let names_of = |q: &str| -> Vec<String> {
+        s.search(q, 20)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.title)
+            .collect()
+    };
+    // "测试" and one more character, a different one for each person: the full name is a
+    // trigram query, its last two characters a two-character one; each finds one person.
+    let name = |i: i64| {
+        let c = char::from_u32(0x4E00 + 200 + i as u32).unwrap();
+        (format!("测试{c}"), format!("试{c}"))
+    };
+    let homes = fold_at / 2 + 40; // two docs each: the batch is folded once on the way
+    let mut ids = Vec::new();
+    let mut folds = 0;
+    let mut mark = search_mark(&s);
+    assert_eq!(mark, 0, "a fresh store has folded nothing");
+    for i in 0..homes {
+        let h = s
+            .add_household(&household(&format!("{}", 1000 + i)))
+            .unwrap();
+        let p = s.add_resident(&resident(&h.id, &name(i).0, None)).unwrap();
+        ids.push(p.id);
+        let (full, two) = name(i);
+        assert_eq!(names_of(&full), vec![full.clone()], "{full} after tap {i}");
+        assert_eq!(names_of(&two), vec![full.clone()], "{two} after tap {i}");
+        let now = search_mark(&s);
+        if now != mark {
+            folds += 1;
+            mark = now;
+        }
+        let (docs, in_fts, stray) = index_counts(&s);
+        assert_eq!(
+            in_fts, mark,
+            "the FTS index holds exactly the docs up to the mark"
+        );
+        assert_eq!(stray, 0, "no two-character windows above the mark");
+        assert!(docs - mark < fold_at, "at most {fold_at} docs pending");
+    }
+    assert_eq!(
+        folds, 1,
+        "{homes} households with a resident each fold once"
+    );
+    let (docs, _, _) = index_counts(&s);
+    assert!(mark > 0 && docs > mark, "some docs folded, some pending");
+    // Everyone, folded or pending, by both kinds of query; the households by their address.
+    for i in 0..homes {
+        let (full, two) = name(i);
+        assert_eq!(names_of(&full), vec![full.clone()]);
+        assert_eq!(names_of(&two), vec![full]);
+    }
+    assert_eq!(s.search("3栋2单元1001", 5).unwrap().len(), 1);
+    assert_eq!(s.search("3栋 2单元 1160", 5).unwrap().len(), 1);
+
+    // Renaming a folded and a pending resident: the old names are gone, the new ones found.
+    for (k, i) in [(0usize, 0i64), (ids.len() - 1, homes - 1)] {
+        let new_name = format!("改名{}", char::from_u32(0x4E00 + 900 + i as u32).unwrap());
+        s.update_resident(
+            &ids[k],
+            &ResidentPatch {
+                name: Some(new_name.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (old_full, old_two) = name(i);
+        assert!(names_of(&old_full).is_empty() && names_of(&old_two).is_empty());
+        assert_eq!(names_of(&new_name), vec![new_name.clone()]);
+        let two: String = new_name.chars().skip(1).collect();
+        assert_eq!(names_of(&two), vec![new_name.clone()]);
+    }
+    let (_, in_fts, stray) = index_counts(&s);
+    assert_eq!((in_fts, stray), (mark, 0));
+
+    // A bulk write (the ledger import) folds everything; undoing it removes the newest docs
+    // and brings the mark down with them, so the next record is pending and found.
+    let report = s
+        .import_ledger(
+            "社区,楼栋,房号,姓名\n幸福社区,9栋,901,孙八\n幸福社区,9栋,902,钱九\n".as_bytes(),
+            "G1",
+        )
+        .unwrap();
+    let (docs, in_fts, _) = index_counts(&s);
+    assert_eq!(
+        (search_mark(&s), in_fts),
+        (docs, docs),
+        "an import folds every doc"
+    );
+    assert_eq!(names_of("孙八"), vec!["孙八"]);
+    s.undo_import(report.import_id.as_deref().unwrap()).unwrap();
+    assert!(names_of("孙八").is_empty());
+    let (docs, in_fts, _) = index_counts(&s);
+    assert_eq!((search_mark(&s), in_fts), (docs, docs));
+    let h = s.add_household(&household("903")).unwrap();
+    s.add_resident(&resident(&h.id, "周十一", None)).unwrap();
+    assert_eq!(names_of("周十一"), vec!["周十一"]);
+    assert_eq!(names_of("十一"), vec!["周十一"]);
+    let (docs, in_fts, _) = index_counts(&s);
+    assert_eq!((search_mark(&s), in_fts), (docs - 2, docs - 2), "pending");
+    assert_eq!(s.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn an_outbox_seq_is_never_used_twice() {
+    let (s, _) = store();
+    let seq_of = |id: &str| -> i64 {
+        s.read(|c| {
+            Ok(
+                c.query_row("SELECT seq FROM outbox WHERE entity_id = ?1", [id], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .unwrap()
+    };
+    let a = s.add_household(&household("101")).unwrap();
+    let b = s.add_household(&household("102")).unwrap();
+    let newest = seq_of(&b.id);
+    assert!(newest > seq_of(&a.id));
+    // The server acknowledged the newest change: its row leaves the outbox.
+    s.write(|ctx| {
+        ctx.tx
+            .execute("DELETE FROM outbox WHERE seq = ?1", [newest])?;
+        Ok(())
+    })
+    .unwrap();
+    let c = s.add_household(&household("103")).unwrap();
+    assert_eq!(
+        seq_of(&c.id),
+        newest + 1,
+        "the next seq after the highest ever given"
+    );
+}

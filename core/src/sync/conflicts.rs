@@ -378,7 +378,8 @@ impl Store {
                 });
             };
             ctx.tx.execute(
-                "UPDATE outbox SET state = 'pending', last_error = NULL WHERE change_id = ?1",
+                "UPDATE outbox SET state = 'pending', last_error = NULL
+                 WHERE change_id = ?1 AND state = 'attention'",
                 [change_id],
             )?;
             restate(ctx.tx, &entity_name, &id)
@@ -403,8 +404,10 @@ impl Store {
                     id: change_id.to_string(),
                 });
             };
-            ctx.tx
-                .execute("DELETE FROM outbox WHERE change_id = ?1", [change_id])?;
+            ctx.tx.execute(
+                "DELETE FROM outbox WHERE change_id = ?1 AND state = 'attention'",
+                [change_id],
+            )?;
             tracing::info!(entity = %entity_name, id = %id, "refused change discarded by the user");
             restate(ctx.tx, &entity_name, &id)
         })
