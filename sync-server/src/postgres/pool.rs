@@ -120,6 +120,38 @@ impl PgConn {
     }
 }
 
+/// Runs `$stmts` (`(sql, params)` pairs) on `$tx` (a `&mut Tx`) in one round trip: the
+/// deferred statements first, then each statement through the driver's `$call` (`query`,
+/// `execute`, …); the answers in order. A macro rather than a function taking the call: the
+/// driver's futures borrow the transaction, the statement and the parameters, which a generic
+/// closure's return type cannot name.
+macro_rules! pipeline {
+    ($tx:expr, $stmts:expr, $call:ident) => {{
+        let this: &mut Tx<'_> = $tx;
+        let stmts = $stmts;
+        let prepared = stmts
+            .iter()
+            .map(|(sql, _)| this.stmt(sql))
+            .collect::<Result<Vec<_>>>()?;
+        let pre = this.take_deferred();
+        let tx = &this.tx;
+        let first = pre.as_deref().map(|q| tx.batch_execute(q));
+        let futs = prepared
+            .iter()
+            .zip(stmts.iter())
+            .map(|(s, (_, params))| tx.$call(s, params))
+            .collect();
+        pipelined(&mut this.spent, first, futs)
+    }};
+}
+
+/// The one answer of a one-statement [`pipeline!`].
+fn only<T>(answers: Result<Vec<T>>) -> Result<T> {
+    answers?
+        .pop()
+        .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
+}
+
 /// A transaction on a pooled connection, preparing each SQL text once per connection. Dropped
 /// without [`Tx::commit`], it rolls back.
 pub struct Tx<'c> {
@@ -230,44 +262,20 @@ impl Tx<'_> {
     }
 
     pub fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
-        let s = self.stmt(sql)?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let mut out = pipelined(&mut self.spent, first, vec![tx.query(&s, params)])?;
-        out.pop()
-            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
+        only(pipeline!(self, [(sql, params)], query))
     }
 
     pub fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
-        let s = self.stmt(sql)?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let mut out = pipelined(&mut self.spent, first, vec![tx.query_opt(&s, params)])?;
-        out.pop()
-            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
+        only(pipeline!(self, [(sql, params)], query_opt))
     }
 
     pub fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
-        let s = self.stmt(sql)?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let mut out = pipelined(&mut self.spent, first, vec![tx.query_one(&s, params)])?;
-        out.pop()
-            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
+        only(pipeline!(self, [(sql, params)], query_one))
     }
 
     /// Rows changed.
     pub fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        let s = self.stmt(sql)?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let mut out = pipelined(&mut self.spent, first, vec![tx.execute(&s, params)])?;
-        out.pop()
-            .ok_or_else(|| Error::Io(std::io::Error::other("no answer")))
+        only(pipeline!(self, [(sql, params)], execute))
     }
 
     /// Whether the query returns a row.
@@ -277,36 +285,12 @@ impl Tx<'_> {
 
     /// Statements one after the other in one round trip (pipelined); rows changed by each.
     pub fn execute_many(&mut self, stmts: &[(&str, &Params<'_>)]) -> Result<Vec<u64>> {
-        let prepared = stmts
-            .iter()
-            .map(|(sql, _)| self.stmt(sql))
-            .collect::<Result<Vec<_>>>()?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let futs = prepared
-            .iter()
-            .zip(stmts)
-            .map(|(s, (_, params))| tx.execute(s, params))
-            .collect();
-        pipelined(&mut self.spent, first, futs)
+        pipeline!(self, stmts, execute)
     }
 
     /// Queries one after the other in one round trip (pipelined); the rows of each.
     pub fn query_many(&mut self, queries: &[(&str, &Params<'_>)]) -> Result<Vec<Vec<Row>>> {
-        let prepared = queries
-            .iter()
-            .map(|(sql, _)| self.stmt(sql))
-            .collect::<Result<Vec<_>>>()?;
-        let pre = self.take_deferred();
-        let tx = &self.tx;
-        let first = pre.as_deref().map(|q| tx.batch_execute(q));
-        let futs = prepared
-            .iter()
-            .zip(queries)
-            .map(|(s, (_, params))| tx.query(s, params))
-            .collect();
-        pipelined(&mut self.spent, first, futs)
+        pipeline!(self, queries, query)
     }
 
     /// Runs statements without parameters (no statement cache), after the deferred ones.
